@@ -1,0 +1,32 @@
+/**
+ * Running a measured command in its own process, so that its peak RSS is its own: our side
+ * reports `process.resourceUsage().maxRSS`; other tools run under GNU time (`%M`).
+ */
+import { spawn } from 'node:child_process';
+
+export interface Measured {
+  readonly seconds: number;
+  readonly maxRssMiB: number;
+  readonly stdout: string;
+  readonly stderr: string;
+}
+
+export async function runMeasured(command: string, args: readonly string[], env: NodeJS.ProcessEnv, timeoutMs = 30 * 60_000): Promise<Measured> {
+  const started = performance.now();
+  const child = spawn('/usr/bin/time', ['-f', '__MAXRSS_KIB=%M', command, ...args], { env, stdio: ['ignore', 'pipe', 'pipe'] });
+  let stdout = '';
+  let stderr = '';
+  child.stdout.on('data', (chunk: Buffer) => (stdout += chunk.toString()));
+  child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
+  const timer = setTimeout(() => child.kill('SIGKILL'), timeoutMs);
+  const code = await new Promise<number | null>((resolve) => child.on('close', resolve));
+  clearTimeout(timer);
+  const seconds = (performance.now() - started) / 1000;
+  if (code !== 0) throw new Error(`${command} ${args.join(' ')} exited with ${code}:\n${stderr.slice(-2000)}`);
+  const rss = /__MAXRSS_KIB=(\d+)/.exec(stderr);
+  return { seconds, maxRssMiB: rss ? Number(rss[1]) / 1024 : Number.NaN, stdout, stderr };
+}
+
+export function mibPerSecond(bytes: number, seconds: number): number {
+  return bytes / (1024 * 1024) / seconds;
+}

@@ -1,0 +1,47 @@
+/**
+ * The HTTP tier: Fastify with TypeBox route schemas, an OpenAPI document generated from those
+ * schemas, interactive docs at /docs, and one error handler (errors.ts).
+ */
+import swagger from '@fastify/swagger';
+import swaggerUi from '@fastify/swagger-ui';
+import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
+import Fastify, { type FastifyInstance } from 'fastify';
+import { randomUUID } from 'node:crypto';
+import type { AppContext } from '../app.ts';
+import { registerErrorHandling } from './errors.ts';
+import { healthRoutes } from './routes/health.ts';
+
+export async function buildApi(context: AppContext): Promise<FastifyInstance> {
+  const app = Fastify({
+    logger: {
+      level: context.config.server.logLevel,
+      redact: { paths: ['req.headers.authorization', 'req.headers["x-api-key"]', 'req.headers.cookie'], censor: '[redacted]' },
+    },
+    genReqId: () => randomUUID(),
+    requestIdHeader: false,
+    // Object bodies stream through the file routes; JSON bodies stay small.
+    bodyLimit: 1024 * 1024,
+    routerOptions: { maxParamLength: 2048 },
+    return503OnClosing: true,
+  }).withTypeProvider<TypeBoxTypeProvider>();
+
+  registerErrorHandling(app);
+
+  await app.register(swagger, {
+    openapi: {
+      openapi: '3.1.0',
+      info: {
+        title: 'MovingData control plane',
+        version: context.version,
+        description: 'Stores, replicates, verifies, repairs and re-tiers encrypted objects across S3, Azure Blob and Google Cloud Storage.',
+      },
+      tags: [{ name: 'operations', description: 'Health and service status' }],
+    },
+  });
+  await app.register(swaggerUi, { routePrefix: '/docs' });
+
+  await app.register(healthRoutes, { context });
+
+  app.get('/openapi.json', { schema: { hide: true } }, async () => app.swagger());
+  return app;
+}

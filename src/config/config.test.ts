@@ -1,0 +1,99 @@
+import { describe, expect, it } from 'vitest';
+import { ConfigError } from '../errors.ts';
+import { loadConfig } from './config.ts';
+
+function configError(env: Record<string, string>): ConfigError {
+  try {
+    loadConfig(env, '/srv/app');
+  } catch (err) {
+    expect(err).toBeInstanceOf(ConfigError);
+    return err as ConfigError;
+  }
+  throw new Error(`expected a ConfigError for ${JSON.stringify(env)}`);
+}
+
+describe('configuration', () => {
+  it('describes the embedded defaults when nothing is set', () => {
+    const config = loadConfig({}, '/srv/app');
+    expect(config.server).toEqual({ host: '127.0.0.1', port: 8001, logLevel: 'info', shutdownTimeoutMs: 10_000 });
+    expect(config.dataDir).toBe('/srv/app/.movingdata');
+    expect(config.metadata).toEqual({ kind: 'pglite', dir: '/srv/app/.movingdata/metadata' });
+    expect(config.locations).toEqual([
+      { provider: 'local', location: 'aws', container: 'netapp-bucket', root: '/srv/app/.movingdata/locations/aws/netapp-bucket' },
+      { provider: 'local', location: 'azure', container: 'netapp-blob', root: '/srv/app/.movingdata/locations/azure/netapp-blob' },
+      { provider: 'local', location: 'gcp', container: 'netapp-gcs', root: '/srv/app/.movingdata/locations/gcp/netapp-gcs' },
+    ]);
+    expect(config.kafka).toEqual({ bootstrap: undefined, topicAccess: 'access-events' });
+    expect(Object.isFrozen(config.locations[0])).toBe(true);
+  });
+
+  it('uses the real servers when the lab variables are set', () => {
+    const config = loadConfig(
+      {
+        S3_ENDPOINT: 'http://127.0.0.1:9000',
+        S3_ACCESS_KEY: 'lab-user',
+        S3_SECRET_KEY: 'lab-secret',
+        S3_SSE_KMS_KEY_ID: 'netapp-key',
+        AZURITE_BLOB_URL: 'http://127.0.0.1:10000/devstoreaccount1',
+        AZURE_STORAGE_KEY: 'a2V5',
+        GCS_ENDPOINT: 'http://127.0.0.1:4443',
+        GCS_PROJECT_ID: 'movingdata-lab',
+        KAFKA_BOOTSTRAP: '127.0.0.1:9092',
+        DATABASE_URL: 'postgres://postgres@127.0.0.1:5432/movingdata',
+        PORT: '9100',
+      },
+      '/srv/app',
+    );
+    expect(config.server.port).toBe(9100);
+    expect(config.metadata).toMatchObject({ kind: 'postgres', url: 'postgres://postgres@127.0.0.1:5432/movingdata' });
+    expect(config.locations[0]).toEqual({
+      provider: 's3',
+      location: 'aws',
+      container: 'netapp-bucket',
+      endpoint: 'http://127.0.0.1:9000',
+      region: 'us-east-1',
+      credentials: { accessKeyId: 'lab-user', secretAccessKey: 'lab-secret' },
+      forcePathStyle: true,
+      sseKmsKeyId: 'netapp-key',
+      storageClasses: 'minio',
+    });
+    expect(config.locations[1]).toEqual({
+      provider: 'azure',
+      location: 'azure',
+      container: 'netapp-blob',
+      accountUrl: 'http://127.0.0.1:10000/devstoreaccount1',
+      accountName: 'devstoreaccount1',
+      accountKey: 'a2V5',
+    });
+    expect(config.locations[2]).toEqual({ provider: 'gcs', location: 'gcp', container: 'netapp-gcs', apiEndpoint: 'http://127.0.0.1:4443', projectId: 'movingdata-lab' });
+    expect(config.kafka.bootstrap).toEqual(['127.0.0.1:9092']);
+  });
+
+  it('targets real AWS with the default credential chain when S3_BACKEND=s3 and no endpoint', () => {
+    const config = loadConfig({ S3_BACKEND: 's3', S3_REGION: 'eu-west-1' }, '/srv/app');
+    expect(config.locations[0]).toMatchObject({ provider: 's3', region: 'eu-west-1', forcePathStyle: false, storageClasses: 'aws' });
+    expect(config.locations[0]).not.toHaveProperty('credentials');
+    expect(config.locations[0]).not.toHaveProperty('endpoint');
+  });
+
+  it.each([
+    [{ PORT: 'eighty' }, 'PORT', 'must be an integer'],
+    [{ PORT: '70000' }, 'PORT', 'between 0 and 65535'],
+    [{ S3_ENDPOINT: 'not a url' }, 'S3_ENDPOINT', 'must be a URL'],
+    [{ S3_ENDPOINT: 'ftp://host' }, 'S3_ENDPOINT', 'must use http or https'],
+    [{ S3_ENDPOINT: 'http://h:9000', S3_ACCESS_KEY: 'only-half' }, 'S3_SECRET_KEY', 'go together'],
+    [{ S3_BUCKET: 'Bad_Bucket' }, 'S3_BUCKET', 'lowercase'],
+    [{ S3_BACKEND: 'ftp' }, 'S3_BACKEND', 'one of s3, local'],
+    [{ AZURITE_BLOB_URL: 'http://127.0.0.1:10000/devstoreaccount1' }, 'AZURE_STORAGE_KEY', 'is required'],
+    [{ DATABASE_URL: 'mysql://x/y' }, 'DATABASE_URL', 'postgres or postgresql'],
+    [{ KAFKA_BOOTSTRAP: 'broker-without-port' }, 'KAFKA_BOOTSTRAP', 'host:port'],
+    [{ MOVINGDATA_LOG_LEVEL: 'loud' }, 'MOVINGDATA_LOG_LEVEL', 'one of'],
+    [{ MONGO_URL: 'mongodb://mongo:27017' }, 'MONGO_URL', 'not available yet'],
+  ])('rejects %j naming %s', (env, variable, fragment) => {
+    const err = configError(env);
+    expect(err.variable).toBe(variable);
+    expect(err.code).toBe('config_invalid');
+    expect(err.message).toContain(variable);
+    expect(err.message).toContain(fragment);
+  });
+});

@@ -1,0 +1,188 @@
+/**
+ * MovingData's configuration: read from the environment once at start-up (the seed's variable
+ * names, plus a few of our own), validated, frozen, and passed down. Nothing else reads
+ * `process.env`.
+ *
+ * With no variables at all it describes the embedded defaults: PGlite and three local-disk
+ * locations (aws, azure, gcp) under one data directory. Setting a provider's endpoint (or its
+ * `<PROVIDER>_BACKEND`) switches that location to the real service.
+ */
+import { resolve } from 'node:path';
+import { ConfigError } from '../errors.ts';
+import type { MetadataConfig } from '../metadata/index.ts';
+import type { StoreConfig } from '../storage/factory.ts';
+import { EnvReader, type Env } from './env.ts';
+
+export const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
+export type LogLevel = (typeof LOG_LEVELS)[number];
+
+export interface Config {
+  readonly server: {
+    readonly host: string;
+    readonly port: number;
+    readonly logLevel: LogLevel;
+    /** How long graceful shutdown waits for in-flight requests. */
+    readonly shutdownTimeoutMs: number;
+  };
+  /** Everything the embedded defaults keep on disk lives here. */
+  readonly dataDir: string;
+  readonly metadata: MetadataConfig;
+  /** Storage locations, in the seed's order: aws, azure, gcp. */
+  readonly locations: readonly StoreConfig[];
+  readonly kafka: {
+    /** Broker list; undefined means the embedded bus. */
+    readonly bootstrap: readonly string[] | undefined;
+    readonly topicAccess: string;
+  };
+}
+
+export const DEFAULT_PORT = 8001;
+export const DEFAULT_BUCKETS = { aws: 'netapp-bucket', azure: 'netapp-blob', gcp: 'netapp-gcs' } as const;
+
+/** Parse and validate; throws ConfigError naming the first bad variable. */
+export function loadConfig(env: Env = process.env, cwd: string = process.cwd()): Config {
+  const read = new EnvReader(env);
+  const dataDir = resolve(cwd, read.string('MOVINGDATA_DATA_DIR', '.movingdata'));
+
+  if (read.isSet('MONGO_URL')) {
+    throw new ConfigError('MONGO_URL', 'the MongoDB metadata adapter is not available yet; unset MONGO_URL and use DATABASE_URL (PostgreSQL) or nothing (embedded PGlite)');
+  }
+
+  const config: Config = {
+    server: {
+      host: read.string('MOVINGDATA_HOST', '127.0.0.1'),
+      port: read.integer('PORT', DEFAULT_PORT, { min: 0, max: 65535 }),
+      logLevel: read.oneOf('MOVINGDATA_LOG_LEVEL', LOG_LEVELS, 'info'),
+      shutdownTimeoutMs: read.integer('MOVINGDATA_SHUTDOWN_TIMEOUT_MS', 10_000, { min: 0, max: 600_000 }),
+    },
+    dataDir,
+    metadata: metadataConfig(read, dataDir),
+    locations: [awsLocation(read, dataDir), azureLocation(read, dataDir), gcpLocation(read, dataDir)],
+    kafka: {
+      bootstrap: kafkaBootstrap(read),
+      topicAccess: read.string('TOPIC_ACCESS', 'access-events'),
+    },
+  };
+  return deepFreeze(config);
+}
+
+function metadataConfig(read: EnvReader, dataDir: string): MetadataConfig {
+  const url = read.url('DATABASE_URL', ['postgres', 'postgresql']);
+  if (url === undefined) return { kind: 'pglite', dir: resolve(dataDir, 'metadata') };
+  const schema = read.optional('DATABASE_SCHEMA');
+  if (schema !== undefined && !/^[a-z_][a-z0-9_]{0,62}$/.test(schema)) {
+    throw new ConfigError('DATABASE_SCHEMA', `must be a lowercase SQL identifier, got '${schema}'`);
+  }
+  return {
+    kind: 'postgres',
+    url: url.toString(),
+    ...(schema === undefined ? {} : { schema }),
+    poolSize: read.integer('DATABASE_POOL_SIZE', 10, { min: 1, max: 1000 }),
+  };
+}
+
+function localLocation(name: string, container: string, dataDir: string): StoreConfig {
+  return { provider: 'local', location: name, container, root: resolve(dataDir, 'locations', name, container) };
+}
+
+const BUCKET_NAME = /^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$/;
+
+function bucketName(read: EnvReader, variable: string, fallback: string): string {
+  const name = read.string(variable, fallback);
+  if (!BUCKET_NAME.test(name)) throw new ConfigError(variable, `must be 3-63 lowercase letters, digits, dots or hyphens, got '${name}'`);
+  return name;
+}
+
+function awsLocation(read: EnvReader, dataDir: string): StoreConfig {
+  const bucket = bucketName(read, 'S3_BUCKET', DEFAULT_BUCKETS.aws);
+  const endpoint = read.url('S3_ENDPOINT', ['http', 'https']);
+  const backend = read.oneOf('S3_BACKEND', ['s3', 'local'], endpoint === undefined ? 'local' : 's3');
+  if (backend === 'local') return localLocation('aws', bucket, dataDir);
+
+  const accessKeyId = read.optional('S3_ACCESS_KEY');
+  const secretAccessKey = read.optional('S3_SECRET_KEY');
+  if ((accessKeyId === undefined) !== (secretAccessKey === undefined)) {
+    throw new ConfigError(accessKeyId === undefined ? 'S3_ACCESS_KEY' : 'S3_SECRET_KEY', 'S3_ACCESS_KEY and S3_SECRET_KEY go together; set both or neither (neither uses the AWS default credential chain)');
+  }
+  const onAws = endpoint === undefined || endpoint.hostname.endsWith('.amazonaws.com');
+  return {
+    provider: 's3',
+    location: 'aws',
+    container: bucket,
+    ...(endpoint === undefined ? {} : { endpoint: endpoint.toString().replace(/\/$/, '') }),
+    region: read.string('S3_REGION', 'us-east-1'),
+    ...(accessKeyId === undefined || secretAccessKey === undefined ? {} : { credentials: { accessKeyId, secretAccessKey } }),
+    forcePathStyle: read.boolean('S3_FORCE_PATH_STYLE', !onAws),
+    sseKmsKeyId: read.optional('S3_SSE_KMS_KEY_ID'),
+    storageClasses: read.oneOf('S3_STORAGE_CLASSES', ['aws', 'minio'], onAws ? 'aws' : 'minio'),
+  };
+}
+
+function azureLocation(read: EnvReader, dataDir: string): StoreConfig {
+  const container = bucketName(read, 'AZURE_CONTAINER', DEFAULT_BUCKETS.azure);
+  const url = read.url('AZURITE_BLOB_URL', ['http', 'https']);
+  const connectionString = read.optional('AZURE_STORAGE_CONNECTION_STRING');
+  const backend = read.oneOf('AZURE_BACKEND', ['azure', 'local'], url === undefined && connectionString === undefined ? 'local' : 'azure');
+  if (backend === 'local') return localLocation('azure', container, dataDir);
+
+  if (connectionString !== undefined) return { provider: 'azure', location: 'azure', container, connectionString };
+  // Azurite-style URLs carry the account as their first path segment; real ones as a subdomain.
+  const account = read.optional('AZURE_STORAGE_ACCOUNT') ?? (url ? accountFromUrl(url) : undefined);
+  if (account === undefined) throw new ConfigError('AZURE_STORAGE_ACCOUNT', 'is required when AZURE_BACKEND=azure without AZURITE_BLOB_URL or AZURE_STORAGE_CONNECTION_STRING');
+  const accountUrl = url ? url.toString().replace(/\/$/, '') : `https://${account}.blob.core.windows.net`;
+  const accountKey = read.optional('AZURE_STORAGE_KEY');
+  const sasToken = read.optional('AZURE_STORAGE_SAS_TOKEN');
+  if (accountKey === undefined && sasToken === undefined) {
+    throw new ConfigError('AZURE_STORAGE_KEY', `is required for the Azure location at ${accountUrl} (or set AZURE_STORAGE_SAS_TOKEN or AZURE_STORAGE_CONNECTION_STRING)`);
+  }
+  return {
+    provider: 'azure',
+    location: 'azure',
+    container,
+    accountUrl,
+    accountName: account,
+    ...(accountKey === undefined ? {} : { accountKey }),
+    ...(sasToken === undefined ? {} : { sasToken }),
+  };
+}
+
+function accountFromUrl(url: URL): string | undefined {
+  const segment = url.pathname.split('/').find((s) => s !== '');
+  if (segment !== undefined) return segment;
+  const sub = url.hostname.split('.')[0];
+  return url.hostname.endsWith('.blob.core.windows.net') ? sub : undefined;
+}
+
+function gcpLocation(read: EnvReader, dataDir: string): StoreConfig {
+  const bucket = bucketName(read, 'GCS_BUCKET', DEFAULT_BUCKETS.gcp);
+  const endpoint = read.url('GCS_ENDPOINT', ['http', 'https']);
+  const backend = read.oneOf('GCS_BACKEND', ['gcs', 'local'], endpoint === undefined ? 'local' : 'gcs');
+  if (backend === 'local') return localLocation('gcp', bucket, dataDir);
+  const projectId = read.optional('GCS_PROJECT_ID');
+  const keyFilename = read.optional('GOOGLE_APPLICATION_CREDENTIALS');
+  return {
+    provider: 'gcs',
+    location: 'gcp',
+    container: bucket,
+    ...(endpoint === undefined ? {} : { apiEndpoint: endpoint.toString().replace(/\/$/, '') }),
+    ...(projectId === undefined ? {} : { projectId }),
+    ...(keyFilename === undefined ? {} : { keyFilename }),
+  };
+}
+
+function kafkaBootstrap(read: EnvReader): readonly string[] | undefined {
+  const brokers = read.csv('KAFKA_BOOTSTRAP', []);
+  if (brokers.length === 0) return undefined;
+  for (const broker of brokers) {
+    if (!/^[^\s:/]+:\d{1,5}$/.test(broker)) throw new ConfigError('KAFKA_BOOTSTRAP', `must be host:port[,host:port...], got '${broker}'`);
+  }
+  return brokers;
+}
+
+function deepFreeze<T>(value: T): T {
+  if (value !== null && typeof value === 'object' && !Object.isFrozen(value)) {
+    Object.freeze(value);
+    for (const child of Object.values(value)) deepFreeze(child);
+  }
+  return value;
+}

@@ -1,0 +1,529 @@
+/**
+ * The metadata conformance suite: every adapter runs exactly these tests, through one call
+ * from a few-line test file:
+ *
+ *   runMetadataConformance({ name: 'pglite', fresh: async () => ({ open, destroy }) });
+ *
+ * Each test gets a fresh, empty target (a new directory, a new schema) and may open it more
+ * than once, so start-up migrations are exercised on empty and on existing stores. Values are
+ * asserted exactly, so two adapters that pass return identical JS values.
+ */
+import { afterEach, describe, expect, it } from 'vitest';
+import { isMovingDataError } from '../../errors.ts';
+import type { EncryptionDescriptor, FileRecord, MetadataStore, Replica, ReplicaRef } from '../port.ts';
+
+export interface MetadataTarget {
+  /** Open a store on this target; called again only after the previous store was closed. */
+  open(): Promise<MetadataStore>;
+  /** Remove what the target holds (directory, schema). */
+  destroy(): Promise<void>;
+}
+
+export interface MetadataConformanceOptions {
+  readonly name: string;
+  /** A new, empty target. */
+  fresh(): Promise<MetadataTarget>;
+}
+
+const AGE: EncryptionDescriptor = { format: 'age', keyIds: ['age1demo'] };
+const SHA_A = 'a'.repeat(64);
+const SHA_B = 'b'.repeat(64);
+
+function byBytes(a: string, b: string): number {
+  return Buffer.compare(Buffer.from(a, 'utf8'), Buffer.from(b, 'utf8'));
+}
+
+async function expectCode(promise: Promise<unknown>, code: string): Promise<void> {
+  const err = await promise.then(
+    () => undefined,
+    (e: unknown) => e,
+  );
+  expect(err, `expected an error with code ${code}`).toBeDefined();
+  expect(isMovingDataError(err), `expected a MovingDataError, got ${String(err)}`).toBe(true);
+  expect((err as { code: string }).code).toBe(code);
+}
+
+/** A file with one committed version. */
+async function committedFile(store: Pick<MetadataStore, 'ensureFile' | 'addVersion'>, key: string): Promise<FileRecord> {
+  const { file } = await store.ensureFile({ key });
+  await store.addVersion({ fileId: file.id, state: 'committed', size: 1, sha256: SHA_A, encryption: AGE });
+  return file;
+}
+
+export function runMetadataConformance(options: MetadataConformanceOptions): void {
+  describe(`metadata conformance: ${options.name}`, () => {
+    const cleanups: (() => Promise<void>)[] = [];
+
+    afterEach(async () => {
+      for (const cleanup of cleanups.splice(0).reverse()) await cleanup();
+    });
+
+    /** A fresh target, closed and destroyed after the test. */
+    async function target(): Promise<{ open(): Promise<MetadataStore> }> {
+      const t = await options.fresh();
+      cleanups.push(() => t.destroy());
+      return {
+        async open() {
+          const store = await t.open();
+          cleanups.push(() => store.close());
+          return store;
+        },
+      };
+    }
+
+    async function freshStore(): Promise<MetadataStore> {
+      return (await target()).open();
+    }
+
+    describe('start-up', () => {
+      it('applies migrations to an empty store and re-opens without error, keeping the data', async () => {
+        const t = await target();
+        const first = await t.open();
+        expect((await first.listInventory()).items).toEqual([]);
+        const file = await committedFile(first, 'kept.txt');
+        await first.close();
+        await first.close(); // idempotent
+
+        const second = await t.open();
+        expect((await second.getFile(file.id)).key).toBe('kept.txt');
+        expect((await second.getVersion(file.id, 1)).state).toBe('committed');
+        await second.close();
+
+        const third = await t.open();
+        expect((await third.listInventory()).items.map((e) => e.file.key)).toEqual(['kept.txt']);
+      });
+
+      it('answers ping with a latency and declares its features', async () => {
+        const store = await freshStore();
+        const { latencyMs } = await store.ping();
+        expect(latencyMs).toBeGreaterThanOrEqual(0);
+        expect(latencyMs).toBeLessThan(5000);
+        expect(typeof store.kind).toBe('string');
+        expect(typeof store.features.multiProcess).toBe('boolean');
+        expect(store.features.skipLocked).toBe(true);
+      });
+    });
+
+    describe('files', () => {
+      it('creates, finds and soft-deletes; the key is unique among live files only', async () => {
+        const store = await freshStore();
+        const created = await store.createFile({ key: 'docs/report.pdf', contentType: 'application/pdf' });
+        expect(created).toMatchObject({ key: 'docs/report.pdf', contentType: 'application/pdf', currentVersion: null, deletedAt: null });
+        await expectCode(store.createFile({ key: 'docs/report.pdf' }), 'conflict');
+        expect(await store.findFileByKey('docs/report.pdf')).toEqual(created);
+        expect(await store.ensureFile({ key: 'docs/report.pdf' })).toEqual({ file: created, created: false });
+
+        const deleted = await store.deleteFile(created.id);
+        expect(deleted.deletedAt).toBeInstanceOf(Date);
+        expect(await store.findFileByKey('docs/report.pdf')).toBeUndefined();
+        expect((await store.getFile(created.id)).deletedAt).toEqual(deleted.deletedAt);
+        await expectCode(store.deleteFile(created.id), 'not_found');
+        await expectCode(store.addVersion({ fileId: created.id, encryption: AGE }), 'conflict');
+
+        // The key is free again: a new file, a new id, the old one kept as history.
+        const reborn = await store.createFile({ key: 'docs/report.pdf' });
+        expect(reborn.id).not.toBe(created.id);
+        expect((await store.listInventory({ includeDeleted: true })).items.map((e) => e.file.id)).toEqual([created.id, reborn.id]);
+      });
+
+      it('ensureFile creates exactly one file under concurrent callers', async () => {
+        const store = await freshStore();
+        const results = await Promise.all(Array.from({ length: 10 }, () => store.ensureFile({ key: 'race.bin' })));
+        expect(results.filter((r) => r.created)).toHaveLength(1);
+        expect(new Set(results.map((r) => r.file.id)).size).toBe(1);
+      });
+    });
+
+    describe('versions', () => {
+      it('numbers 20 concurrent versions of one file 1..20 without duplicates', async () => {
+        const store = await freshStore();
+        const { file } = await store.ensureFile({ key: 'hot.bin' });
+        const other = await store.createFile({ key: 'other.bin' });
+        const added = await Promise.all([
+          ...Array.from({ length: 20 }, (_, i) => store.addVersion({ fileId: file.id, encryption: AGE, writtenBy: `writer-${i}` })),
+          store.addVersion({ fileId: other.id, encryption: AGE }),
+        ]);
+        const numbers = added.filter((v) => v.fileId === file.id).map((v) => v.version);
+        expect([...numbers].sort((a, b) => a - b)).toEqual(Array.from({ length: 20 }, (_, i) => i + 1));
+        expect((await store.listVersions(file.id)).map((v) => v.version)).toEqual(Array.from({ length: 20 }, (_, i) => i + 1));
+        expect((await store.listVersions(other.id)).map((v) => v.version)).toEqual([1]);
+      });
+
+      it('keeps the current version at the highest committed one, with guarded transitions', async () => {
+        const store = await freshStore();
+        const { file } = await store.ensureFile({ key: 'v.txt' });
+        const v1 = await store.addVersion({ fileId: file.id, encryption: AGE });
+        const v2 = await store.addVersion({ fileId: file.id, encryption: AGE });
+        expect([v1.state, v1.size, v1.sha256]).toEqual(['pending', null, null]);
+
+        await expectCode(store.transitionVersion(file.id, 2, { from: 'pending', to: 'committed', size: 3 }), 'invalid_argument');
+        const c2 = await store.transitionVersion(file.id, 2, { from: 'pending', to: 'committed', size: 3, sha256: SHA_B });
+        expect(c2).toMatchObject({ applied: true, value: { version: 2, state: 'committed', size: 3, sha256: SHA_B } });
+        expect((await store.getFile(file.id)).currentVersion).toBe(2);
+
+        // A slow writer committing an older version does not move the current one back.
+        await store.transitionVersion(file.id, 1, { from: 'pending', to: 'committed', size: 1, sha256: SHA_A });
+        expect((await store.getFile(file.id)).currentVersion).toBe(2);
+
+        const stale = await store.transitionVersion(file.id, v2.version, { from: 'pending', to: 'failed' });
+        expect(stale).toMatchObject({ applied: false, current: { state: 'committed' } });
+
+        await store.transitionVersion(file.id, 2, { from: ['committed'], to: 'deleted' });
+        expect((await store.getFile(file.id)).currentVersion).toBe(1);
+        await store.transitionVersion(file.id, 1, { from: 'committed', to: 'deleted' });
+        expect((await store.getFile(file.id)).currentVersion).toBeNull();
+
+        const v3 = await store.addVersion({ fileId: file.id, state: 'committed', size: 0, sha256: SHA_A, encryption: AGE });
+        expect(v3.version).toBe(3);
+        expect((await store.getFile(file.id)).currentVersion).toBe(3);
+      });
+    });
+
+    describe('replicas', () => {
+      it('applies a compare-and-set only from the expected state', async () => {
+        const store = await freshStore();
+        const file = await committedFile(store, 'r.bin');
+        const ref: ReplicaRef = { fileId: file.id, version: 1, location: 'aws' };
+        const pending = await store.upsertReplica({ ...ref, objectKey: 'r.bin' });
+        expect(pending).toMatchObject({ state: 'pending', attempts: 0, verifiedAt: null, checksums: {}, storedSize: null });
+
+        const writing = await store.transitionReplica(ref, { from: 'pending', to: 'writing', countAttempt: true });
+        expect(writing).toMatchObject({ applied: true, value: { state: 'writing', attempts: 1 } });
+
+        // A second worker still believing it is pending loses, and sees the truth.
+        const stale = await store.transitionReplica(ref, { from: 'pending', to: 'writing', countAttempt: true });
+        expect(stale).toMatchObject({ applied: false, current: { state: 'writing', attempts: 1 } });
+
+        const failed = await store.transitionReplica(ref, { from: 'writing', to: 'failed', lastError: 'ECONNRESET' });
+        expect(failed).toMatchObject({ applied: true, value: { state: 'failed', lastError: 'ECONNRESET' } });
+        const retried = await store.transitionReplica(ref, { from: ['failed', 'pending'], to: 'writing', countAttempt: true });
+        expect(retried).toMatchObject({ applied: true, value: { attempts: 2, lastError: 'ECONNRESET' } });
+
+        const verified = await store.transitionReplica(ref, { from: 'writing', to: 'verified', storedSize: 201, checksums: { md5: 'f'.repeat(32) }, tier: 'STANDARD' });
+        expect(verified.applied).toBe(true);
+        const replica = await store.getReplica(ref);
+        expect(replica).toMatchObject({ state: 'verified', storedSize: 201, checksums: { md5: 'f'.repeat(32) }, tier: 'STANDARD', lastError: null, attempts: 2 });
+        expect(replica.verifiedAt).toBeInstanceOf(Date);
+        expect(replica.updatedAt.getTime()).toBeGreaterThanOrEqual(replica.createdAt.getTime());
+      });
+
+      it('lets exactly one of many racing callers win a transition', async () => {
+        const store = await freshStore();
+        const file = await committedFile(store, 'race.bin');
+        const ref: ReplicaRef = { fileId: file.id, version: 1, location: 'gcp' };
+        await store.upsertReplica({ ...ref, objectKey: 'race.bin' });
+        const outcomes = await Promise.all(Array.from({ length: 10 }, () => store.transitionReplica(ref, { from: 'pending', to: 'writing', countAttempt: true })));
+        expect(outcomes.filter((o) => o.applied)).toHaveLength(1);
+        expect((await store.getReplica(ref)).attempts).toBe(1);
+      });
+
+      it('upserts one replica per (version, location) and lists them by version, file and location', async () => {
+        const store = await freshStore();
+        const file = await committedFile(store, 'multi.bin');
+        await store.addVersion({ fileId: file.id, state: 'committed', size: 2, sha256: SHA_B, encryption: AGE });
+        for (const location of ['gcp', 'aws', 'azure']) await store.upsertReplica({ fileId: file.id, version: 1, location, objectKey: `v1/${location}` });
+        await store.upsertReplica({ fileId: file.id, version: 2, location: 'aws', objectKey: 'v2/aws', tier: 'STANDARD' });
+        // Upserting again overwrites what is given and keeps the rest.
+        const again = await store.upsertReplica({ fileId: file.id, version: 2, location: 'aws', objectKey: 'v2/aws-moved', state: 'verified' });
+        expect(again).toMatchObject({ objectKey: 'v2/aws-moved', state: 'verified', tier: 'STANDARD' });
+        expect(again.verifiedAt).toBeInstanceOf(Date);
+
+        expect((await store.listReplicasOfVersion(file.id, 1)).map((r) => r.location)).toEqual(['aws', 'azure', 'gcp']);
+        expect((await store.listReplicasOfFile(file.id)).map((r) => `${r.version}:${r.location}`)).toEqual(['1:aws', '1:azure', '1:gcp', '2:aws']);
+        const atAws = await store.listReplicasAtLocation('aws');
+        expect(atAws.items.map((r) => r.objectKey)).toEqual(['v1/aws', 'v2/aws-moved']);
+        expect(atAws.nextCursor).toBeUndefined();
+        expect((await store.listReplicasAtLocation('aws', { states: ['verified'] })).items.map((r) => r.version)).toEqual([2]);
+        expect((await store.listReplicasAtLocation('nowhere')).items).toEqual([]);
+      });
+    });
+
+    describe('transactions', () => {
+      it('switches a move atomically: one replica deleted, the other verified', async () => {
+        const store = await freshStore();
+        const file = await committedFile(store, 'move.bin');
+        const source: ReplicaRef = { fileId: file.id, version: 1, location: 'aws' };
+        const destination: ReplicaRef = { fileId: file.id, version: 1, location: 'azure' };
+        await store.upsertReplica({ ...source, objectKey: 'move.bin', state: 'verified' });
+        await store.upsertReplica({ ...destination, objectKey: 'move.bin', state: 'writing' });
+
+        const result = await store.transaction(async (tx) => {
+          const a = await tx.transitionReplica(destination, { from: 'writing', to: 'verified' });
+          const b = await tx.transitionReplica(source, { from: 'verified', to: 'deleted' });
+          return [a.applied, b.applied];
+        });
+        expect(result).toEqual([true, true]);
+        expect((await store.getReplica(source)).state).toBe('deleted');
+        expect((await store.getReplica(destination)).state).toBe('verified');
+      });
+
+      it('rolls back everything when the work throws, and rethrows the same error', async () => {
+        const store = await freshStore();
+        const file = await committedFile(store, 'keep.bin');
+        const source: ReplicaRef = { fileId: file.id, version: 1, location: 'aws' };
+        const destination: ReplicaRef = { fileId: file.id, version: 1, location: 'azure' };
+        await store.upsertReplica({ ...source, objectKey: 'keep.bin', state: 'verified' });
+        await store.upsertReplica({ ...destination, objectKey: 'keep.bin', state: 'writing' });
+        const before = await store.listReplicasOfFile(file.id);
+
+        const boom = new Error('crash between steps');
+        const thrown = await store
+          .transaction(async (tx) => {
+            await tx.transitionReplica(destination, { from: 'writing', to: 'verified', countAttempt: true });
+            await tx.transitionReplica(source, { from: 'verified', to: 'deleted' });
+            await tx.addVersion({ fileId: file.id, state: 'committed', size: 5, sha256: SHA_B, encryption: AGE });
+            const { file: created } = await tx.ensureFile({ key: 'ghost.bin' });
+            await tx.deleteFile(file.id);
+            expect(created.key).toBe('ghost.bin');
+            throw boom;
+          })
+          .then(
+            () => undefined,
+            (e: unknown) => e,
+          );
+        expect(thrown).toBe(boom);
+
+        expect(await store.listReplicasOfFile(file.id)).toEqual(before);
+        expect(await store.findFileByKey('ghost.bin')).toBeUndefined();
+        const after = await store.getFile(file.id);
+        expect([after.currentVersion, after.deletedAt]).toEqual([1, null]);
+        // The version counter rolled back too: no gap.
+        expect((await store.addVersion({ fileId: file.id, encryption: AGE })).version).toBe(2);
+      });
+
+      it('fails fast, instead of waiting forever, when the store itself is used inside its transaction', async () => {
+        const store = await freshStore();
+        const file = await committedFile(store, 'inner.bin');
+        await expectCode(
+          store.transaction(async (tx) => {
+            await tx.getFile(file.id);
+            await store.getFile(file.id);
+          }),
+          'internal',
+        );
+        await expectCode(
+          store.transaction(async () => store.transaction(async () => undefined)),
+          'internal',
+        );
+        // Outside a transaction the store works as before.
+        expect((await store.getFile(file.id)).key).toBe('inner.bin');
+      });
+
+      it('rolls back when a database error occurs inside, reporting it typed', async () => {
+        const store = await freshStore();
+        await store.createFile({ key: 'taken' });
+        await expectCode(
+          store.transaction(async (tx) => {
+            await tx.createFile({ key: 'first-in-tx' });
+            await tx.createFile({ key: 'taken' });
+          }),
+          'conflict',
+        );
+        expect(await store.findFileByKey('first-in-tx')).toBeUndefined();
+      });
+    });
+
+    describe('listings', () => {
+      it('pages 2500 replicas and files exactly once each, in byte order of the key', async () => {
+        const store = await freshStore();
+        // Prefixes chosen so byte order differs from JS string order (U+FFFD vs astral) and
+        // from locale order (case, accents, spaces, LIKE wildcards).
+        const prefixes = ['a', 'B', 'é', '😀', '\uFFFD', 'a b', '%_', 'z'];
+        const keys = Array.from({ length: 2500 }, (_, i) => `${prefixes[i % prefixes.length]}/${String(i).padStart(5, '0')}`);
+        for (let start = 0; start < keys.length; start += 250) {
+          await store.transaction(async (tx) => {
+            for (const key of keys.slice(start, start + 250)) {
+              const { file } = await tx.ensureFile({ key });
+              await tx.addVersion({ fileId: file.id, state: 'committed', size: key.length, sha256: SHA_A, encryption: AGE });
+              await tx.upsertReplica({ fileId: file.id, version: 1, location: 'aws', objectKey: `obj/${key}`, state: 'verified' });
+            }
+          });
+        }
+        const expected = [...keys].sort(byBytes);
+
+        const seen: Replica[] = [];
+        let cursor: string | undefined;
+        let pages = 0;
+        do {
+          const page = await store.listReplicasAtLocation('aws', cursor === undefined ? {} : { cursor });
+          seen.push(...page.items);
+          cursor = page.nextCursor;
+          pages += 1;
+        } while (cursor !== undefined);
+        expect(pages).toBe(3);
+        expect(seen.map((r) => r.objectKey)).toEqual(expected.map((k) => `obj/${k}`));
+
+        const small: string[] = [];
+        cursor = undefined;
+        do {
+          const page = await store.listReplicasAtLocation('aws', { limit: 97, prefix: 'obj/😀', ...(cursor === undefined ? {} : { cursor }) });
+          small.push(...page.items.map((r) => r.objectKey));
+          cursor = page.nextCursor;
+        } while (cursor !== undefined);
+        expect(small).toEqual(expected.filter((k) => k.startsWith('😀')).map((k) => `obj/${k}`));
+
+        const inventoryKeys: string[] = [];
+        cursor = undefined;
+        do {
+          const page = await store.listInventory({ limit: 1000, ...(cursor === undefined ? {} : { cursor }) });
+          for (const entry of page.items) {
+            expect(entry.current?.version).toBe(1);
+            expect(entry.replicas.map((r) => r.location)).toEqual(['aws']);
+          }
+          inventoryKeys.push(...page.items.map((e) => e.file.key));
+          cursor = page.nextCursor;
+        } while (cursor !== undefined);
+        expect(inventoryKeys).toEqual(expected);
+      });
+
+      it('filters the inventory by key prefix, location and replica state', async () => {
+        const store = await freshStore();
+        const a = await committedFile(store, 'docs/a');
+        const b = await committedFile(store, 'docs/b');
+        const c = await committedFile(store, 'img/c');
+        const gone = await committedFile(store, 'docs/gone');
+        const { file: draft } = await store.ensureFile({ key: 'docs/draft' });
+        await store.addVersion({ fileId: draft.id, encryption: AGE });
+        await store.upsertReplica({ fileId: a.id, version: 1, location: 'aws', objectKey: 'docs/a', state: 'verified' });
+        await store.upsertReplica({ fileId: a.id, version: 1, location: 'azure', objectKey: 'docs/a', state: 'failed' });
+        await store.upsertReplica({ fileId: b.id, version: 1, location: 'aws', objectKey: 'docs/b', state: 'pending' });
+        await store.upsertReplica({ fileId: c.id, version: 1, location: 'gcp', objectKey: 'img/c', state: 'verified' });
+        await store.upsertReplica({ fileId: draft.id, version: 1, location: 'aws', objectKey: 'docs/draft', state: 'writing' });
+        await store.upsertReplica({ fileId: gone.id, version: 1, location: 'aws', objectKey: 'docs/gone', state: 'verified' });
+        await store.deleteFile(gone.id);
+
+        const keys = async (query: Parameters<MetadataStore['listInventory']>[0]) => (await store.listInventory(query)).items.map((e) => e.file.key);
+        expect(await keys({})).toEqual(['docs/a', 'docs/b', 'docs/draft', 'img/c']);
+        expect(await keys({ prefix: 'docs/' })).toEqual(['docs/a', 'docs/b', 'docs/draft']);
+        expect(await keys({ prefix: 'docs/', includeDeleted: true })).toEqual(['docs/a', 'docs/b', 'docs/draft', 'docs/gone']);
+        // Only replicas of the current version count: the draft has none committed.
+        expect(await keys({ location: 'aws' })).toEqual(['docs/a', 'docs/b']);
+        expect(await keys({ location: 'aws', replicaStates: ['verified'] })).toEqual(['docs/a']);
+        expect(await keys({ replicaStates: ['failed'] })).toEqual(['docs/a']);
+        expect(await keys({ location: 'azure', replicaStates: ['verified'] })).toEqual([]);
+        expect(await keys({ location: 'gcp', prefix: 'img/' })).toEqual(['img/c']);
+
+        const [entryA, entryDraft] = (await store.listInventory({ prefix: 'docs/', limit: 3 })).items.filter((e) => e.file.key !== 'docs/b');
+        expect(entryA?.current).toMatchObject({ version: 1, state: 'committed' });
+        expect(entryA?.replicas.map((r) => `${r.location}:${r.state}`)).toEqual(['aws:verified', 'azure:failed']);
+        expect(entryDraft).toMatchObject({ current: null, replicas: [] });
+
+        // A newer committed version becomes what the inventory shows, with its own replicas.
+        await store.addVersion({ fileId: a.id, state: 'committed', size: 9, sha256: SHA_B, encryption: AGE });
+        const [newer] = (await store.listInventory({ prefix: 'docs/a' })).items;
+        expect(newer).toMatchObject({ current: { version: 2, size: 9 }, replicas: [] });
+        expect(await keys({ location: 'aws', replicaStates: ['verified'] })).toEqual([]);
+
+        await expectCode(store.listInventory({ cursor: 'not-a-cursor' }), 'invalid_argument');
+        const page = await store.listReplicasAtLocation('aws', { limit: 1 });
+        await expectCode(store.listInventory({ cursor: page.nextCursor ?? '' }), 'invalid_argument');
+        await expectCode(store.listInventory({ limit: 0 }), 'invalid_argument');
+      });
+    });
+
+    describe('values', () => {
+      it('round-trips sizes up to 2^53-1, dates and JSON exactly, before and after re-opening', async () => {
+        const t = await target();
+        let store = await t.open();
+        const startedAt = Date.now();
+        const key = 'dir/ünïcødé 😀 +%.txt';
+        const encryption: EncryptionDescriptor = {
+          format: 'age',
+          keyIds: ['age1xyz', 'kms:netapp-key'],
+          params: { chunkSize: 65536, nested: { list: [1, 'two', null, true, 2.5] }, unicode: 'é😀' },
+        };
+        const { file } = await store.ensureFile({ key, contentType: 'text/plain; charset=utf-8' });
+        const version = await store.addVersion({
+          fileId: file.id,
+          state: 'committed',
+          size: Number.MAX_SAFE_INTEGER,
+          sha256: 'ABCDEF'.padEnd(64, '0'),
+          encryption,
+          metadata: { 'x-owner': 'Zoë', empty: '' },
+          writtenBy: 'token:ci',
+        });
+        const empty = await store.addVersion({ fileId: file.id, state: 'committed', size: 0, sha256: SHA_A, encryption: { format: 'none', keyIds: [] } });
+        const replica = await store.upsertReplica({
+          fileId: file.id,
+          version: 1,
+          location: 'aws',
+          objectKey: key,
+          state: 'verified',
+          storedSize: Number.MAX_SAFE_INTEGER,
+          checksums: { md5: '0'.repeat(32), crc32c: 'deadbeef', sha256: SHA_B, etag: '"abc-2"' },
+          tier: 'STANDARD_IA',
+          encryption: { format: 'age', keyIds: ['age1recipient'] },
+        });
+        const finishedAt = Date.now();
+
+        expect(version).toEqual({
+          fileId: file.id,
+          version: 1,
+          state: 'committed',
+          size: Number.MAX_SAFE_INTEGER,
+          sha256: 'abcdef'.padEnd(64, '0'),
+          encryption,
+          metadata: { 'x-owner': 'Zoë', empty: '' },
+          writtenBy: 'token:ci',
+          createdAt: version.createdAt,
+          updatedAt: version.updatedAt,
+        });
+        expect(empty).toMatchObject({ size: 0, encryption: { format: 'none', keyIds: [] }, metadata: {}, writtenBy: null });
+        for (const date of [file.createdAt, version.createdAt, replica.createdAt, replica.verifiedAt]) {
+          expect(date).toBeInstanceOf(Date);
+          // The database clock is this machine's (or close to it); allow for clock skew.
+          expect(Math.abs((date?.getTime() ?? 0) - (startedAt + finishedAt) / 2)).toBeLessThan(60_000);
+        }
+        expect(replica).toMatchObject({
+          storedSize: Number.MAX_SAFE_INTEGER,
+          checksums: { md5: '0'.repeat(32), crc32c: 'deadbeef', sha256: SHA_B, etag: '"abc-2"' },
+          encryption: { format: 'age', keyIds: ['age1recipient'] },
+        });
+        expect(typeof replica.storedSize).toBe('number');
+
+        // Every read path returns the very same values, also after a restart.
+        const snapshot = async (s: MetadataStore) => ({
+          file: await s.getFile(file.id),
+          byKey: await s.findFileByKey(key),
+          versions: await s.listVersions(file.id),
+          replica: await s.getReplica({ fileId: file.id, version: 1, location: 'aws' }),
+          inventory: (await s.listInventory()).items,
+        });
+        const before = await snapshot(store);
+        expect(before.versions).toEqual([version, empty]);
+        expect(before.replica).toEqual(replica);
+        await store.close();
+        store = await t.open();
+        expect(await snapshot(store)).toEqual(before);
+
+        await expectCode(store.addVersion({ fileId: file.id, size: 2 ** 53, encryption: AGE }), 'invalid_argument');
+        await expectCode(store.addVersion({ fileId: file.id, size: -1, encryption: AGE }), 'invalid_argument');
+      });
+    });
+
+    describe('errors', () => {
+      it('reports not_found, conflict and bad input with stable codes', async () => {
+        const store = await freshStore();
+        const file = await committedFile(store, 'e.txt');
+        await expectCode(store.getFile('999999'), 'not_found');
+        await expectCode(store.getFile('not-an-id'), 'not_found');
+        await expectCode(store.getVersion(file.id, 7), 'not_found');
+        await expectCode(store.addVersion({ fileId: '424242', encryption: AGE }), 'not_found');
+        await expectCode(store.getReplica({ fileId: file.id, version: 1, location: 'aws' }), 'not_found');
+        await expectCode(store.transitionReplica({ fileId: file.id, version: 1, location: 'aws' }, { from: 'pending', to: 'writing' }), 'not_found');
+        await expectCode(store.transitionVersion(file.id, 9, { from: 'pending', to: 'failed' }), 'not_found');
+        await expectCode(store.upsertReplica({ fileId: file.id, version: 9, location: 'aws', objectKey: 'x' }), 'not_found');
+        await expectCode(store.createFile({ key: 'e.txt' }), 'conflict');
+
+        await expectCode(store.createFile({ key: '' }), 'invalid_key');
+        await expectCode(store.createFile({ key: 'x'.repeat(1025) }), 'invalid_key');
+        await expectCode(store.createFile({ key: 'nul\0byte' }), 'invalid_key');
+        expect((await store.createFile({ key: 'é'.repeat(512) })).key).toBe('é'.repeat(512)); // exactly 1024 bytes
+        await expectCode(store.addVersion({ fileId: file.id, sha256: 'xyz', encryption: AGE }), 'invalid_argument');
+        await expectCode(store.addVersion({ fileId: file.id, state: 'committed', encryption: AGE }), 'invalid_argument');
+        await expectCode(store.transitionVersion(file.id, 1, { from: [], to: 'failed' }), 'invalid_argument');
+        await expectCode(store.listReplicasAtLocation('aws', { limit: 10_001 }), 'invalid_argument');
+      });
+    });
+  });
+}

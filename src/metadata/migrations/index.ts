@@ -1,0 +1,20 @@
+/**
+ * Every migration, in order, as a static list: nothing reads the filesystem at start-up, so
+ * the store works the same from a checkout, a bundle or a compiled binary.
+ *
+ * Rules: a migration that has shipped is never edited; changes are new files named
+ * `NNN_what.ts` (zero-padded, so Kysely's name order is the numeric order) and added here.
+ * Both adapters run this same list.
+ */
+import type { Migration, MigrationProvider } from 'kysely/migration';
+import * as m001 from './001_files_versions_replicas.ts';
+
+export const MIGRATIONS: Readonly<Record<string, Migration>> = Object.freeze({
+  '001_files_versions_replicas': m001,
+});
+
+export const migrationProvider: MigrationProvider = {
+  async getMigrations() {
+    return { ...MIGRATIONS };
+  },
+};

@@ -1,0 +1,288 @@
+/**
+ * The metadata port: what MovingData remembers about files, their versions and where each
+ * version is stored. Database-agnostic on purpose — no SQL or driver type appears here — so a
+ * MongoDB adapter (the seed's `MONGO_URL`) can sit behind the same interface later.
+ *
+ * Adapters (one folder each under src/metadata/): `pglite/` (embedded, the default) and
+ * `postgres/` share the Kysely implementation in `sql/`; every adapter runs the conformance
+ * suite in `conformance/suite.ts`.
+ *
+ * Conventions every adapter keeps:
+ * - Ids are opaque strings; compare them, never parse them.
+ * - Absent values in records are `null` (records cross JSON boundaries unchanged); optional
+ *   inputs are `undefined`.
+ * - Sizes are JS numbers (exact up to 2^53 bytes); timestamps are `Date` with millisecond
+ *   precision, set by the database clock so every process agrees on ordering.
+ * - Errors are `MovingDataError`: `not_found`, `conflict` (unique key taken, file deleted,
+ *   lost race), `invalid_argument` / `invalid_key` (bad input), `unavailable` (database down,
+ *   retryable). A compare-and-set that loses is not an error: it returns `applied: false`.
+ * - Listings are keyset-paginated with opaque cursors, so a scan of 100k+ rows costs the
+ *   same per page at the end as at the start, and rows inserted meanwhile are neither skipped
+ *   nor repeated before the cursor.
+ */
+
+export type FileId = string;
+
+export const VERSION_STATES = ['pending', 'committed', 'failed', 'deleted'] as const;
+/**
+ * - `pending`: number allocated, bytes being written; size and sha256 may still be unknown.
+ * - `committed`: complete, size and sha256 known; the highest committed version is current.
+ * - `failed`: the write was abandoned; its replicas are to be cleaned up.
+ * - `deleted`: purged from every location.
+ */
+export type VersionState = (typeof VERSION_STATES)[number];
+
+export const REPLICA_STATES = ['pending', 'writing', 'verified', 'failed', 'deleted'] as const;
+/**
+ * - `pending`: planned, nothing written yet (a crash here leaves nothing to clean).
+ * - `writing`: bytes may exist at the location; an object there is accounted for, not an orphan.
+ * - `verified`: written and its checksums checked.
+ * - `failed`: gave up after `attempts`; visible for repair or a human.
+ * - `deleted`: removed from the location (kept as history).
+ */
+export type ReplicaState = (typeof REPLICA_STATES)[number];
+
+export type JsonPrimitive = string | number | boolean | null;
+export type JsonValue = JsonPrimitive | readonly JsonValue[] | JsonObject;
+export interface JsonObject {
+  readonly [key: string]: JsonValue;
+}
+
+export type EncryptionFormat = 'age' | 'fernet' | 'none';
+
+/**
+ * How bytes were sealed. On a version: the payload's format (shared by every copy). On a
+ * replica: the location-specific part (e.g. which recipient keys wrap the file key in that
+ * copy's age header), which a key rotation or a move re-wraps without touching the payload.
+ */
+export interface EncryptionDescriptor {
+  readonly format: EncryptionFormat;
+  /** Identifiers of the keys involved (never key material). */
+  readonly keyIds: readonly string[];
+  /** Format-specific parameters (chunk size, header hash, ...). */
+  readonly params?: JsonObject;
+}
+
+/** Lowercase hex digests (or the provider's etag) of the stored, encrypted bytes. */
+export type ProviderChecksums = Readonly<Partial<Record<'md5' | 'crc32c' | 'crc32' | 'sha256' | 'etag', string>>>;
+
+export interface FileRecord {
+  readonly id: FileId;
+  /** Logical key, unique among live (not deleted) files. */
+  readonly key: string;
+  readonly contentType: string | null;
+  readonly createdAt: Date;
+  readonly updatedAt: Date;
+  /** Highest committed version, or null while none is committed. */
+  readonly currentVersion: number | null;
+  /** Set when the file was soft-deleted; its key may then be reused by a new file. */
+  readonly deletedAt: Date | null;
+}
+
+export interface FileVersion {
+  readonly fileId: FileId;
+  /** 1, 2, 3, ... per file, allocated atomically, never reused. */
+  readonly version: number;
+  readonly state: VersionState;
+  /** Plaintext size in bytes; null only while pending. */
+  readonly size: number | null;
+  /** Lowercase hex SHA-256 of the plaintext; null only while pending. */
+  readonly sha256: string | null;
+  readonly encryption: EncryptionDescriptor;
+  /** User metadata, as given. */
+  readonly metadata: Readonly<Record<string, string>>;
+  /** Principal who wrote it (API token name, `system`, ...). */
+  readonly writtenBy: string | null;
+  readonly createdAt: Date;
+  readonly updatedAt: Date;
+}
+
+export interface Replica {
+  readonly id: string;
+  readonly fileId: FileId;
+  readonly version: number;
+  /** Configured location name (`aws`, `azure`, `gcp`, ...). One replica per (version, location). */
+  readonly location: string;
+  /** Key of the object in that location's store. */
+  readonly objectKey: string;
+  readonly state: ReplicaState;
+  /** Size of the stored (encrypted) object in bytes, once known. */
+  readonly storedSize: number | null;
+  readonly checksums: ProviderChecksums;
+  /** Provider-native tier name (`STANDARD_IA`, `Cool`, ...), once known. */
+  readonly tier: string | null;
+  readonly encryption: EncryptionDescriptor | null;
+  /** Attempts counted by the caller (`countAttempt`), for backoff and dead-lettering. */
+  readonly attempts: number;
+  readonly lastError: string | null;
+  readonly verifiedAt: Date | null;
+  readonly createdAt: Date;
+  readonly updatedAt: Date;
+}
+
+export interface ReplicaRef {
+  readonly fileId: FileId;
+  readonly version: number;
+  readonly location: string;
+}
+
+export interface NewFile {
+  readonly key: string;
+  readonly contentType?: string;
+}
+
+export interface NewVersion {
+  readonly fileId: FileId;
+  /** Default `pending`. Adding a `committed` version makes it current at once. */
+  readonly state?: 'pending' | 'committed';
+  readonly size?: number;
+  readonly sha256?: string;
+  readonly encryption: EncryptionDescriptor;
+  readonly metadata?: Readonly<Record<string, string>>;
+  readonly writtenBy?: string;
+}
+
+/** A guarded state change: applies only if the row is currently in one of `from`. */
+export interface VersionTransition {
+  readonly from: VersionState | readonly VersionState[];
+  readonly to: VersionState;
+  /** Known once the bytes have streamed through; required (here or before) to commit. */
+  readonly size?: number;
+  readonly sha256?: string;
+}
+
+export interface ReplicaUpsert extends ReplicaRef {
+  readonly objectKey: string;
+  /** Default `pending`. The upsert is unguarded: use `transitionReplica` to change state safely. */
+  readonly state?: ReplicaState;
+  readonly storedSize?: number;
+  readonly checksums?: ProviderChecksums;
+  readonly tier?: string;
+  readonly encryption?: EncryptionDescriptor;
+}
+
+/**
+ * A guarded replica state change. Fields left undefined keep their value; `lastError: null`
+ * clears it. Reaching `verified` stamps `verifiedAt` and clears `lastError` unless one is given.
+ */
+export interface ReplicaTransition {
+  readonly from: ReplicaState | readonly ReplicaState[];
+  readonly to: ReplicaState;
+  readonly objectKey?: string;
+  readonly storedSize?: number;
+  readonly checksums?: ProviderChecksums;
+  readonly tier?: string;
+  readonly encryption?: EncryptionDescriptor;
+  readonly lastError?: string | null;
+  /** Add one to `attempts` (a write or repair was tried). */
+  readonly countAttempt?: boolean;
+}
+
+/** Outcome of a compare-and-set: the new row, or the row as it was when the guard failed. */
+export type Transition<T> = { readonly applied: true; readonly value: T } | { readonly applied: false; readonly current: T };
+
+export interface Page<T> {
+  readonly items: readonly T[];
+  /** Opaque cursor for the next page, valid with the same filters; absent on the last page. */
+  readonly nextCursor?: string;
+}
+
+export interface PageOptions {
+  readonly cursor?: string;
+  /** Items per page; defaults and caps are per listing (see each method). */
+  readonly limit?: number;
+}
+
+export interface LocationReplicaQuery extends PageOptions {
+  /** Only object keys starting with this prefix. */
+  readonly prefix?: string;
+  readonly states?: readonly ReplicaState[];
+}
+
+export interface InventoryQuery extends PageOptions {
+  /** Only file keys starting with this prefix. */
+  readonly prefix?: string;
+  /** Only files whose current version has a replica at this location ... */
+  readonly location?: string;
+  /** ... in one of these states (combined with `location`, the same replica matches both). */
+  readonly replicaStates?: readonly ReplicaState[];
+  /** Include soft-deleted files (default false). */
+  readonly includeDeleted?: boolean;
+}
+
+export interface InventoryEntry {
+  readonly file: FileRecord;
+  readonly current: FileVersion | null;
+  /** Replicas of the current version, by location. */
+  readonly replicas: readonly Replica[];
+}
+
+/** What this store can do, declared as data so callers ask instead of catching `unsupported`. */
+export interface MetadataFeatures {
+  /** Several processes may open the same store at once (PostgreSQL yes, embedded PGlite no). */
+  readonly multiProcess: boolean;
+  /** Row locking with `FOR UPDATE SKIP LOCKED` is available for job queues. */
+  readonly skipLocked: boolean;
+}
+
+/** Everything that can run inside a transaction. */
+export interface MetadataOperations {
+  /** Create a file; `conflict` if a live file already has this key. */
+  createFile(input: NewFile): Promise<FileRecord>;
+  /**
+   * Return the live file with this key, creating it (with `contentType`) if there is none.
+   * Concurrent callers all get the same file, and exactly one of them `created: true`.
+   */
+  ensureFile(input: NewFile): Promise<{ readonly file: FileRecord; readonly created: boolean }>;
+  /** By id, deleted or not; `not_found` if there is no such file. */
+  getFile(id: FileId): Promise<FileRecord>;
+  /** The live file with this key, if any. */
+  findFileByKey(key: string): Promise<FileRecord | undefined>;
+  /** Soft-delete a live file (its versions and replicas stay); `not_found` if not live. */
+  deleteFile(id: FileId): Promise<FileRecord>;
+
+  /**
+   * Allocate the next version number of a live file and record it. Concurrent callers get
+   * distinct, gap-free numbers. `not_found` for an unknown file, `conflict` for a deleted one.
+   */
+  addVersion(input: NewVersion): Promise<FileVersion>;
+  getVersion(fileId: FileId, version: number): Promise<FileVersion>;
+  /** All versions of a file, oldest first. */
+  listVersions(fileId: FileId): Promise<FileVersion[]>;
+  /** Guarded version state change; keeps the file's current version = highest committed. */
+  transitionVersion(fileId: FileId, version: number, change: VersionTransition): Promise<Transition<FileVersion>>;
+
+  /** Create or overwrite the replica of a version at a location; `not_found` if no such version. */
+  upsertReplica(input: ReplicaUpsert): Promise<Replica>;
+  getReplica(ref: ReplicaRef): Promise<Replica>;
+  /** Guarded replica state change (compare-and-set on `from`); `not_found` if no such replica. */
+  transitionReplica(ref: ReplicaRef, change: ReplicaTransition): Promise<Transition<Replica>>;
+  /** Replicas of one version, by location. */
+  listReplicasOfVersion(fileId: FileId, version: number): Promise<Replica[]>;
+  /** Replicas of every version of a file, by version then location. */
+  listReplicasOfFile(fileId: FileId): Promise<Replica[]>;
+  /**
+   * Replicas at a location in byte order of the object key (the order providers list in, so a
+   * drift scan can merge-join both listings). Default 1000 per page, at most 10000.
+   */
+  listReplicasAtLocation(location: string, query?: LocationReplicaQuery): Promise<Page<Replica>>;
+  /** Files in byte order of their key with their current version and its replicas. Default 100, at most 1000. */
+  listInventory(query?: InventoryQuery): Promise<Page<InventoryEntry>>;
+}
+
+export interface MetadataStore extends MetadataOperations {
+  /** Adapter name, e.g. `pglite` or `postgres`. */
+  readonly kind: string;
+  readonly features: MetadataFeatures;
+  /**
+   * Run `work` in one transaction: everything it does through `tx` commits together, or, if it
+   * throws, nothing does (the error is rethrown). Use only `tx` inside: on the embedded store
+   * the single connection is held by the transaction, so a call on the store itself would wait
+   * for it forever.
+   */
+  transaction<T>(work: (tx: MetadataOperations) => Promise<T>): Promise<T>;
+  /** One round trip to the database, for /health. Throws `unavailable` when it cannot answer. */
+  ping(): Promise<{ readonly latencyMs: number }>;
+  /** Release the database (connections, file lock). Idempotent. */
+  close(): Promise<void>;
+}

@@ -1,0 +1,66 @@
+/**
+ * Kysely's view of the tables created by src/metadata/migrations/. Select types are what a
+ * driver may hand back *before* normalisation (see rows.ts): `Int8` may come as text or a JS
+ * number or bigint depending on the driver, `Json` as a parsed value or text. Nothing outside
+ * src/metadata/sql/ sees these types.
+ */
+import type { ColumnType } from 'kysely';
+
+/** bigint columns: raw on select, number on write. */
+export type Int8 = ColumnType<string | number | bigint, number | string, number | string>;
+/** Identity columns: raw on select, never written. */
+export type Identity = ColumnType<string | number | bigint, never, never>;
+/** timestamptz(3): a Date once read; written as an expression (`now()`) or a Date. */
+export type Timestamp = ColumnType<Date | string, Date | undefined, Date>;
+export type NullableTimestamp = ColumnType<Date | string | null, Date | null | undefined, Date | null>;
+/** jsonb: written as JSON text (the server casts it), read parsed or as text. */
+export type Json = ColumnType<unknown, string, string>;
+export type NullableJson = ColumnType<unknown, string | null | undefined, string | null>;
+
+export interface FilesTable {
+  id: Identity;
+  key: string;
+  content_type: string | null;
+  current_version: number | null;
+  last_version: ColumnType<number, number | undefined, number>;
+  created_at: Timestamp;
+  updated_at: Timestamp;
+  deleted_at: NullableTimestamp;
+}
+
+export interface FileVersionsTable {
+  file_id: Int8;
+  version: number;
+  state: string;
+  size: ColumnType<string | number | bigint | null, number | null | undefined, number | null>;
+  sha256: string | null;
+  encryption: Json;
+  metadata: ColumnType<unknown, string | undefined, string>;
+  written_by: string | null;
+  created_at: Timestamp;
+  updated_at: Timestamp;
+}
+
+export interface ReplicasTable {
+  id: Identity;
+  file_id: Int8;
+  version: number;
+  location: string;
+  object_key: string;
+  state: string;
+  stored_size: ColumnType<string | number | bigint | null, number | null | undefined, number | null>;
+  checksums: ColumnType<unknown, string | undefined, string>;
+  tier: string | null;
+  encryption: NullableJson;
+  attempts: ColumnType<number, number | undefined, number>;
+  last_error: string | null;
+  verified_at: NullableTimestamp;
+  created_at: Timestamp;
+  updated_at: Timestamp;
+}
+
+export interface Database {
+  files: FilesTable;
+  file_versions: FileVersionsTable;
+  replicas: ReplicasTable;
+}

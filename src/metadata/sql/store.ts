@@ -1,0 +1,631 @@
+/**
+ * The metadata store on Kysely, shared by the PGlite and PostgreSQL adapters: they differ only
+ * in how they connect (see ../pglite/ and ../postgres/). Every query here is plain PostgreSQL
+ * that both run identically; every value read goes through rows.ts, every driver error through
+ * errors.ts.
+ *
+ * Concurrency model (READ COMMITTED, the default on both):
+ * - Version numbers come from `files.last_version`, bumped with UPDATE ... RETURNING, which
+ *   holds the file row lock until the transaction ends: concurrent writers queue on that row.
+ * - Version transitions lock the file row first (SELECT ... FOR UPDATE), so "current version =
+ *   highest committed" is recomputed from a snapshot taken after every competing commit.
+ * - Replica transitions are one guarded UPDATE (compare-and-set on the state): the database
+ *   decides which of two racing callers wins, and the loser is told, not overwritten.
+ */
+import { AsyncLocalStorage } from 'node:async_hooks';
+import { sql, type Kysely, type Transaction } from 'kysely';
+import { MovingDataError } from '../../errors.ts';
+import type {
+  FileId,
+  FileRecord,
+  FileVersion,
+  InventoryEntry,
+  InventoryQuery,
+  LocationReplicaQuery,
+  MetadataFeatures,
+  MetadataOperations,
+  MetadataStore,
+  NewFile,
+  NewVersion,
+  Page,
+  Replica,
+  ReplicaRef,
+  ReplicaTransition,
+  ReplicaUpsert,
+  Transition,
+  VersionState,
+  VersionTransition,
+} from '../port.ts';
+import {
+  checkChecksums,
+  checkEncryption,
+  checkErrorMessage,
+  checkKey,
+  checkLabel,
+  checkLimit,
+  checkOptionalEncryption,
+  checkOptionalLabel,
+  checkOptionalSize,
+  checkPrefix,
+  checkReplicaState,
+  checkSha256,
+  checkStates,
+  checkUserMetadata,
+  checkVersionNumber,
+  checkVersionState,
+} from '../validation.ts';
+import { decodeCursor, encodeCursor } from './cursor.ts';
+import { mapDatabaseError } from './errors.ts';
+import { jsonText, parseId, toFileRecord, toFileVersion, toId, toReplica } from './rows.ts';
+import type { Database } from './schema.ts';
+
+const now = sql<Date>`now()`;
+
+const LOCATION_PAGE = { fallback: 1000, max: 10_000 };
+const INVENTORY_PAGE = { fallback: 100, max: 1000 };
+
+function notFound(message: string, details: Record<string, unknown>): MovingDataError {
+  return new MovingDataError('not_found', message, { retryable: false, details });
+}
+
+/** Turns an id the caller gave into the database's form, or reports that it cannot exist. */
+function fileIdOrNotFound(id: FileId): string {
+  const parsed = parseId(id);
+  if (parsed === undefined) throw notFound(`no file with id ${String(id)}`, { fileId: id });
+  return parsed;
+}
+
+/**
+ * The smallest string that sorts after every string starting with `prefix`, in code point order
+ * (= UTF-8 byte order = `collate "C"` order): the last code point plus one, carrying past the
+ * surrogate gap and U+10FFFF. Undefined when no such bound exists (prefix of U+10FFFF only).
+ */
+export function prefixUpperBound(prefix: string): string | undefined {
+  const points = Array.from(prefix, (c) => c.codePointAt(0) ?? 0);
+  while (points.length > 0) {
+    const last = points.pop() ?? 0;
+    if (last < 0x10ffff) {
+      const next = last + 1 === 0xd800 ? 0xe000 : last + 1;
+      return String.fromCodePoint(...points, next);
+    }
+  }
+  return undefined;
+}
+
+type Executor = Kysely<Database> | Transaction<Database>;
+
+class SqlOperations implements MetadataOperations {
+  readonly #db: Executor;
+  readonly #guard: (() => void) | undefined;
+
+  /** `guard` runs before every operation; the store uses it to catch misuse inside a transaction. */
+  constructor(db: Executor, guard?: () => void) {
+    this.#db = db;
+    this.#guard = guard;
+  }
+
+  /** Runs `work` in the caller's transaction if there is one, else in a new one. */
+  async #atomic<T>(work: (db: Executor) => Promise<T>): Promise<T> {
+    if (this.#db.isTransaction) return work(this.#db);
+    return this.#db.transaction().execute(work);
+  }
+
+  async #run<T>(operation: string, work: () => Promise<T>): Promise<T> {
+    this.#guard?.();
+    try {
+      return await work();
+    } catch (err) {
+      throw mapDatabaseError(err, operation);
+    }
+  }
+
+  // ---- files --------------------------------------------------------------------------------
+
+  async createFile(input: NewFile): Promise<FileRecord> {
+    const key = checkKey(input.key);
+    const contentType = checkOptionalLabel(input.contentType, 'contentType') ?? null;
+    return this.#run('createFile', async () => {
+      try {
+        const row = await this.#db.insertInto('files').values({ key, content_type: contentType }).returningAll().executeTakeFirstOrThrow();
+        return toFileRecord(row);
+      } catch (err) {
+        const mapped = mapDatabaseError(err, 'createFile');
+        if (mapped.code === 'conflict') {
+          throw new MovingDataError('conflict', `a live file with key ${JSON.stringify(key)} already exists`, { retryable: false, cause: err, details: { key } });
+        }
+        throw mapped;
+      }
+    });
+  }
+
+  async ensureFile(input: NewFile): Promise<{ file: FileRecord; created: boolean }> {
+    const key = checkKey(input.key);
+    const contentType = checkOptionalLabel(input.contentType, 'contentType') ?? null;
+    return this.#run('ensureFile', async () => {
+      // Insert-or-nothing, then read: the partial unique index arbitrates concurrent creators.
+      // If the winner's file is deleted between the two statements, try again.
+      for (let attempt = 0; attempt < 5; attempt += 1) {
+        const inserted = await this.#db
+          .insertInto('files')
+          .values({ key, content_type: contentType })
+          .onConflict((oc) => oc.column('key').where('deleted_at', 'is', null).doNothing())
+          .returningAll()
+          .executeTakeFirst();
+        if (inserted) return { file: toFileRecord(inserted), created: true };
+        const existing = await this.#liveFileByKey(key);
+        if (existing) return { file: existing, created: false };
+      }
+      throw new MovingDataError('conflict', `file ${JSON.stringify(key)} keeps being created and deleted; try again`, { retryable: true, details: { key } });
+    });
+  }
+
+  async getFile(id: FileId): Promise<FileRecord> {
+    const fileId = fileIdOrNotFound(id);
+    return this.#run('getFile', async () => {
+      const row = await this.#db.selectFrom('files').selectAll().where('id', '=', fileId).executeTakeFirst();
+      if (!row) throw notFound(`no file with id ${id}`, { fileId: id });
+      return toFileRecord(row);
+    });
+  }
+
+  async findFileByKey(key: string): Promise<FileRecord | undefined> {
+    checkKey(key);
+    return this.#run('findFileByKey', () => this.#liveFileByKey(key));
+  }
+
+  async #liveFileByKey(key: string): Promise<FileRecord | undefined> {
+    const row = await this.#db.selectFrom('files').selectAll().where('key', '=', key).where('deleted_at', 'is', null).executeTakeFirst();
+    return row ? toFileRecord(row) : undefined;
+  }
+
+  async deleteFile(id: FileId): Promise<FileRecord> {
+    const fileId = fileIdOrNotFound(id);
+    return this.#run('deleteFile', async () => {
+      const row = await this.#db
+        .updateTable('files')
+        .set({ deleted_at: now, updated_at: now })
+        .where('id', '=', fileId)
+        .where('deleted_at', 'is', null)
+        .returningAll()
+        .executeTakeFirst();
+      if (!row) throw notFound(`no live file with id ${id}`, { fileId: id });
+      return toFileRecord(row);
+    });
+  }
+
+  // ---- versions -----------------------------------------------------------------------------
+
+  async addVersion(input: NewVersion): Promise<FileVersion> {
+    const fileId = fileIdOrNotFound(input.fileId);
+    const state: VersionState = input.state === undefined ? 'pending' : checkVersionState(input.state);
+    if (state !== 'pending' && state !== 'committed') {
+      throw new MovingDataError('invalid_argument', 'a new version is pending or committed', { retryable: false, details: { state } });
+    }
+    const size = checkOptionalSize(input.size) ?? null;
+    const sha256 = checkSha256(input.sha256) ?? null;
+    if (state === 'committed' && (size === null || sha256 === null)) {
+      throw new MovingDataError('invalid_argument', 'a committed version needs its size and sha256', { retryable: false });
+    }
+    const encryption = checkEncryption(input.encryption);
+    const metadata = checkUserMetadata(input.metadata);
+    const writtenBy = checkOptionalLabel(input.writtenBy, 'writtenBy') ?? null;
+
+    return this.#run('addVersion', () =>
+      this.#atomic(async (db) => {
+        // The row lock taken here serialises concurrent writers of this file until commit.
+        const bumped = await db
+          .updateTable('files')
+          .set((eb) => ({ last_version: eb('last_version', '+', 1), updated_at: now }))
+          .where('id', '=', fileId)
+          .where('deleted_at', 'is', null)
+          .returning('last_version')
+          .executeTakeFirst();
+        if (!bumped) {
+          const file = await db.selectFrom('files').select('id').where('id', '=', fileId).executeTakeFirst();
+          if (!file) throw notFound(`no file with id ${input.fileId}`, { fileId: input.fileId });
+          throw new MovingDataError('conflict', `file ${input.fileId} is deleted`, { retryable: false, details: { fileId: input.fileId } });
+        }
+        const version = bumped.last_version;
+        const row = await db
+          .insertInto('file_versions')
+          .values({
+            file_id: fileId,
+            version,
+            state,
+            size,
+            sha256,
+            encryption: jsonText(encryption),
+            metadata: jsonText(metadata),
+            written_by: writtenBy,
+          })
+          .returningAll()
+          .executeTakeFirstOrThrow();
+        if (state === 'committed') {
+          await db
+            .updateTable('files')
+            .set((eb) => ({ current_version: sql<number>`greatest(${eb.ref('current_version')}, ${version})` }))
+            .where('id', '=', fileId)
+            .execute();
+        }
+        return toFileVersion(row);
+      }),
+    );
+  }
+
+  async getVersion(id: FileId, version: number): Promise<FileVersion> {
+    const fileId = fileIdOrNotFound(id);
+    checkVersionNumber(version);
+    return this.#run('getVersion', async () => {
+      const row = await this.#db.selectFrom('file_versions').selectAll().where('file_id', '=', fileId).where('version', '=', version).executeTakeFirst();
+      if (!row) throw notFound(`no version ${version} of file ${id}`, { fileId: id, version });
+      return toFileVersion(row);
+    });
+  }
+
+  async listVersions(id: FileId): Promise<FileVersion[]> {
+    const fileId = fileIdOrNotFound(id);
+    return this.#run('listVersions', async () => {
+      const rows = await this.#db.selectFrom('file_versions').selectAll().where('file_id', '=', fileId).orderBy('version').execute();
+      return rows.map(toFileVersion);
+    });
+  }
+
+  async transitionVersion(id: FileId, version: number, change: VersionTransition): Promise<Transition<FileVersion>> {
+    const fileId = fileIdOrNotFound(id);
+    checkVersionNumber(version);
+    const from = checkStates(change.from, checkVersionState);
+    const to = checkVersionState(change.to);
+    const size = checkOptionalSize(change.size);
+    const sha256 = checkSha256(change.sha256);
+
+    return this.#run('transitionVersion', () =>
+      this.#atomic(async (db): Promise<Transition<FileVersion>> => {
+        const file = await db.selectFrom('files').select('id').where('id', '=', fileId).forUpdate().executeTakeFirst();
+        if (!file) throw notFound(`no file with id ${id}`, { fileId: id });
+        const row = await db.selectFrom('file_versions').selectAll().where('file_id', '=', fileId).where('version', '=', version).executeTakeFirst();
+        if (!row) throw notFound(`no version ${version} of file ${id}`, { fileId: id, version });
+        // The file row lock makes this read-check-write safe against other transitions.
+        if (!(from as string[]).includes(row.state)) return { applied: false, current: toFileVersion(row) };
+        if (to === 'committed' && (size ?? row.size) === null) {
+          throw new MovingDataError('invalid_argument', 'a committed version needs its size', { retryable: false, details: { fileId: id, version } });
+        }
+        if (to === 'committed' && (sha256 ?? row.sha256) === null) {
+          throw new MovingDataError('invalid_argument', 'a committed version needs its sha256', { retryable: false, details: { fileId: id, version } });
+        }
+        const updated = await db
+          .updateTable('file_versions')
+          .set({
+            state: to,
+            updated_at: now,
+            ...(size === undefined ? {} : { size }),
+            ...(sha256 === undefined ? {} : { sha256 }),
+          })
+          .where('file_id', '=', fileId)
+          .where('version', '=', version)
+          .returningAll()
+          .executeTakeFirstOrThrow();
+        if (row.state === 'committed' || to === 'committed') {
+          await db
+            .updateTable('files')
+            .set({
+              current_version: (eb) =>
+                eb
+                  .selectFrom('file_versions')
+                  .select((e) => e.fn.max('version').as('v'))
+                  .where('file_id', '=', fileId)
+                  .where('state', '=', 'committed'),
+              updated_at: now,
+            })
+            .where('id', '=', fileId)
+            .execute();
+        }
+        return { applied: true, value: toFileVersion(updated) };
+      }),
+    );
+  }
+
+  // ---- replicas -----------------------------------------------------------------------------
+
+  async upsertReplica(input: ReplicaUpsert): Promise<Replica> {
+    const fileId = fileIdOrNotFound(input.fileId);
+    const version = checkVersionNumber(input.version);
+    const location = checkLabel(input.location, 'location');
+    const objectKey = checkKey(input.objectKey, 'objectKey');
+    const state = input.state === undefined ? 'pending' : checkReplicaState(input.state);
+    const storedSize = checkOptionalSize(input.storedSize, 'storedSize');
+    const checksums = checkChecksums(input.checksums);
+    const tier = checkOptionalLabel(input.tier, 'tier');
+    const encryption = checkOptionalEncryption(input.encryption);
+
+    return this.#run('upsertReplica', async () => {
+      try {
+        const row = await this.#db
+          .insertInto('replicas')
+          .values({
+            file_id: fileId,
+            version,
+            location,
+            object_key: objectKey,
+            state,
+            stored_size: storedSize ?? null,
+            checksums: jsonText(checksums ?? {}),
+            tier: tier ?? null,
+            encryption: encryption === undefined ? null : jsonText(encryption),
+            verified_at: state === 'verified' ? now : null,
+          })
+          .onConflict((oc) =>
+            oc.constraint('replicas_version_location_uq').doUpdateSet((eb) => ({
+              // Given fields replace, omitted ones keep what the replica had.
+              object_key: eb.ref('excluded.object_key'),
+              state: eb.ref('excluded.state'),
+              updated_at: now,
+              verified_at: state === 'verified' ? now : eb.ref('replicas.verified_at'),
+              ...(storedSize === undefined ? {} : { stored_size: eb.ref('excluded.stored_size') }),
+              ...(checksums === undefined ? {} : { checksums: eb.ref('excluded.checksums') }),
+              ...(tier === undefined ? {} : { tier: eb.ref('excluded.tier') }),
+              ...(encryption === undefined ? {} : { encryption: eb.ref('excluded.encryption') }),
+            })),
+          )
+          .returningAll()
+          .executeTakeFirstOrThrow();
+        return toReplica(row);
+      } catch (err) {
+        const mapped = mapDatabaseError(err, 'upsertReplica');
+        if (mapped.code === 'not_found') {
+          throw notFound(`no version ${version} of file ${input.fileId}`, { fileId: input.fileId, version });
+        }
+        throw mapped;
+      }
+    });
+  }
+
+  async getReplica(ref: ReplicaRef): Promise<Replica> {
+    const fileId = fileIdOrNotFound(ref.fileId);
+    const version = checkVersionNumber(ref.version);
+    const location = checkLabel(ref.location, 'location');
+    return this.#run('getReplica', async () => {
+      const replica = await this.#findReplica(fileId, version, location);
+      if (!replica) throw notFound(`no replica of version ${version} of file ${ref.fileId} at ${location}`, { ...ref });
+      return replica;
+    });
+  }
+
+  async #findReplica(fileId: string, version: number, location: string): Promise<Replica | undefined> {
+    const row = await this.#db
+      .selectFrom('replicas')
+      .selectAll()
+      .where('file_id', '=', fileId)
+      .where('version', '=', version)
+      .where('location', '=', location)
+      .executeTakeFirst();
+    return row ? toReplica(row) : undefined;
+  }
+
+  async transitionReplica(ref: ReplicaRef, change: ReplicaTransition): Promise<Transition<Replica>> {
+    const fileId = fileIdOrNotFound(ref.fileId);
+    const version = checkVersionNumber(ref.version);
+    const location = checkLabel(ref.location, 'location');
+    const from = checkStates(change.from, checkReplicaState);
+    const to = checkReplicaState(change.to);
+    const objectKey = change.objectKey === undefined ? undefined : checkKey(change.objectKey, 'objectKey');
+    const storedSize = checkOptionalSize(change.storedSize, 'storedSize');
+    const checksums = checkChecksums(change.checksums);
+    const tier = checkOptionalLabel(change.tier, 'tier');
+    const encryption = checkOptionalEncryption(change.encryption);
+    // Success clears the previous failure unless the caller says otherwise.
+    const lastError = change.lastError === undefined && to === 'verified' ? null : checkErrorMessage(change.lastError);
+
+    return this.#run('transitionReplica', async (): Promise<Transition<Replica>> => {
+      // One guarded statement: the compare-and-set happens inside the database.
+      const row = await this.#db
+        .updateTable('replicas')
+        .set((eb) => ({
+          state: to,
+          updated_at: now,
+          ...(to === 'verified' ? { verified_at: now } : {}),
+          ...(change.countAttempt === true ? { attempts: eb('attempts', '+', 1) } : {}),
+          ...(objectKey === undefined ? {} : { object_key: objectKey }),
+          ...(storedSize === undefined ? {} : { stored_size: storedSize }),
+          ...(checksums === undefined ? {} : { checksums: jsonText(checksums) }),
+          ...(tier === undefined ? {} : { tier }),
+          ...(encryption === undefined ? {} : { encryption: jsonText(encryption) }),
+          ...(lastError === undefined ? {} : { last_error: lastError }),
+        }))
+        .where('file_id', '=', fileId)
+        .where('version', '=', version)
+        .where('location', '=', location)
+        .where('state', 'in', from)
+        .returningAll()
+        .executeTakeFirst();
+      if (row) return { applied: true, value: toReplica(row) };
+      const current = await this.#findReplica(fileId, version, location);
+      if (!current) throw notFound(`no replica of version ${version} of file ${ref.fileId} at ${location}`, { ...ref });
+      return { applied: false, current };
+    });
+  }
+
+  async listReplicasOfVersion(id: FileId, version: number): Promise<Replica[]> {
+    const fileId = fileIdOrNotFound(id);
+    checkVersionNumber(version);
+    return this.#run('listReplicasOfVersion', async () => {
+      const rows = await this.#db.selectFrom('replicas').selectAll().where('file_id', '=', fileId).where('version', '=', version).orderBy('location').execute();
+      return rows.map(toReplica);
+    });
+  }
+
+  async listReplicasOfFile(id: FileId): Promise<Replica[]> {
+    const fileId = fileIdOrNotFound(id);
+    return this.#run('listReplicasOfFile', async () => {
+      const rows = await this.#db.selectFrom('replicas').selectAll().where('file_id', '=', fileId).orderBy('version').orderBy('location').execute();
+      return rows.map(toReplica);
+    });
+  }
+
+  async listReplicasAtLocation(location: string, query: LocationReplicaQuery = {}): Promise<Page<Replica>> {
+    checkLabel(location, 'location');
+    const limit = checkLimit(query.limit, LOCATION_PAGE.fallback, LOCATION_PAGE.max);
+    const prefix = checkPrefix(query.prefix);
+    const states = query.states === undefined ? undefined : checkStates(query.states, checkReplicaState);
+    const after = decodeCursor('location', query.cursor);
+
+    return this.#run('listReplicasAtLocation', async () => {
+      let q = this.#db.selectFrom('replicas').selectAll().where('location', '=', location);
+      if (prefix !== undefined) {
+        // A range, not LIKE: it walks the (location, object_key, id) index directly.
+        q = q.where('object_key', '>=', prefix);
+        const upper = prefixUpperBound(prefix);
+        if (upper !== undefined) q = q.where('object_key', '<', upper);
+      }
+      if (states !== undefined) q = q.where('state', 'in', states);
+      if (after !== undefined) q = q.where(sql<boolean>`(object_key, id) > (${after[0]}, ${after[1]}::bigint)`);
+      const rows = await q.orderBy('object_key').orderBy('id').limit(limit + 1).execute();
+      const items = rows.slice(0, limit).map(toReplica);
+      const last = items.at(-1);
+      return rows.length > limit && last ? { items, nextCursor: encodeCursor('location', [last.objectKey, last.id]) } : { items };
+    });
+  }
+
+  async listInventory(query: InventoryQuery = {}): Promise<Page<InventoryEntry>> {
+    const limit = checkLimit(query.limit, INVENTORY_PAGE.fallback, INVENTORY_PAGE.max);
+    const prefix = checkPrefix(query.prefix);
+    const location = checkOptionalLabel(query.location, 'location');
+    const states = query.replicaStates === undefined ? undefined : checkStates(query.replicaStates, checkReplicaState);
+    const after = decodeCursor('inventory', query.cursor);
+
+    return this.#run('listInventory', async () => {
+      let q = this.#db.selectFrom('files as f').selectAll('f');
+      if (query.includeDeleted !== true) q = q.where('f.deleted_at', 'is', null);
+      if (prefix !== undefined) {
+        q = q.where('f.key', '>=', prefix);
+        const upper = prefixUpperBound(prefix);
+        if (upper !== undefined) q = q.where('f.key', '<', upper);
+      }
+      if (location !== undefined || states !== undefined) {
+        q = q.where((eb) => {
+          let replicas = eb
+            .selectFrom('replicas as r')
+            .select(sql`1`.as('one'))
+            .whereRef('r.file_id', '=', 'f.id')
+            .whereRef('r.version', '=', 'f.current_version');
+          if (location !== undefined) replicas = replicas.where('r.location', '=', location);
+          if (states !== undefined) replicas = replicas.where('r.state', 'in', states);
+          return eb.exists(replicas);
+        });
+      }
+      if (after !== undefined) q = q.where(sql<boolean>`(f.key, f.id) > (${after[0]}, ${after[1]}::bigint)`);
+      const rows = await q.orderBy('f.key').orderBy('f.id').limit(limit + 1).execute();
+      const files = rows.slice(0, limit).map(toFileRecord);
+
+      // Versions and replicas for exactly the (file, current version) pairs just read, so an
+      // entry is consistent with its file row even if a newer version commits meanwhile.
+      const current = files.filter((f) => f.currentVersion !== null);
+      const versions = new Map<string, FileVersion>();
+      const replicas = new Map<string, Replica[]>();
+      if (current.length > 0) {
+        // Two arrays unnested into pairs: one parameter each whatever the page size, and the
+        // planner joins them against the primary / unique indexes.
+        const inPairs = sql<boolean>`(file_id, version) in (select * from unnest(${current.map((f) => f.id)}::bigint[], ${current.map((f) => f.currentVersion)}::integer[]))`;
+        const versionRows = await this.#db.selectFrom('file_versions').selectAll().where(inPairs).execute();
+        for (const row of versionRows) versions.set(toId(row.file_id), toFileVersion(row));
+        const replicaRows = await this.#db.selectFrom('replicas').selectAll().where(inPairs).orderBy('file_id').orderBy('location').execute();
+        for (const row of replicaRows) {
+          const replica = toReplica(row);
+          const list = replicas.get(replica.fileId) ?? [];
+          list.push(replica);
+          replicas.set(replica.fileId, list);
+        }
+      }
+      const items = files.map((file) => ({ file, current: versions.get(file.id) ?? null, replicas: replicas.get(file.id) ?? [] }));
+      const last = files.at(-1);
+      return rows.length > limit && last ? { items, nextCursor: encodeCursor('inventory', [last.key, last.id]) } : { items };
+    });
+  }
+}
+
+export interface SqlStoreOptions {
+  readonly kind: string;
+  readonly features: MetadataFeatures;
+  readonly db: Kysely<Database>;
+  /** Runs after the database is closed (e.g. release a directory lock). */
+  readonly afterClose?: () => Promise<void>;
+}
+
+class SqlMetadataStore extends SqlOperations implements MetadataStore {
+  readonly kind: string;
+  readonly features: MetadataFeatures;
+  readonly #db: Kysely<Database>;
+  readonly #afterClose: (() => Promise<void>) | undefined;
+  /** Set while `transaction` runs its work, in the work's async context only. */
+  readonly #inTransaction: AsyncLocalStorage<{ active: boolean }>;
+  #closing: Promise<void> | undefined;
+
+  constructor(options: SqlStoreOptions) {
+    const inTransaction = new AsyncLocalStorage<{ active: boolean }>();
+    // Calling the store itself (not `tx`) from inside a transaction would wait forever on the
+    // embedded store's single connection, and on PostgreSQL could wait on the transaction's own
+    // row locks: fail fast on both instead.
+    super(options.db, () => {
+      if (inTransaction.getStore()?.active === true) {
+        throw new MovingDataError('internal', 'metadata store used directly inside its own transaction; use the `tx` argument', { retryable: false });
+      }
+    });
+    this.kind = options.kind;
+    this.features = Object.freeze({ ...options.features });
+    this.#db = options.db;
+    this.#afterClose = options.afterClose;
+    this.#inTransaction = inTransaction;
+  }
+
+  async transaction<T>(work: (tx: MetadataOperations) => Promise<T>): Promise<T> {
+    if (this.#inTransaction.getStore()?.active === true) {
+      throw new MovingDataError('internal', 'transactions do not nest; use the `tx` argument of the outer one', { retryable: false });
+    }
+    // The caller's own error must come back unchanged; only the database's are mapped.
+    let thrownByWork: { error: unknown } | undefined;
+    const marker = { active: true };
+    try {
+      return await this.#db.transaction().execute(async (trx) =>
+        this.#inTransaction.run(marker, async () => {
+          try {
+            return await work(new SqlOperations(trx));
+          } catch (error) {
+            thrownByWork = { error };
+            throw error;
+          }
+        }),
+      );
+    } catch (err) {
+      if (thrownByWork !== undefined && err === thrownByWork.error) throw err;
+      throw mapDatabaseError(err, 'transaction');
+    } finally {
+      // Tasks the work left running may outlive it; they are no longer inside the transaction.
+      marker.active = false;
+    }
+  }
+
+  async ping(): Promise<{ latencyMs: number }> {
+    const started = performance.now();
+    try {
+      await sql`select 1`.execute(this.#db);
+    } catch (err) {
+      const mapped = mapDatabaseError(err, 'ping');
+      throw mapped.code === 'internal' ? new MovingDataError('unavailable', mapped.message, { cause: err, retryable: true }) : mapped;
+    }
+    return { latencyMs: performance.now() - started };
+  }
+
+  close(): Promise<void> {
+    this.#closing ??= (async () => {
+      try {
+        await this.#db.destroy();
+      } finally {
+        await this.#afterClose?.();
+      }
+    })();
+    return this.#closing;
+  }
+}
+
+export function createSqlStore(options: SqlStoreOptions): MetadataStore {
+  return new SqlMetadataStore(options);
+}

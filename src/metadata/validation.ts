@@ -1,0 +1,198 @@
+/**
+ * Input checks every metadata adapter applies before touching its database, so that bad input
+ * is the same clear `invalid_argument` / `invalid_key` everywhere instead of whatever each
+ * database's constraint error happens to say. Database-agnostic on purpose (a future MongoDB
+ * adapter uses it too).
+ */
+import { MovingDataError } from '../errors.ts';
+import {
+  REPLICA_STATES,
+  VERSION_STATES,
+  type EncryptionDescriptor,
+  type JsonValue,
+  type ProviderChecksums,
+  type ReplicaState,
+  type VersionState,
+} from './port.ts';
+
+const MAX_KEY_BYTES = 1024;
+const MAX_LABEL_LENGTH = 256;
+const MAX_ERROR_LENGTH = 4000;
+const SHA256_HEX = /^[0-9a-f]{64}$/;
+const CHECKSUM_NAMES: ReadonlySet<string> = new Set(['md5', 'crc32c', 'crc32', 'sha256', 'etag']);
+const ENCRYPTION_FORMATS: ReadonlySet<string> = new Set(['age', 'fernet', 'none']);
+
+function invalid(message: string, details: Record<string, unknown> = {}): MovingDataError {
+  return new MovingDataError('invalid_argument', message, { retryable: false, details });
+}
+
+/** A file or object key: 1..1024 UTF-8 bytes, no NUL (PostgreSQL text cannot hold one). */
+export function checkKey(key: unknown, what = 'key'): string {
+  if (typeof key !== 'string' || key.length === 0) {
+    throw new MovingDataError('invalid_key', `${what} must be a non-empty string`, { retryable: false });
+  }
+  if (Buffer.byteLength(key, 'utf8') > MAX_KEY_BYTES) {
+    throw new MovingDataError('invalid_key', `${what} is longer than ${MAX_KEY_BYTES} bytes`, { retryable: false });
+  }
+  if (key.includes('\0')) {
+    throw new MovingDataError('invalid_key', `${what} contains a NUL character`, { retryable: false });
+  }
+  if (!key.isWellFormed()) {
+    throw new MovingDataError('invalid_key', `${what} is not valid Unicode (lone surrogate)`, { retryable: false });
+  }
+  return key;
+}
+
+/** A prefix filter: like a key but may be empty. */
+export function checkPrefix(prefix: string | undefined): string | undefined {
+  if (prefix === undefined || prefix === '') return undefined;
+  return checkKey(prefix, 'prefix');
+}
+
+/** Short labels: location names, principals, tiers, content types. */
+export function checkLabel(value: unknown, what: string): string {
+  if (typeof value !== 'string' || value.length === 0 || value.length > MAX_LABEL_LENGTH || value.includes('\0') || !value.isWellFormed()) {
+    throw invalid(`${what} must be a non-empty string of at most ${MAX_LABEL_LENGTH} characters`, { [what]: value });
+  }
+  return value;
+}
+
+export function checkOptionalLabel(value: string | undefined, what: string): string | undefined {
+  return value === undefined ? undefined : checkLabel(value, what);
+}
+
+export function checkVersionNumber(version: unknown): number {
+  if (typeof version !== 'number' || !Number.isSafeInteger(version) || version < 1 || version > 2 ** 31 - 1) {
+    throw invalid('version must be a positive integer', { version });
+  }
+  return version;
+}
+
+export function checkSize(size: unknown, what = 'size'): number {
+  if (typeof size !== 'number' || !Number.isSafeInteger(size) || size < 0) {
+    throw invalid(`${what} must be a non-negative integer below 2^53`, { [what]: size });
+  }
+  return size;
+}
+
+export function checkOptionalSize(size: number | undefined, what = 'size'): number | undefined {
+  return size === undefined ? undefined : checkSize(size, what);
+}
+
+/** Lowercase hex; upper-case input is accepted and normalised. */
+export function checkSha256(sha256: string | undefined): string | undefined {
+  if (sha256 === undefined) return undefined;
+  const normalised = typeof sha256 === 'string' ? sha256.toLowerCase() : sha256;
+  if (typeof normalised !== 'string' || !SHA256_HEX.test(normalised)) {
+    throw invalid('sha256 must be 64 hex digits', { sha256 });
+  }
+  return normalised;
+}
+
+export function checkVersionState(state: unknown): VersionState {
+  if (!(VERSION_STATES as readonly unknown[]).includes(state)) {
+    throw invalid(`version state must be one of ${VERSION_STATES.join(', ')}`, { state });
+  }
+  return state as VersionState;
+}
+
+export function checkReplicaState(state: unknown): ReplicaState {
+  if (!(REPLICA_STATES as readonly unknown[]).includes(state)) {
+    throw invalid(`replica state must be one of ${REPLICA_STATES.join(', ')}`, { state });
+  }
+  return state as ReplicaState;
+}
+
+/** `from` of a transition as a non-empty list. */
+export function checkStates<S extends string>(from: S | readonly S[], check: (s: unknown) => S): S[] {
+  const list = typeof from === 'string' ? [from] : [...from];
+  if (list.length === 0) throw invalid('the expected states (from) must not be empty');
+  return list.map(check);
+}
+
+export function checkLimit(limit: number | undefined, fallback: number, max: number): number {
+  if (limit === undefined) return fallback;
+  if (!Number.isSafeInteger(limit) || limit < 1 || limit > max) {
+    throw invalid(`limit must be an integer between 1 and ${max}`, { limit });
+  }
+  return limit;
+}
+
+export function checkErrorMessage(message: string | null | undefined): string | null | undefined {
+  if (message === undefined || message === null) return message;
+  if (typeof message !== 'string') throw invalid('lastError must be a string or null');
+  // Errors come from SDKs and can be long or contain NUL; keep what helps a human.
+  return message.replaceAll('\0', '').slice(0, MAX_ERROR_LENGTH);
+}
+
+export function checkEncryption(value: EncryptionDescriptor): EncryptionDescriptor {
+  if (typeof value !== 'object' || value === null || !ENCRYPTION_FORMATS.has(value.format)) {
+    throw invalid('encryption.format must be age, fernet or none', { format: (value as { format?: unknown } | null)?.format });
+  }
+  if (!Array.isArray(value.keyIds) || !value.keyIds.every((k) => typeof k === 'string')) {
+    throw invalid('encryption.keyIds must be an array of strings');
+  }
+  if (value.params !== undefined) checkJson(value.params, 'encryption.params');
+  return value.params === undefined
+    ? { format: value.format, keyIds: [...value.keyIds] }
+    : { format: value.format, keyIds: [...value.keyIds], params: value.params };
+}
+
+export function checkOptionalEncryption(value: EncryptionDescriptor | undefined): EncryptionDescriptor | undefined {
+  return value === undefined ? undefined : checkEncryption(value);
+}
+
+export function checkChecksums(value: ProviderChecksums | undefined): ProviderChecksums | undefined {
+  if (value === undefined) return undefined;
+  if (typeof value !== 'object' || value === null || Array.isArray(value)) throw invalid('checksums must be an object');
+  const out: Record<string, string> = {};
+  for (const [name, digest] of Object.entries(value)) {
+    if (digest === undefined) continue;
+    if (!CHECKSUM_NAMES.has(name) || typeof digest !== 'string' || digest.length === 0 || digest.length > 256) {
+      throw invalid('checksums hold md5, crc32c, crc32, sha256 or etag as non-empty strings', { name });
+    }
+    out[name] = digest;
+  }
+  return out;
+}
+
+export function checkUserMetadata(value: Readonly<Record<string, string>> | undefined): Record<string, string> {
+  if (value === undefined) return {};
+  if (typeof value !== 'object' || value === null || Array.isArray(value)) throw invalid('metadata must be an object of strings');
+  const out: Record<string, string> = {};
+  for (const [name, v] of Object.entries(value)) {
+    if (typeof v !== 'string' || name.includes('\0') || v.includes('\0')) {
+      throw invalid('metadata values must be strings without NUL', { name });
+    }
+    out[name] = v;
+  }
+  return out;
+}
+
+/** Only plain JSON survives a round trip through jsonb (no undefined, NaN, Date, ...). */
+function checkJson(value: unknown, what: string): asserts value is JsonValue {
+  const stack: unknown[] = [value];
+  while (stack.length > 0) {
+    const v = stack.pop();
+    if (v === null || typeof v === 'string' || typeof v === 'boolean') {
+      if (typeof v === 'string' && v.includes('\0')) throw invalid(`${what} contains a NUL character`);
+      continue;
+    }
+    if (typeof v === 'number') {
+      if (!Number.isFinite(v)) throw invalid(`${what} contains a non-finite number`);
+      continue;
+    }
+    if (Array.isArray(v)) {
+      stack.push(...(v as unknown[]));
+      continue;
+    }
+    if (typeof v === 'object' && Object.getPrototypeOf(v) === Object.prototype) {
+      for (const [k, inner] of Object.entries(v)) {
+        if (k.includes('\0')) throw invalid(`${what} contains a NUL character`);
+        stack.push(inner);
+      }
+      continue;
+    }
+    throw invalid(`${what} must be plain JSON`);
+  }
+}

@@ -1,0 +1,32 @@
+/**
+ * Object keys as every provider accepts them. The limits are the intersection of S3, Azure Blob
+ * and GCS rules: 1..1024 bytes of UTF-8, no control characters (GCS rejects CR/LF, Azure's XML
+ * listings cannot carry C0 controls). Anything else, including `%`, `+`, spaces and unicode,
+ * is stored verbatim.
+ */
+import { MovingDataError } from '../errors.ts';
+
+export const MAX_KEY_BYTES = 1024;
+
+// eslint-disable-next-line no-control-regex
+const CONTROL_CHARS = /[\u0000-\u001f\u007f]/;
+
+/** Returns a reason the key cannot be stored, or undefined when it can. */
+export function keyProblem(key: string): string | undefined {
+  if (key.length === 0) return 'key is empty';
+  const bytes = Buffer.byteLength(key, 'utf8');
+  if (bytes > MAX_KEY_BYTES) return `key is ${bytes} bytes; the limit is ${MAX_KEY_BYTES}`;
+  if (CONTROL_CHARS.test(key)) return 'key contains a control character';
+  if (!key.isWellFormed()) return 'key is not well-formed unicode';
+  return undefined;
+}
+
+export function assertStorableKey(key: string): void {
+  const problem = keyProblem(key);
+  if (problem !== undefined) throw new MovingDataError('invalid_key', problem, { details: { reason: problem } });
+}
+
+/** Compare keys in the byte order of their UTF-8 encoding (the order providers list in). */
+export function compareKeys(a: string, b: string): number {
+  return Buffer.compare(Buffer.from(a, 'utf8'), Buffer.from(b, 'utf8'));
+}

@@ -1,0 +1,491 @@
+/**
+ * Local-disk adapter: a directory that behaves like a bucket.
+ *
+ * Layout (under `<root>` = the container directory):
+ *   objects/<h[0..2]>/<h>   one file per object, h = sha256(key) in hex
+ *   tmp/                    uploads in progress (same filesystem, so rename is atomic)
+ *
+ * Why content-addressed names instead of mirroring keys as paths (as rclone's local backend
+ * does): object stores allow `a` and `a/b` to coexist, `..` and empty segments, and 1024-byte
+ * keys whose single segment exceeds NAME_MAX. A hash name has none of these problems.
+ *
+ * Each file is `[body][meta JSON][u32 BE length of meta][8-byte magic]`. Keeping the metadata
+ * in the same file as the body makes every put, copy and tier change a single atomic rename:
+ * a reader never sees a body with another version's metadata, and concurrent writers of one
+ * key never interleave (the last rename wins, as on S3).
+ */
+import { createHash, randomBytes } from 'node:crypto';
+import { constants as fsConstants, createWriteStream, type Stats } from 'node:fs';
+import { copyFile, mkdir, open, readdir, rename, rm, stat, unlink, type FileHandle } from 'node:fs/promises';
+import { join } from 'node:path';
+import { Readable, Transform, type TransformCallback } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
+import { MovingDataError } from '../../errors.ts';
+import { StorageError, type StorageErrorContext, toStorageError } from '../errors.ts';
+import { assertStorableKey, compareKeys } from '../keys.ts';
+import type {
+  CopyOptions,
+  GetOptions,
+  GetResult,
+  ListedObject,
+  ListOptions,
+  ListPage,
+  ObjectInfo,
+  ObjectStore,
+  PutOptions,
+  PutResult,
+  StoreFeatures,
+  TierSpec,
+} from '../port.ts';
+
+export interface LocalStoreOptions {
+  /** Location name this store serves, e.g. `aws`. */
+  readonly location: string;
+  /** Directory that holds the container (created by ensureContainer). */
+  readonly root: string;
+  /** Container name, for display; defaults to the root's last path segment. */
+  readonly container?: string;
+  /** fsync each object before it becomes visible (default true). */
+  readonly durable?: boolean;
+}
+
+const MAGIC = Buffer.from('MDLOCAL1');
+const TRAILER_FIXED = 4 + MAGIC.length;
+const MAX_META_BYTES = 64 * 1024;
+const MAX_PAGE = 1000;
+const SNAPSHOT_TTL_MS = 5 * 60_000;
+const SCAN_CONCURRENCY = 32;
+
+const LOCAL_TIERS: readonly TierSpec[] = [
+  { name: 'hot', class: 'hot' },
+  { name: 'cool', class: 'cool' },
+  { name: 'cold', class: 'cold' },
+  { name: 'archive', class: 'archive' },
+];
+
+interface StoredMeta {
+  readonly v: 1;
+  readonly key: string;
+  readonly size: number;
+  readonly md5: string;
+  readonly sha256: string;
+  readonly tier: string;
+  readonly contentType?: string;
+  readonly metadata: Record<string, string>;
+}
+
+interface Snapshot {
+  readonly entries: readonly ListedObject[];
+  readonly expires: number;
+}
+
+/**
+ * Streams bytes through while computing MD5, SHA-256 and the length, and appends the trailer
+ * built from them once the body has ended.
+ */
+class Digester extends Transform {
+  readonly #md5 = createHash('md5');
+  readonly #sha256 = createHash('sha256');
+  readonly #trailer: (digest: { size: number; md5: string; sha256: string }) => Buffer;
+  #size = 0;
+
+  constructor(trailer: (digest: { size: number; md5: string; sha256: string }) => Buffer) {
+    super();
+    this.#trailer = trailer;
+  }
+
+  override _transform(chunk: Buffer, _encoding: BufferEncoding, callback: TransformCallback): void {
+    this.#md5.update(chunk);
+    this.#sha256.update(chunk);
+    this.#size += chunk.length;
+    callback(null, chunk);
+  }
+
+  override _flush(callback: TransformCallback): void {
+    try {
+      callback(null, this.#trailer({ size: this.#size, md5: this.#md5.digest('hex'), sha256: this.#sha256.digest('hex') }));
+    } catch (err) {
+      callback(err as Error);
+    }
+  }
+}
+
+export class LocalStore implements ObjectStore {
+  readonly provider = 'local' as const;
+  readonly location: string;
+  readonly container: string;
+  readonly features: StoreFeatures = {
+    copy: true,
+    tiers: LOCAL_TIERS,
+    checksums: ['md5', 'sha256'],
+    multipartThreshold: Number.POSITIVE_INFINITY,
+  };
+
+  readonly #root: string;
+  readonly #durable: boolean;
+  readonly #snapshots = new Map<string, Snapshot>();
+
+  constructor(options: LocalStoreOptions) {
+    this.location = options.location;
+    this.#root = options.root;
+    this.container = options.container ?? options.root.split('/').filter(Boolean).pop() ?? options.root;
+    this.#durable = options.durable ?? true;
+  }
+
+  async ensureContainer(): Promise<void> {
+    await this.#run('ensureContainer', undefined, async () => {
+      await mkdir(join(this.#root, 'objects'), { recursive: true });
+      await mkdir(join(this.#root, 'tmp'), { recursive: true });
+    });
+  }
+
+  async ping(): Promise<void> {
+    await this.#run('ping', undefined, async () => {
+      const info = await stat(join(this.#root, 'objects')).catch(() => undefined);
+      if (!info?.isDirectory()) throw new MovingDataError('not_found', `container directory ${this.#root} does not exist`);
+    });
+  }
+
+  async put(key: string, body: Readable, options: PutOptions = {}): Promise<PutResult> {
+    return this.#run('put', key, async () => {
+      assertStorableKey(key);
+      const tier = this.#checkTier(options.tier ?? LOCAL_TIERS[0]!.name);
+      const tmp = await this.#tempPath();
+      let meta: StoredMeta | undefined;
+      const digester = new Digester((digest) => {
+        if (options.size !== undefined && options.size !== digest.size) {
+          throw new MovingDataError('invalid_argument', `body was ${digest.size} bytes, ${options.size} were announced`);
+        }
+        meta = {
+          v: 1,
+          key,
+          ...digest,
+          tier,
+          ...(options.contentType === undefined ? {} : { contentType: options.contentType }),
+          metadata: normaliseMetadata(options.metadata),
+        };
+        return encodeTrailer(meta);
+      });
+      try {
+        // `flush` fsyncs before close: the object is durable before the rename makes it visible.
+        await pipeline(body, digester, createWriteStream(tmp, { flags: 'wx', flush: this.#durable }), { signal: options.signal });
+        if (meta === undefined) throw new MovingDataError('internal', 'upload ended without a trailer');
+        await this.#commit(tmp, key);
+        return { key, size: meta.size, etag: meta.md5, checksums: { md5: meta.md5, sha256: meta.sha256 } };
+      } catch (err) {
+        body.destroy();
+        await rm(tmp, { force: true });
+        throw err;
+      }
+    });
+  }
+
+  async get(key: string, options: GetOptions = {}): Promise<GetResult> {
+    return this.#run('get', key, async () => {
+      assertStorableKey(key);
+      const handle = await open(this.#objectPath(key), 'r');
+      try {
+        const { meta, stats } = await readTrailer(handle);
+        const info = toInfo(meta, stats);
+        let start = 0;
+        let end = meta.size - 1;
+        if (options.range) {
+          start = options.range.start;
+          end = Math.min(options.range.end ?? meta.size - 1, meta.size - 1);
+          if (start < 0 || start >= meta.size || end < start) {
+            throw new MovingDataError('range_not_satisfiable', `range ${start}-${options.range.end ?? ''} is outside 0-${meta.size - 1}`);
+          }
+        }
+        // An empty object has no bytes to stream; createReadStream(end: -1) would be invalid.
+        const body = meta.size === 0 ? emptyStream(handle) : handle.createReadStream({ start, end, autoClose: true, highWaterMark: 256 * 1024, signal: options.signal });
+        return options.range ? { body, info, range: { start, end } } : { body, info };
+      } catch (err) {
+        await handle.close().catch(() => undefined);
+        throw err;
+      }
+    });
+  }
+
+  async head(key: string): Promise<ObjectInfo> {
+    return this.#run('head', key, async () => {
+      assertStorableKey(key);
+      const handle = await open(this.#objectPath(key), 'r');
+      try {
+        const { meta, stats } = await readTrailer(handle);
+        return toInfo(meta, stats);
+      } finally {
+        await handle.close();
+      }
+    });
+  }
+
+  async delete(key: string): Promise<void> {
+    await this.#run('delete', key, async () => {
+      assertStorableKey(key);
+      await unlink(this.#objectPath(key)).catch((err: unknown) => {
+        if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
+      });
+    });
+  }
+
+  async listPage(prefix: string, options: ListOptions = {}): Promise<ListPage> {
+    return this.#run('list', undefined, async () => {
+      const limit = Math.max(1, Math.min(options.limit ?? MAX_PAGE, MAX_PAGE));
+      const cursor = options.cursor === undefined ? undefined : decodeCursor(options.cursor);
+      this.#evictSnapshots();
+      // A listing is served from one scan (a snapshot) so that paging through 100k objects is
+      // one pass over the directory, not one per page. A cursor whose snapshot is gone (another
+      // process, expiry) rescans and resumes after the last key it returned.
+      let snapshotId = cursor?.snapshot;
+      let snapshot = snapshotId === undefined ? undefined : this.#snapshots.get(snapshotId);
+      if (snapshot === undefined || cursor?.prefix !== prefix) {
+        snapshot = { entries: await this.#scan(prefix, options.signal), expires: Date.now() + SNAPSHOT_TTL_MS };
+        snapshotId = randomBytes(8).toString('hex');
+        this.#snapshots.set(snapshotId, snapshot);
+      }
+      let from = 0;
+      if (cursor !== undefined) from = firstAfter(snapshot.entries, cursor.after);
+      const items = snapshot.entries.slice(from, from + limit);
+      const last = items.at(-1);
+      if (from + limit >= snapshot.entries.length || last === undefined) {
+        this.#snapshots.delete(snapshotId!);
+        return { items };
+      }
+      return { items, nextCursor: encodeCursor({ snapshot: snapshotId!, prefix, after: last.key }) };
+    });
+  }
+
+  async copy(sourceKey: string, destinationKey: string, options: CopyOptions = {}): Promise<ObjectInfo> {
+    return this.#run('copy', sourceKey, async () => {
+      assertStorableKey(sourceKey);
+      assertStorableKey(destinationKey);
+      const tier = options.tier === undefined ? undefined : this.#checkTier(options.tier);
+      return this.#rewrite(sourceKey, destinationKey, (meta) => ({
+        ...meta,
+        key: destinationKey,
+        tier: tier ?? meta.tier,
+        metadata: options.metadata === undefined ? meta.metadata : normaliseMetadata(options.metadata),
+      }));
+    });
+  }
+
+  async setTier(key: string, tier: string): Promise<void> {
+    await this.#run('setTier', key, async () => {
+      assertStorableKey(key);
+      const checked = this.#checkTier(tier);
+      await this.#rewrite(key, key, (meta) => ({ ...meta, tier: checked }));
+    });
+  }
+
+  async close(): Promise<void> {
+    this.#snapshots.clear();
+  }
+
+  // --- internals -------------------------------------------------------------------------------
+
+  /** Copy an object's file (reflink where the filesystem can), give it new metadata, commit. */
+  async #rewrite(sourceKey: string, destinationKey: string, change: (meta: StoredMeta) => StoredMeta): Promise<ObjectInfo> {
+    const tmp = await this.#tempPath();
+    try {
+      await copyFile(this.#objectPath(sourceKey), tmp, fsConstants.COPYFILE_FICLONE);
+      const handle = await open(tmp, 'r+');
+      let meta: StoredMeta;
+      try {
+        const read = await readTrailer(handle);
+        meta = change(read.meta);
+        await handle.truncate(meta.size);
+        await handle.write(encodeTrailer(meta), 0, undefined, meta.size);
+        if (this.#durable) await handle.sync();
+      } finally {
+        await handle.close();
+      }
+      await this.#commit(tmp, destinationKey);
+      const stats = await stat(this.#objectPath(destinationKey));
+      return toInfo(meta, stats);
+    } catch (err) {
+      await rm(tmp, { force: true });
+      throw err;
+    }
+  }
+
+  async #commit(tmp: string, key: string): Promise<void> {
+    const target = this.#objectPath(key);
+    try {
+      await rename(tmp, target);
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
+      await mkdir(join(target, '..'), { recursive: true });
+      await rename(tmp, target);
+    }
+  }
+
+  async #scan(prefix: string, signal: AbortSignal | undefined): Promise<ListedObject[]> {
+    const objects = join(this.#root, 'objects');
+    const shards = await readdir(objects);
+    const entries: ListedObject[] = [];
+    for (const shard of shards) {
+      signal?.throwIfAborted();
+      const dir = join(objects, shard);
+      const names = await readdir(dir).catch((err: unknown) => {
+        if ((err as NodeJS.ErrnoException).code === 'ENOENT') return [] as string[];
+        throw err;
+      });
+      for (let i = 0; i < names.length; i += SCAN_CONCURRENCY) {
+        const batch = names.slice(i, i + SCAN_CONCURRENCY);
+        const read = await Promise.all(batch.map((name) => readListed(join(dir, name))));
+        for (const entry of read) if (entry !== undefined && entry.key.startsWith(prefix)) entries.push(entry);
+      }
+    }
+    return entries.sort((a, b) => compareKeys(a.key, b.key));
+  }
+
+  #evictSnapshots(): void {
+    const now = Date.now();
+    for (const [id, snapshot] of this.#snapshots) if (snapshot.expires < now) this.#snapshots.delete(id);
+  }
+
+  #objectPath(key: string): string {
+    const hash = createHash('sha256').update(key, 'utf8').digest('hex');
+    return join(this.#root, 'objects', hash.slice(0, 2), hash);
+  }
+
+  async #tempPath(): Promise<string> {
+    const dir = join(this.#root, 'tmp');
+    await mkdir(dir, { recursive: true });
+    return join(dir, `${Date.now()}-${randomBytes(8).toString('hex')}`);
+  }
+
+  #checkTier(tier: string): string {
+    if (!LOCAL_TIERS.some((t) => t.name === tier)) {
+      throw new MovingDataError('invalid_argument', `unknown tier '${tier}'; this store has ${LOCAL_TIERS.map((t) => t.name).join(', ')}`);
+    }
+    return tier;
+  }
+
+  async #run<T>(operation: string, key: string | undefined, fn: () => Promise<T>): Promise<T> {
+    const context: StorageErrorContext = { provider: 'local', location: this.location, operation, ...(key === undefined ? {} : { key }) };
+    try {
+      return await fn();
+    } catch (err) {
+      throw toStorageError(err, context, (e) => mapFsError(e, context));
+    }
+  }
+}
+
+function mapFsError(err: unknown, context: StorageErrorContext): StorageError {
+  const code = (err as NodeJS.ErrnoException | undefined)?.code;
+  const message = err instanceof Error ? err.message : String(err);
+  switch (code) {
+    case 'ENOENT':
+      return new StorageError('not_found', 'no such object', context, { cause: err });
+    case 'EACCES':
+    case 'EPERM':
+    case 'EROFS':
+      return new StorageError('access_denied', message, context, { cause: err });
+    case 'EEXIST':
+      return new StorageError('conflict', message, context, { cause: err });
+    case 'ENOSPC':
+    case 'EIO':
+    case 'EMFILE':
+    case 'ENFILE':
+      return new StorageError('unavailable', message, context, { retryable: true, cause: err });
+    default:
+      return new StorageError('internal', message, context, { retryable: false, cause: err });
+  }
+}
+
+function normaliseMetadata(metadata: Readonly<Record<string, string>> | undefined): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const [name, value] of Object.entries(metadata ?? {})) out[name.toLowerCase()] = value;
+  return out;
+}
+
+function encodeTrailer(meta: StoredMeta): Buffer {
+  const json = Buffer.from(JSON.stringify(meta), 'utf8');
+  const length = Buffer.alloc(4);
+  length.writeUInt32BE(json.length);
+  return Buffer.concat([json, length, MAGIC]);
+}
+
+async function readTrailer(handle: FileHandle): Promise<{ meta: StoredMeta; stats: Stats }> {
+  const stats = await handle.stat();
+  const fixed = Buffer.alloc(TRAILER_FIXED);
+  const corrupt = () => new MovingDataError('internal', 'object file has no valid trailer (written by something else, or truncated)');
+  if (stats.size < TRAILER_FIXED) throw corrupt();
+  await handle.read(fixed, 0, TRAILER_FIXED, stats.size - TRAILER_FIXED);
+  if (!fixed.subarray(4).equals(MAGIC)) throw corrupt();
+  const metaLength = fixed.readUInt32BE(0);
+  if (metaLength > MAX_META_BYTES || metaLength + TRAILER_FIXED > stats.size) throw corrupt();
+  const json = Buffer.alloc(metaLength);
+  await handle.read(json, 0, metaLength, stats.size - TRAILER_FIXED - metaLength);
+  const meta = JSON.parse(json.toString('utf8')) as StoredMeta;
+  if (meta.v !== 1 || meta.size !== stats.size - TRAILER_FIXED - metaLength) throw corrupt();
+  return { meta, stats };
+}
+
+async function readListed(path: string): Promise<ListedObject | undefined> {
+  let handle: FileHandle;
+  try {
+    handle = await open(path, 'r');
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return undefined; // deleted mid-scan
+    throw err;
+  }
+  try {
+    const { meta, stats } = await readTrailer(handle);
+    const { metadata: _metadata, contentType: _contentType, ...info } = toInfo(meta, stats);
+    return info;
+  } finally {
+    await handle.close();
+  }
+}
+
+function toInfo(meta: StoredMeta, stats: Stats): ObjectInfo {
+  return {
+    key: meta.key,
+    size: meta.size,
+    etag: meta.md5,
+    lastModified: stats.mtime,
+    tier: meta.tier,
+    ...(meta.contentType === undefined ? {} : { contentType: meta.contentType }),
+    checksums: { md5: meta.md5, sha256: meta.sha256 },
+    metadata: meta.metadata,
+  };
+}
+
+function emptyStream(handle: FileHandle): Readable {
+  // A zero-byte object has nothing to stream; the handle is not needed past the trailer read.
+  void handle.close().catch(() => undefined);
+  return Readable.from([]);
+}
+
+function firstAfter(entries: readonly ListedObject[], after: string): number {
+  let lo = 0;
+  let hi = entries.length;
+  while (lo < hi) {
+    const mid = (lo + hi) >>> 1;
+    if (compareKeys(entries[mid]!.key, after) <= 0) lo = mid + 1;
+    else hi = mid;
+  }
+  return lo;
+}
+
+interface Cursor {
+  readonly snapshot: string;
+  readonly prefix: string;
+  readonly after: string;
+}
+
+function encodeCursor(cursor: Cursor): string {
+  return Buffer.from(JSON.stringify(cursor), 'utf8').toString('base64url');
+}
+
+function decodeCursor(raw: string): Cursor {
+  try {
+    const parsed = JSON.parse(Buffer.from(raw, 'base64url').toString('utf8')) as Partial<Cursor>;
+    if (typeof parsed.snapshot === 'string' && typeof parsed.prefix === 'string' && typeof parsed.after === 'string') return parsed as Cursor;
+  } catch {
+    // fall through to the error below
+  }
+  throw new MovingDataError('invalid_argument', 'malformed list cursor');
+}

@@ -1,0 +1,155 @@
+/**
+ * The storage port: what MovingData needs from an object store, and nothing more.
+ *
+ * Modelled on rclone's `fs.Fs`/`fs.Object` split: a small required surface, optional abilities
+ * declared as data in `features` so that callers ask instead of catching `unsupported`.
+ * Every adapter (one folder each under src/storage/) implements this interface with its
+ * provider's official SDK, and every adapter runs the same conformance suite
+ * (test/storage/conformance.ts) against its real server.
+ *
+ * Conventions every adapter keeps:
+ * - Keys are UTF-8 strings of 1..1024 bytes, used verbatim (no normalisation, no escaping
+ *   visible to callers). `/` has no special meaning: the namespace is flat.
+ * - Bodies are streams. Nothing buffers a whole object; memory is bounded by part size ×
+ *   concurrency, both fixed per adapter.
+ * - Listings are in ascending byte order of the UTF-8 key (the order S3, GCS and Azure use),
+ *   which lets a drift scan merge-join two listings.
+ * - Checksums are lowercase hex digests of the stored bytes.
+ * - Errors are `StorageError` with a stable code (see errors.ts), never a raw SDK error.
+ */
+import type { Readable } from 'node:stream';
+
+export type ProviderKind = 's3' | 'azure' | 'gcs' | 'local';
+
+/** Provider-neutral temperature of a tier; providers name theirs differently. */
+export type TierClass = 'hot' | 'cool' | 'cold' | 'archive';
+
+export interface TierSpec {
+  /** The provider's own name: `STANDARD_IA`, `Cool`, `NEARLINE`, ... */
+  readonly name: string;
+  readonly class: TierClass;
+  /** Objects in this tier cannot be read until rehydrated (S3 Glacier, Azure Archive). */
+  readonly offline?: boolean;
+}
+
+export type ChecksumKind = 'md5' | 'crc32c' | 'crc32' | 'sha256';
+
+/** Lowercase hex digests, as far as the provider reports them for the whole object. */
+export type Checksums = Partial<Record<ChecksumKind, string>>;
+
+export interface StoreFeatures {
+  /** Server-side copy within the same store (`copy` is defined). */
+  readonly copy: boolean;
+  /** Tiers the store accepts, default first. Empty when the store has no tiers. */
+  readonly tiers: readonly TierSpec[];
+  /** Checksums `head` can report (a put may still miss one, e.g. multipart MD5). */
+  readonly checksums: readonly ChecksumKind[];
+  /** Objects above this size go through multipart / block / resumable upload. */
+  readonly multipartThreshold: number;
+}
+
+/** What `head` returns and `get` returns alongside the body. */
+export interface ObjectInfo {
+  readonly key: string;
+  /** Size of the whole object in bytes (not of a requested range). */
+  readonly size: number;
+  readonly etag?: string;
+  readonly lastModified?: Date;
+  /** Provider-native tier / storage class name, when the provider reports one. */
+  readonly tier?: string;
+  readonly contentType?: string;
+  readonly checksums: Checksums;
+  /** User metadata, keys lowercased. */
+  readonly metadata: Readonly<Record<string, string>>;
+}
+
+/** One entry of a listing: what the provider's list call returns without extra requests. */
+export type ListedObject = Omit<ObjectInfo, 'metadata' | 'contentType'>;
+
+export interface ListPage {
+  readonly items: readonly ListedObject[];
+  /** Opaque cursor for the next page; undefined when this was the last page. */
+  readonly nextCursor?: string;
+}
+
+export interface ListOptions {
+  /** Cursor from a previous page. */
+  readonly cursor?: string;
+  /** Maximum items per page (the provider may cap it, typically at 1000). */
+  readonly limit?: number;
+  readonly signal?: AbortSignal;
+}
+
+export interface PutOptions {
+  /** Exact length when known; lets small objects go in a single request. */
+  readonly size?: number;
+  readonly contentType?: string;
+  /** User metadata; keys are lowercased ASCII, values ASCII. */
+  readonly metadata?: Readonly<Record<string, string>>;
+  /** Provider-native tier name; must be one of `features.tiers`. */
+  readonly tier?: string;
+  readonly signal?: AbortSignal;
+}
+
+export interface PutResult {
+  readonly key: string;
+  readonly size: number;
+  readonly etag?: string;
+  readonly checksums: Checksums;
+}
+
+/** Inclusive byte range, as in HTTP. `end` undefined means "to the end". */
+export interface ByteRange {
+  readonly start: number;
+  readonly end?: number;
+}
+
+export interface GetOptions {
+  readonly range?: ByteRange;
+  readonly signal?: AbortSignal;
+}
+
+export interface GetResult {
+  readonly body: Readable;
+  readonly info: ObjectInfo;
+  /** The range actually served (inclusive), when a range was requested. */
+  readonly range?: { readonly start: number; readonly end: number };
+}
+
+export interface CopyOptions {
+  readonly tier?: string;
+  readonly metadata?: Readonly<Record<string, string>>;
+  readonly signal?: AbortSignal;
+}
+
+export interface ObjectStore {
+  /** Location name this store serves, e.g. `aws`. */
+  readonly location: string;
+  readonly provider: ProviderKind;
+  /** Bucket or container (or directory, for local disk). */
+  readonly container: string;
+  readonly features: StoreFeatures;
+
+  /** Create the bucket / container if it does not exist. Idempotent. */
+  ensureContainer(): Promise<void>;
+  /** One cheap authenticated round trip; throws a StorageError when the store is not usable. */
+  ping(signal?: AbortSignal): Promise<void>;
+
+  /** Stream `body` to `key`, replacing any existing object. Consumes `body` fully or destroys it. */
+  put(key: string, body: Readable, options?: PutOptions): Promise<PutResult>;
+  /** Stream an object (or a range of it). Throws `not_found` before any byte is produced. */
+  get(key: string, options?: GetOptions): Promise<GetResult>;
+  head(key: string, signal?: AbortSignal): Promise<ObjectInfo>;
+  /** Delete `key`. Deleting a missing key succeeds (as on S3). */
+  delete(key: string, signal?: AbortSignal): Promise<void>;
+  /** One page of keys starting with `prefix`, in byte order. */
+  listPage(prefix: string, options?: ListOptions): Promise<ListPage>;
+
+  /** Server-side copy within this store; present when `features.copy`. */
+  copy?(sourceKey: string, destinationKey: string, options?: CopyOptions): Promise<ObjectInfo>;
+  /** Change an object's tier in place; present when `features.tiers` is not empty. */
+  setTier?(key: string, tier: string, signal?: AbortSignal): Promise<void>;
+
+  /** Release sockets and clients. */
+  close(): Promise<void>;
+}
