@@ -2,7 +2,8 @@
  * `npm run bench [-- <suite...>] [--quick]`: benchmarks on the lab, each printed as our figure,
  * the reference's figure and the ratio, side by side, and saved to bench/results/.
  *
- * Suites: storage (put/get per adapter vs rclone).
+ * Suites: storage (put/get per adapter vs rclone), crypto (age encrypt/decrypt streams vs
+ * `openssl speed -evp chacha20-poly1305`, in-process, no lab needed).
  */
 import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { cpus, tmpdir } from 'node:os';
@@ -12,8 +13,9 @@ import { execFileSync } from 'node:child_process';
 import { startLab } from '../src/lab/index.ts';
 import { table } from './lib/table.ts';
 import { FULL_CASES, QUICK_CASES, runStorageBench } from './storage/storage.ts';
+import { opensslVersion, runCryptoBench } from './crypto/crypto.ts';
 
-const SUITES = ['storage'] as const;
+const SUITES = ['storage', 'crypto'] as const;
 
 const { values, positionals } = parseArgs({ options: { quick: { type: 'boolean' }, help: { type: 'boolean', short: 'h' } }, allowPositionals: true });
 if (values.help) {
@@ -29,10 +31,12 @@ for (const name of chosen) {
 }
 
 const log = (line: string) => console.error(`bench: ${line}`);
-const rcloneVersion = execFileSync('rclone', ['version'], { encoding: 'utf8' }).split('\n')[0] ?? 'rclone ?';
-console.log(`MovingData benchmarks — node ${process.version}, ${rcloneVersion}, ${cpus().length} CPUs, ${new Date().toISOString()}${values.quick ? ' (quick)' : ''}`);
+const rcloneVersion = chosen.includes('storage') ? (execFileSync('rclone', ['version'], { encoding: 'utf8' }).split('\n')[0] ?? 'rclone ?') : 'rclone not used';
+const openssl = chosen.includes('crypto') ? opensslVersion() : 'openssl not used';
+console.log(`MovingData benchmarks — node ${process.version}, ${rcloneVersion}, ${openssl}, ${cpus().length} CPUs, ${new Date().toISOString()}${values.quick ? ' (quick)' : ''}`);
 
-const { env: lab } = await startLab();
+// Only the storage suite needs the lab's servers.
+const lab = chosen.includes('storage') ? (await startLab()).env : {};
 const workDir = await mkdtemp(join(tmpdir(), 'movingdata-bench-'));
 const results: Record<string, unknown> = {};
 try {
@@ -47,11 +51,22 @@ try {
       ),
     );
   }
+  if (chosen.includes('crypto')) {
+    const rows = await runCryptoBench(log, values.quick ? { bytes: 256 * 1024 * 1024, rounds: 1, opensslSeconds: 1 } : {});
+    results['crypto'] = rows;
+    console.log('\nage encryption, one core, MiB/s (ratio = ours / openssl speed; target ≥ 0.7; node:crypto = bare createCipheriv loop, the floor our streams sit on)');
+    console.log(
+      table(
+        ['op', 'MiB', 'ours MiB/s', 'openssl MiB/s', 'ratio', 'node:crypto MiB/s', 'ours/node:crypto', 'ours CPU/wall'],
+        rows.map((r) => [r.op, r.bytes / (1024 * 1024), r.oursMiBs, r.opensslMiBs, r.ratio, r.nodeCryptoMiBs, r.oursMiBs / r.nodeCryptoMiBs, r.oursCpuPerWall]),
+      ),
+    );
+  }
 } finally {
   await rm(workDir, { recursive: true, force: true });
 }
 const resultsDir = join(import.meta.dirname, 'results');
 await mkdir(resultsDir, { recursive: true });
 const file = join(resultsDir, `bench-${new Date().toISOString().replaceAll(':', '-')}.json`);
-await writeFile(file, JSON.stringify({ node: process.version, rclone: rcloneVersion, quick: values.quick ?? false, results }, null, 2));
+await writeFile(file, JSON.stringify({ node: process.version, rclone: rcloneVersion, openssl, quick: values.quick ?? false, results }, null, 2));
 console.log(`\nsaved ${file}`);

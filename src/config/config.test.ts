@@ -55,7 +55,7 @@ describe('configuration', () => {
       credentials: { accessKeyId: 'lab-user', secretAccessKey: 'lab-secret' },
       forcePathStyle: true,
       sseKmsKeyId: 'netapp-key',
-      storageClasses: 'minio',
+      flavor: 'minio',
     });
     expect(config.locations[1]).toEqual({
       provider: 'azure',
@@ -71,7 +71,7 @@ describe('configuration', () => {
 
   it('targets real AWS with the default credential chain when S3_BACKEND=s3 and no endpoint', () => {
     const config = loadConfig({ S3_BACKEND: 's3', S3_REGION: 'eu-west-1' }, '/srv/app');
-    expect(config.locations[0]).toMatchObject({ provider: 's3', region: 'eu-west-1', forcePathStyle: false, storageClasses: 'aws' });
+    expect(config.locations[0]).toMatchObject({ provider: 's3', region: 'eu-west-1', forcePathStyle: false, flavor: 'aws' });
     expect(config.locations[0]).not.toHaveProperty('credentials');
     expect(config.locations[0]).not.toHaveProperty('endpoint');
   });

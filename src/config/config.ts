@@ -114,7 +114,7 @@ function awsLocation(read: EnvReader, dataDir: string): StoreConfig {
     ...(accessKeyId === undefined || secretAccessKey === undefined ? {} : { credentials: { accessKeyId, secretAccessKey } }),
     forcePathStyle: read.boolean('S3_FORCE_PATH_STYLE', !onAws),
     sseKmsKeyId: read.optional('S3_SSE_KMS_KEY_ID'),
-    storageClasses: read.oneOf('S3_STORAGE_CLASSES', ['aws', 'minio'], onAws ? 'aws' : 'minio'),
+    flavor: read.oneOf('S3_FLAVOR', ['aws', 'minio'], onAws ? 'aws' : 'minio'),
   };
 }
 

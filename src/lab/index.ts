@@ -4,12 +4,13 @@
  * developer on the machine. This is its public API; the CLI (`movingdata lab ...`) and the
  * Vitest global setup are thin wrappers around it.
  *
- * - `installLab()`   builds/fetches what is missing (idempotent; seconds when cached).
+ * - `installLab()`   builds/fetches what is missing (idempotent; seconds when cached), including
+ *                    a Python venv with a pinned `cryptography` for the Fernet interop tests.
  * - `startLab()`     starts what is not running and waits until each answers; a running, ready
  *                    server is reused. Returns the env and which servers this call started.
  * - `stopLab()`      stops the lab's servers.
  * - `labStatus()`    running/ready, pid, port and log of each server.
- * - `labEnv()`       the connection settings (S3_ENDPOINT, DATABASE_URL, ...).
+ * - `labEnv()`       the connection settings (S3_ENDPOINT, DATABASE_URL, ..., LAB_PYTHON).
  * - `startPrivateServer()` a private, throwaway instance on its own port and directory, for
  *                    fault-injection tests that stop and restart a server without disturbing
  *                    the shared one.
@@ -25,6 +26,7 @@ import { isMovingDataError, MovingDataError } from '../errors.ts';
 import { loadCredentials } from './credentials.ts';
 import { isRoot, labHome, labPaths, postgresHome, runDir, type LabPaths } from './paths.ts';
 import { freePort, tcpAnswers } from './probes.ts';
+import { installLabPython, labPython } from './python.ts';
 import {
   LAB_HOST,
   SERVER_NAMES,
@@ -172,6 +174,7 @@ export async function installLab(options: LabOptions = {}): Promise<void> {
     await ensureDebianPackages(join(paths.home, 'install.log'), log);
     const ctx = await labContext(paths);
     await installServers(ctx, Object.values(sharedServers(ctx)), log);
+    await installLabPython(paths, log);
   });
 }
 
@@ -250,6 +253,11 @@ function collectEnv(servers: Iterable<LabServer>): Record<string, string> {
   return env;
 }
 
+/** The shared lab's settings: every server's, plus the lab's Python (LAB_PYTHON). */
+function sharedEnv(paths: LabPaths, servers: Iterable<LabServer>): Record<string, string> {
+  return { ...collectEnv(servers), LAB_PYTHON: labPython(paths) };
+}
+
 async function writeEnvFile(paths: LabPaths, env: Record<string, string>): Promise<void> {
   const text = Object.entries(env)
     .map(([key, value]) => `${key}=${value}\n`)
@@ -290,8 +298,9 @@ export async function startLab(names?: readonly string[], options: LabOptions = 
       await ensureDebianPackages(join(paths.home, 'install.log'), log);
       await installServers(ctx, servers, log);
     }
+    await installLabPython(paths, log);
     const outcomes = await allOrReport(servers, (server) => ensureStarted(server, log));
-    const env = collectEnv(Object.values(all));
+    const env = sharedEnv(paths, Object.values(all));
     await writeEnvFile(paths, env);
     return {
       env,
@@ -357,7 +366,7 @@ export async function labStatus(options: LabOptions = {}): Promise<ServerStatus[
 /** The shared lab's connection settings, whether or not the servers run right now. */
 export async function labEnv(options: LabOptions = {}): Promise<Record<string, string>> {
   const paths = labPaths(options.home ?? labHome());
-  return collectEnv(Object.values(sharedServers(await labContext(paths))));
+  return sharedEnv(paths, Object.values(sharedServers(await labContext(paths))));
 }
 
 export interface PrivateServerOptions {

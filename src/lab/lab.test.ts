@@ -30,7 +30,9 @@ import {
   type ServerName,
 } from './index.ts';
 import { freePort, httpAnswers, httpRequest, kafkaMetadataBrokers, tcpAnswers } from './probes.ts';
+import { PYTHON_REQUIREMENTS } from './python.ts';
 import { getServiceProperties } from './servers/azurite.ts';
+import { runCaptured } from './system.ts';
 
 const LAB_VARIABLES = {
   S3_ENDPOINT: 'http://127.0.0.1:9000',
@@ -45,6 +47,7 @@ const LAB_VARIABLES = {
   GCS_PROJECT_ID: 'movingdata-lab',
   KAFKA_BOOTSTRAP: '127.0.0.1:9092',
   DATABASE_URL: 'postgres://postgres@127.0.0.1:5432/movingdata',
+  LAB_PYTHON: undefined,
 } as const satisfies Record<string, string | undefined>;
 
 function parseEnvFile(text: string): Record<string, string> {
@@ -87,6 +90,18 @@ describe('lab settings', () => {
     expect(env['AZURE_STORAGE_KEY']).not.toMatch(/^Eby8vdM02xNOcqFlqUwJPLlmEtlCDXJ1OUzFT50/);
     expect(Buffer.from(env['AZURE_STORAGE_KEY'] ?? '', 'base64').length).toBe(64);
     expect(env['S3_ACCESS_KEY']).not.toBe('minioadmin');
+  });
+
+  it('LAB_PYTHON is the lab venv, with the pinned cryptography and not the system site-packages', async () => {
+    const python = labEnv()['LAB_PYTHON'] ?? '';
+    expect(python.startsWith(labPaths().home)).toBe(true);
+    const out = await runCaptured(
+      python,
+      ['-c', 'import sys, cryptography; print(cryptography.__version__, sys.prefix != sys.base_prefix)'],
+      { timeoutMs: 30_000 },
+    );
+    const pinned = PYTHON_REQUIREMENTS.find((r) => r.startsWith('cryptography=='))?.split('==')[1];
+    expect(out.trim()).toBe(`${pinned} True`);
   });
 });
 

@@ -46,6 +46,7 @@ const TOOL_HINTS: Readonly<Record<string, string>> = {
   go: 'Go 1.24+ (https://go.dev/dl, or apt-get install -y golang-go where new enough)',
   java: 'OpenJDK 17+ (apt-get install -y openjdk-17-jre-headless)',
   mvn: 'Maven (apt-get install -y maven)',
+  python3: 'Python 3 with its venv module (apt-get install -y python3 python3-venv)',
 };
 
 /** Fails with one message naming every tool that is missing and what it is needed for. */

@@ -21,8 +21,11 @@ export type StoreConfig =
       readonly forcePathStyle: boolean;
       /** SSE-KMS key id for every write; undefined stores without SSE-KMS. */
       readonly sseKmsKeyId: string | undefined;
-      /** Which storage-class table applies: AWS's, or MinIO's (STANDARD, REDUCED_REDUNDANCY). */
-      readonly storageClasses: 'aws' | 'minio';
+      /**
+       * What the server is: real S3 (AWS's storage classes, every key), or MinIO (STANDARD and
+       * REDUCED_REDUNDANCY only; keys with empty or dot segments refused).
+       */
+      readonly flavor: 'aws' | 'minio';
     })
   | (Common & {
       readonly provider: 'azure';
@@ -55,7 +58,8 @@ export async function openStore(config: StoreConfig): Promise<ObjectStore> {
         ...(config.credentials === undefined ? {} : { credentials: config.credentials }),
         forcePathStyle: config.forcePathStyle,
         ...(config.sseKmsKeyId === undefined ? {} : { sseKms: { keyId: config.sseKmsKeyId } }),
-        storageClasses: config.storageClasses === 'aws' ? AWS_STORAGE_CLASSES : MINIO_STORAGE_CLASSES,
+        storageClasses: config.flavor === 'aws' ? AWS_STORAGE_CLASSES : MINIO_STORAGE_CLASSES,
+        keyRules: config.flavor,
       });
     }
     case 'azure': {

@@ -5,6 +5,7 @@
  * is stored verbatim.
  */
 import { MovingDataError } from '../errors.ts';
+import type { ListOrder } from './port.ts';
 
 export const MAX_KEY_BYTES = 1024;
 
@@ -29,4 +30,13 @@ export function assertStorableKey(key: string): void {
 /** Compare keys in the byte order of their UTF-8 encoding (the order providers list in). */
 export function compareKeys(a: string, b: string): number {
   return Buffer.compare(Buffer.from(a, 'utf8'), Buffer.from(b, 'utf8'));
+}
+
+/** Compare keys by UTF-16 code units (JavaScript's default string order; Azure lists so). */
+export function compareKeysUtf16(a: string, b: string): number {
+  return a < b ? -1 : a > b ? 1 : 0;
+}
+
+export function keyComparator(order: ListOrder | undefined): (a: string, b: string) => number {
+  return order === 'utf16' ? compareKeysUtf16 : compareKeys;
 }

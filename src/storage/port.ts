@@ -12,8 +12,9 @@
  *   visible to callers). `/` has no special meaning: the namespace is flat.
  * - Bodies are streams. Nothing buffers a whole object; memory is bounded by part size ×
  *   concurrency, both fixed per adapter.
- * - Listings are in ascending byte order of the UTF-8 key (the order S3, GCS and Azure use),
- *   which lets a drift scan merge-join two listings.
+ * - Listings are sorted: by the UTF-8 bytes of the key on S3 and GCS, by UTF-16 code units on
+ *   Azure (`features.listOrder`); the two differ only when a character above U+FFFF meets one
+ *   in U+E000..U+FFFF at the same position. Sorted listings let a drift scan merge-join.
  * - Checksums are lowercase hex digests of the stored bytes.
  * - Errors are `StorageError` with a stable code (see errors.ts), never a raw SDK error.
  */
@@ -46,7 +47,11 @@ export interface StoreFeatures {
   readonly checksums: readonly ChecksumKind[];
   /** Objects above this size go through multipart / block / resumable upload. */
   readonly multipartThreshold: number;
+  /** Order of listings: UTF-8 bytes (default; S3, GCS) or UTF-16 code units (Azure). */
+  readonly listOrder?: ListOrder;
 }
+
+export type ListOrder = 'utf8' | 'utf16';
 
 /** What `head` returns and `get` returns alongside the body. */
 export interface ObjectInfo {
@@ -142,8 +147,15 @@ export interface ObjectStore {
   head(key: string, signal?: AbortSignal): Promise<ObjectInfo>;
   /** Delete `key`. Deleting a missing key succeeds (as on S3). */
   delete(key: string, signal?: AbortSignal): Promise<void>;
-  /** One page of keys starting with `prefix`, in byte order. */
+  /** One page of keys starting with `prefix`, in `features.listOrder`. */
   listPage(prefix: string, options?: ListOptions): Promise<ListPage>;
+
+  /**
+   * Why this store cannot hold `key`, beyond the port's own rules (keys.ts): e.g. MinIO's path
+   * limits or GCS's reserved names. Undefined when it can. Operations on such a key fail with
+   * `invalid_key` and this reason. Absent when the store takes every key the port allows.
+   */
+  keyProblem?(key: string): string | undefined;
 
   /** Server-side copy within this store; present when `features.copy`. */
   copy?(sourceKey: string, destinationKey: string, options?: CopyOptions): Promise<ObjectInfo>;

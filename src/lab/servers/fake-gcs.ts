@@ -2,6 +2,11 @@
  * fake-gcs-server, the lab's Google Cloud Storage. Built from source with Go; plain HTTP on
  * 127.0.0.1 (its defaults, https on 0.0.0.0, are wrong for a lab). A custom endpoint makes
  * the GCS client skip authentication, so it needs no credentials.
+ *
+ * It keeps objects in memory (lost when it stops): its filesystem backend stores each object
+ * at <root>/<bucket>/<name> unescaped, so it cannot hold keys real GCS accepts (`a` beside
+ * `a/b`, segments over 255 bytes) and normalises `..` and `//` in names. `-filesystem-root`
+ * stays on the command line because the process is recognised by that exact argument.
  */
 import { mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
@@ -42,7 +47,7 @@ export function fakeGcsServer(ctx: LabContext, at: Placement): LabServer {
         '-scheme', 'http',
         '-host', LAB_HOST,
         '-port', String(at.port),
-        '-backend', 'filesystem',
+        '-backend', 'memory',
         '-filesystem-root', dataDir,
         '-public-host', address,
         '-external-url', endpoint,

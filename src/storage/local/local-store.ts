@@ -119,6 +119,7 @@ export class LocalStore implements ObjectStore {
     tiers: LOCAL_TIERS,
     checksums: ['md5', 'sha256'],
     multipartThreshold: Number.POSITIVE_INFINITY,
+    listOrder: 'utf8',
   };
 
   readonly #root: string;
