@@ -50,24 +50,24 @@ describe('S3 SSE-KMS (MinIO)', () => {
     expect(head.SSEKMSKeyId, key).toContain(keyId);
   }
 
-  it('encrypts a single PUT, reporting its CRC32C and no MD5', async () => {
+  it('encrypts a single PUT, reporting its CRC32 and no MD5', async () => {
     const key = `${prefix}single`;
     const body = bufferBody('encrypted at rest');
     const put = await store.put(key, body.stream, { size: body.bytes.length });
     await expectKmsEncrypted(key);
-    expect(put.checksums).toEqual({ crc32c: body.digest.checksums.crc32c });
-    expect((await store.head(key)).checksums).toEqual({ crc32c: body.digest.checksums.crc32c });
+    expect(put.checksums).toEqual({ crc32: body.digest.checksums.crc32 });
+    expect((await store.head(key)).checksums).toEqual({ crc32: body.digest.checksums.crc32 });
   });
 
-  it('encrypts a multipart upload, reporting its full-object CRC32C', async () => {
+  it('encrypts a multipart upload, reporting its full-object CRC32', async () => {
     const key = `${prefix}multipart`;
     const body = generatedBody(9 * MiB + 17);
     const put = await store.put(key, body.stream);
     const sent = await body.digest;
     expect(put.etag).toMatch(/-\d+$/);
     await expectKmsEncrypted(key);
-    expect(put.checksums).toEqual({ crc32c: sent.checksums.crc32c });
-    expect((await store.head(key)).checksums).toEqual({ crc32c: sent.checksums.crc32c });
+    expect(put.checksums).toEqual({ crc32: sent.checksums.crc32 });
+    expect((await store.head(key)).checksums).toEqual({ crc32: sent.checksums.crc32 });
   });
 
   it('encrypts the target of a server-side copy', async () => {
@@ -77,7 +77,7 @@ describe('S3 SSE-KMS (MinIO)', () => {
     await store.put(source, body.stream, { size: body.bytes.length });
     const info = await store.copy(source, target);
     await expectKmsEncrypted(target);
-    expect(info.checksums).toEqual({ crc32c: body.digest.checksums.crc32c });
+    expect(info.checksums).toEqual({ crc32: body.digest.checksums.crc32 });
   });
 
   it('keeps an object encrypted through tier changes', async () => {
