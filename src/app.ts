@@ -4,20 +4,31 @@
  */
 import type { FastifyInstance } from 'fastify';
 import { mkdir } from 'node:fs/promises';
+import { join } from 'node:path';
 import packageJson from '../package.json' with { type: 'json' };
+import { AccessPolicy } from './access/policy.ts';
+import { ensureDemoAdmin } from './access/principals.ts';
 import { buildApi } from './api/server.ts';
+import { AuditTrail } from './audit/audit-trail.ts';
 import type { Config } from './config/config.ts';
+import { EncryptedStore } from './crypto/encrypted-store.ts';
+import { LocalKeyring } from './crypto/keys/local-keyring.ts';
+import type { KeyProvider } from './crypto/keys/port.ts';
+import { FileService } from './files/file-service.ts';
 import { openMetadataStore, type MetadataStore } from './metadata/index.ts';
 import { openStore } from './storage/factory.ts';
-import type { ObjectStore } from './storage/port.ts';
 
 export interface AppContext {
   readonly config: Config;
   readonly version: string;
   readonly startedAt: Date;
   readonly metadata: MetadataStore;
-  /** Storage locations by name (aws, azure, gcp). */
-  readonly stores: ReadonlyMap<string, ObjectStore>;
+  readonly keys: KeyProvider;
+  /** Storage locations by name (aws, azure, gcp), each behind its encryption. */
+  readonly stores: ReadonlyMap<string, EncryptedStore>;
+  readonly policy: AccessPolicy;
+  readonly audit: AuditTrail;
+  readonly files: FileService;
 }
 
 export interface App {
@@ -31,18 +42,40 @@ export interface App {
 
 export async function createApp(config: Config): Promise<App> {
   await mkdir(config.dataDir, { recursive: true });
+  // Keys first: a missing key outside demo mode stops start-up before anything else opens.
+  const announcements: string[] = [];
+  const keys = await LocalKeyring.open({
+    dir: join(config.dataDir, 'keys'),
+    demo: config.demo,
+    sources: config.locations.map((l) => l.key),
+    announce: (message) => announcements.push(message),
+  });
   const metadata = await openMetadataStore(config.metadata);
-  const stores = new Map<string, ObjectStore>();
+  const stores = new Map<string, EncryptedStore>();
   try {
-    for (const location of config.locations) stores.set(location.location, await openStore(location));
+    for (const location of config.locations) {
+      const inner = await openStore(location.store);
+      stores.set(location.name, new EncryptedStore({ inner, keys: () => keys.keysFor(location.name) }));
+    }
   } catch (err) {
     await Promise.allSettled([...stores.values()].map((s) => s.close()));
     await metadata.close();
     throw err;
   }
 
-  const context: AppContext = { config, version: packageJson.version, startedAt: new Date(), metadata, stores };
+  const policy = new AccessPolicy(Object.fromEntries(config.locations.map((l) => [l.name, l.allowedRoles])));
+  const audit = new AuditTrail(metadata.audit);
+  const files = new FileService({ metadata, stores, keys, audit });
+  const context: AppContext = { config, version: packageJson.version, startedAt: new Date(), metadata, keys, stores, policy, audit, files };
   const api = await buildApi(context);
+
+  for (const message of announcements) api.log.warn(message);
+  if (config.demo && config.adminToken !== undefined) {
+    const { action } = await ensureDemoAdmin(metadata, config.adminToken);
+    api.log.warn(`DEMO MODE: admin token from MOVINGDATA_ADMIN_TOKEN (${action}); never use demo mode in production`);
+  } else if (config.demo) {
+    api.log.warn('DEMO MODE: demo keys are kept next to the data they protect; never use demo mode in production');
+  }
 
   // A location that is down at start-up must not stop the service: /health reports it, and
   // the container is created when first written to.

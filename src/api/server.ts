@@ -8,8 +8,12 @@ import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import Fastify, { type FastifyInstance } from 'fastify';
 import { randomUUID } from 'node:crypto';
 import type { AppContext } from '../app.ts';
+import { BEARER_SECURITY_SCHEME, authPlugin } from './auth.ts';
 import { registerErrorHandling } from './errors.ts';
+import { auditRoutes } from './routes/audit.ts';
+import { fileRoutes } from './routes/files.ts';
 import { healthRoutes } from './routes/health.ts';
+import { tokenRoutes } from './routes/tokens.ts';
 
 export async function buildApi(context: AppContext): Promise<FastifyInstance> {
   const app = Fastify({
@@ -21,7 +25,8 @@ export async function buildApi(context: AppContext): Promise<FastifyInstance> {
     requestIdHeader: false,
     // Object bodies stream through the file routes; JSON bodies stay small.
     bodyLimit: 1024 * 1024,
-    routerOptions: { maxParamLength: 2048 },
+    // Keys up to 1024 bytes of UTF-8 arrive percent-encoded: up to 3 characters a byte.
+    routerOptions: { maxParamLength: 4096 },
     return503OnClosing: true,
   }).withTypeProvider<TypeBoxTypeProvider>();
 
@@ -35,12 +40,22 @@ export async function buildApi(context: AppContext): Promise<FastifyInstance> {
         version: context.version,
         description: 'Stores, replicates, verifies, repairs and re-tiers encrypted objects across S3, Azure Blob and Google Cloud Storage.',
       },
-      tags: [{ name: 'operations', description: 'Health and service status' }],
+      tags: [
+        { name: 'operations', description: 'Health and service status' },
+        { name: 'files', description: 'Objects at a location: streamed, encrypted, audited' },
+        { name: 'access', description: 'API tokens and roles' },
+        { name: 'audit', description: 'The tamper-evident audit trail' },
+      ],
+      components: { securitySchemes: { bearerAuth: { ...BEARER_SECURITY_SCHEME } } },
     },
   });
   await app.register(swaggerUi, { routePrefix: '/docs' });
 
+  await app.register(authPlugin, { metadata: context.metadata, audit: context.audit, policy: context.policy });
   await app.register(healthRoutes, { context });
+  await app.register(fileRoutes, { files: context.files });
+  await app.register(tokenRoutes, { metadata: context.metadata, audit: context.audit });
+  await app.register(auditRoutes, { audit: context.audit });
 
   app.get('/openapi.json', { schema: { hide: true } }, async () => app.swagger());
   return app;

@@ -11,6 +11,8 @@ type Command = { summary: string; load: () => Promise<{ run(args: string[]): Pro
 const COMMANDS: Record<string, Command> = {
   serve: { summary: 'start the control plane (API, workers, dashboard)', load: () => import('./commands/serve.ts') },
   lab: { summary: 'install, start and stop the local lab of real servers', load: () => import('./commands/lab.ts') },
+  tokens: { summary: 'issue, list and revoke API tokens', load: () => import('./commands/tokens.ts') },
+  audit: { summary: 'verify and export the tamper-evident audit trail', load: () => import('./commands/audit.ts') },
 };
 
 function usage(): string {

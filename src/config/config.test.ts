@@ -18,10 +18,16 @@ describe('configuration', () => {
     expect(config.server).toEqual({ host: '127.0.0.1', port: 8001, logLevel: 'info', shutdownTimeoutMs: 10_000 });
     expect(config.dataDir).toBe('/srv/app/.movingdata');
     expect(config.metadata).toEqual({ kind: 'pglite', dir: '/srv/app/.movingdata/metadata' });
-    expect(config.locations).toEqual([
+    expect(config.locations.map((l) => l.store)).toEqual([
       { provider: 'local', location: 'aws', container: 'netapp-bucket', root: '/srv/app/.movingdata/locations/aws/netapp-bucket' },
       { provider: 'local', location: 'azure', container: 'netapp-blob', root: '/srv/app/.movingdata/locations/azure/netapp-blob' },
       { provider: 'local', location: 'gcp', container: 'netapp-gcs', root: '/srv/app/.movingdata/locations/gcp/netapp-gcs' },
+    ]);
+    expect(config.demo).toBe(false);
+    expect(config.locations.map((l) => [l.name, l.key.variable, l.key.value, l.allowedRoles])).toEqual([
+      ['aws', 'S3_ENCRYPTION_KEY', undefined, ['admin', 'analytics', 'system']],
+      ['azure', 'AZURE_ENCRYPTION_KEY', undefined, ['admin', 'operations', 'system']],
+      ['gcp', 'GCS_ENCRYPTION_KEY', undefined, ['admin', 'compliance', 'system']],
     ]);
     expect(config.kafka).toEqual({ bootstrap: undefined, topicAccess: 'access-events' });
     expect(Object.isFrozen(config.locations[0])).toBe(true);
@@ -46,7 +52,7 @@ describe('configuration', () => {
     );
     expect(config.server.port).toBe(9100);
     expect(config.metadata).toMatchObject({ kind: 'postgres', url: 'postgres://postgres@127.0.0.1:5432/movingdata' });
-    expect(config.locations[0]).toEqual({
+    expect(config.locations[0]?.store).toEqual({
       provider: 's3',
       location: 'aws',
       container: 'netapp-bucket',
@@ -57,7 +63,7 @@ describe('configuration', () => {
       sseKmsKeyId: 'netapp-key',
       flavor: 'minio',
     });
-    expect(config.locations[1]).toEqual({
+    expect(config.locations[1]?.store).toEqual({
       provider: 'azure',
       location: 'azure',
       container: 'netapp-blob',
@@ -65,15 +71,24 @@ describe('configuration', () => {
       accountName: 'devstoreaccount1',
       accountKey: 'a2V5',
     });
-    expect(config.locations[2]).toEqual({ provider: 'gcs', location: 'gcp', container: 'netapp-gcs', apiEndpoint: 'http://127.0.0.1:4443', projectId: 'movingdata-lab' });
+    expect(config.locations[2]?.store).toEqual({ provider: 'gcs', location: 'gcp', container: 'netapp-gcs', apiEndpoint: 'http://127.0.0.1:4443', projectId: 'movingdata-lab' });
     expect(config.kafka.bootstrap).toEqual(['127.0.0.1:9092']);
   });
 
   it('targets real AWS with the default credential chain when S3_BACKEND=s3 and no endpoint', () => {
     const config = loadConfig({ S3_BACKEND: 's3', S3_REGION: 'eu-west-1' }, '/srv/app');
-    expect(config.locations[0]).toMatchObject({ provider: 's3', region: 'eu-west-1', forcePathStyle: false, flavor: 'aws' });
-    expect(config.locations[0]).not.toHaveProperty('credentials');
-    expect(config.locations[0]).not.toHaveProperty('endpoint');
+    expect(config.locations[0]?.store).toMatchObject({ provider: 's3', region: 'eu-west-1', forcePathStyle: false, flavor: 'aws', sseKmsKeyId: 'netapp-key' });
+    expect(config.locations[0]?.store).not.toHaveProperty('credentials');
+    expect(config.locations[0]?.store).not.toHaveProperty('endpoint');
+    expect(loadConfig({ S3_BACKEND: 's3', S3_SSE_KMS_KEY_ID: 'none' }, '/srv/app').locations[0]?.store).toMatchObject({ sseKmsKeyId: undefined });
+  });
+
+  it('reads keys and roles per location, always adding system', () => {
+    const config = loadConfig({ S3_ENCRYPTION_KEY: 'AGE-SECRET-KEY-1XYZ', AZURE_ALLOWED_ROLES: 'ops, auditors', MOVINGDATA_DEMO: '1', MOVINGDATA_ADMIN_TOKEN: 'demo-admin-token-123456' }, '/srv/app');
+    expect(config.locations[0]?.key).toEqual({ location: 'aws', variable: 'S3_ENCRYPTION_KEY', value: 'AGE-SECRET-KEY-1XYZ' });
+    expect(config.locations[1]?.allowedRoles).toEqual(['ops', 'auditors', 'system']);
+    expect(config.demo).toBe(true);
+    expect(config.adminToken).toBe('demo-admin-token-123456');
   });
 
   it.each([
@@ -89,6 +104,10 @@ describe('configuration', () => {
     [{ KAFKA_BOOTSTRAP: 'broker-without-port' }, 'KAFKA_BOOTSTRAP', 'host:port'],
     [{ MOVINGDATA_LOG_LEVEL: 'loud' }, 'MOVINGDATA_LOG_LEVEL', 'one of'],
     [{ MONGO_URL: 'mongodb://mongo:27017' }, 'MONGO_URL', 'not available yet'],
+    [{ MOVINGDATA_ADMIN_TOKEN: 'some-long-admin-token' }, 'MOVINGDATA_ADMIN_TOKEN', 'demo mode only'],
+    [{ MOVINGDATA_DEMO: '1', MOVINGDATA_ADMIN_TOKEN: 'short' }, 'MOVINGDATA_ADMIN_TOKEN', '16 to 512'],
+    [{ GCS_ALLOWED_ROLES: 'Admin' }, 'GCS_ALLOWED_ROLES', 'lowercase'],
+    [{ MOVINGDATA_DEMO: 'maybe' }, 'MOVINGDATA_DEMO', 'boolean'],
   ])('rejects %j naming %s', (env, variable, fragment) => {
     const err = configError(env);
     expect(err.variable).toBe(variable);

@@ -9,12 +9,26 @@
  */
 import { resolve } from 'node:path';
 import { ConfigError } from '../errors.ts';
+import { DEFAULT_ALLOWED_ROLES, SYSTEM_ROLE } from '../access/policy.ts';
+import { isWellFormedToken } from '../access/tokens.ts';
+import type { KeySource } from '../crypto/keys/local-keyring.ts';
 import type { MetadataConfig } from '../metadata/index.ts';
 import type { StoreConfig } from '../storage/factory.ts';
 import { EnvReader, type Env } from './env.ts';
 
 export const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
 export type LogLevel = (typeof LOG_LEVELS)[number];
+
+/** One storage location: where it stores, how it encrypts, who may use it. */
+export interface LocationConfig {
+  /** aws, azure or gcp. */
+  readonly name: string;
+  readonly store: StoreConfig;
+  /** Its encryption key setting (`S3_ENCRYPTION_KEY`, ...); the keyring parses it. */
+  readonly key: KeySource;
+  /** Roles allowed to read and write here; `system` is always among them. */
+  readonly allowedRoles: readonly string[];
+}
 
 export interface Config {
   readonly server: {
@@ -26,9 +40,17 @@ export interface Config {
   };
   /** Everything the embedded defaults keep on disk lives here. */
   readonly dataDir: string;
+  /**
+   * Demo mode (`--demo`, `MOVINGDATA_DEMO=1`): missing encryption keys are generated and kept
+   * under the data directory, and `MOVINGDATA_ADMIN_TOKEN` names an admin token. Never in
+   * production: demo keys sit next to the data they protect.
+   */
+  readonly demo: boolean;
+  /** Demo mode only: an admin API token for scripts. */
+  readonly adminToken: string | undefined;
   readonly metadata: MetadataConfig;
   /** Storage locations, in the seed's order: aws, azure, gcp. */
-  readonly locations: readonly StoreConfig[];
+  readonly locations: readonly LocationConfig[];
   readonly kafka: {
     /** Broker list; undefined means the embedded bus. */
     readonly bootstrap: readonly string[] | undefined;
@@ -48,6 +70,15 @@ export function loadConfig(env: Env = process.env, cwd: string = process.cwd()):
     throw new ConfigError('MONGO_URL', 'the MongoDB metadata adapter is not available yet; unset MONGO_URL and use DATABASE_URL (PostgreSQL) or nothing (embedded PGlite)');
   }
 
+  const demo = read.boolean('MOVINGDATA_DEMO', false);
+  const adminToken = read.optional('MOVINGDATA_ADMIN_TOKEN');
+  if (adminToken !== undefined && !demo) {
+    throw new ConfigError('MOVINGDATA_ADMIN_TOKEN', 'is honoured in demo mode only; outside it, create tokens with `movingdata tokens create --name NAME --roles admin`');
+  }
+  if (adminToken !== undefined && !isWellFormedToken(adminToken)) {
+    throw new ConfigError('MOVINGDATA_ADMIN_TOKEN', 'must be 16 to 512 characters usable in a bearer token (letters, digits, - . _ ~ + /)');
+  }
+
   const config: Config = {
     server: {
       host: read.string('MOVINGDATA_HOST', '127.0.0.1'),
@@ -56,14 +87,35 @@ export function loadConfig(env: Env = process.env, cwd: string = process.cwd()):
       shutdownTimeoutMs: read.integer('MOVINGDATA_SHUTDOWN_TIMEOUT_MS', 10_000, { min: 0, max: 600_000 }),
     },
     dataDir,
+    demo,
+    adminToken,
     metadata: metadataConfig(read, dataDir),
-    locations: [awsLocation(read, dataDir), azureLocation(read, dataDir), gcpLocation(read, dataDir)],
+    locations: [
+      location(read, 'aws', 'S3', awsLocation(read, dataDir)),
+      location(read, 'azure', 'AZURE', azureLocation(read, dataDir)),
+      location(read, 'gcp', 'GCS', gcpLocation(read, dataDir)),
+    ],
     kafka: {
       bootstrap: kafkaBootstrap(read),
       topicAccess: read.string('TOPIC_ACCESS', 'access-events'),
     },
   };
   return deepFreeze(config);
+}
+
+function location(read: EnvReader, name: string, prefix: string, store: StoreConfig): LocationConfig {
+  const keyVariable = `${prefix}_ENCRYPTION_KEY`;
+  const rolesVariable = `${prefix}_ALLOWED_ROLES`;
+  const roles = read.csv(rolesVariable, DEFAULT_ALLOWED_ROLES[name] ?? []);
+  for (const role of roles) {
+    if (!/^[a-z][a-z0-9_-]{0,63}$/.test(role)) throw new ConfigError(rolesVariable, `roles are lowercase words (letters, digits, - and _), got '${role}'`);
+  }
+  return {
+    name,
+    store,
+    key: { location: name, variable: keyVariable, value: read.optional(keyVariable) },
+    allowedRoles: [...new Set([...roles, SYSTEM_ROLE])],
+  };
 }
 
 function metadataConfig(read: EnvReader, dataDir: string): MetadataConfig {
@@ -113,9 +165,15 @@ function awsLocation(read: EnvReader, dataDir: string): StoreConfig {
     region: read.string('S3_REGION', 'us-east-1'),
     ...(accessKeyId === undefined || secretAccessKey === undefined ? {} : { credentials: { accessKeyId, secretAccessKey } }),
     forcePathStyle: read.boolean('S3_FORCE_PATH_STYLE', !onAws),
-    sseKmsKeyId: read.optional('S3_SSE_KMS_KEY_ID'),
+    sseKmsKeyId: sseKmsKeyId(read),
     flavor: read.oneOf('S3_FLAVOR', ['aws', 'minio'], onAws ? 'aws' : 'minio'),
   };
+}
+
+/** SSE-KMS under `netapp-key` (the lab MinIO's static key) unless named otherwise; `none` turns it off. */
+function sseKmsKeyId(read: EnvReader): string | undefined {
+  const value = read.string('S3_SSE_KMS_KEY_ID', 'netapp-key');
+  return value.toLowerCase() === 'none' ? undefined : value;
 }
 
 function azureLocation(read: EnvReader, dataDir: string): StoreConfig {

@@ -16,6 +16,8 @@
  * - Errors are `MovingDataError`: `not_found`, `conflict` (unique key taken, file deleted,
  *   lost race), `invalid_argument` / `invalid_key` (bad input), `unavailable` (database down,
  *   retryable). A compare-and-set that loses is not an error: it returns `applied: false`.
+ * - Principals (API tokens with roles) and the hash-chained audit trail are sub-ports,
+ *   `store.principals` and `store.audit`.
  * - Listings are keyset-paginated with opaque cursors, so a scan of 100k+ rows costs the
  *   same per page at the end as at the start, and rows inserted meanwhile are neither skipped
  *   nor repeated before the cursor.
@@ -270,10 +272,184 @@ export interface MetadataOperations {
   listInventory(query?: InventoryQuery): Promise<Page<InventoryEntry>>;
 }
 
+// ---- principals ---------------------------------------------------------------------------
+
+/**
+ * Who calls MovingData: an API token with roles. The token itself is never stored, only its
+ * SHA-256 (see src/access/tokens.ts for why a fast hash is right for random tokens).
+ */
+export interface Principal {
+  readonly id: string;
+  /**
+   * Unique forever: a revoked principal keeps its name, so the audit entries that name it keep
+   * meaning one principal. 1..64 of `A-Z a-z 0-9 . _ @ -`, starting with a letter or digit.
+   */
+  readonly name: string;
+  /** Sorted, without duplicates. Each 1..64 of `A-Z a-z 0-9 . _ : -`. May be empty (then it may do nothing). */
+  readonly roles: readonly string[];
+  /** Lowercase hex SHA-256 of the token; unique. */
+  readonly tokenHash: string;
+  readonly createdAt: Date;
+  /** Set once revoked; a revoked principal is never found by its token. */
+  readonly revokedAt: Date | null;
+  /** When its token was last accepted, to within the throttle of `touch`. */
+  readonly lastUsedAt: Date | null;
+}
+
+export interface NewPrincipal {
+  readonly name: string;
+  readonly roles: readonly string[];
+  readonly tokenHash: string;
+}
+
+export interface PrincipalUpdate {
+  /** A new token (the old one stops working at once). */
+  readonly tokenHash?: string;
+  readonly roles?: readonly string[];
+  /** Clear `revokedAt`: re-issue a revoked principal (the demo admin after a restart). */
+  readonly reinstate?: boolean;
+}
+
+export interface PrincipalStore {
+  /** `conflict` if the name (even a revoked one) or the token hash is taken. */
+  create(input: NewPrincipal): Promise<Principal>;
+  /** The live (not revoked) principal holding this token hash, if any. */
+  findByTokenHash(tokenHash: string): Promise<Principal | undefined>;
+  /** By name, revoked or not. */
+  findByName(name: string): Promise<Principal | undefined>;
+  /** Every principal, revoked ones included, by name. Principals are people and services: few. */
+  list(): Promise<Principal[]>;
+  /** Revoke by name; idempotent (a second call keeps the first `revokedAt`). `not_found` if no such name. */
+  revoke(name: string): Promise<Principal>;
+  /** `not_found` if no such name, `conflict` if the new token hash is taken. */
+  update(name: string, change: PrincipalUpdate): Promise<Principal>;
+  /**
+   * Record that the principal's token was just used. Cheap and throttled: it writes at most
+   * once a minute per principal, so a busy token does not turn every request into a write.
+   */
+  touch(id: string): Promise<void>;
+}
+
+// ---- audit ----------------------------------------------------------------------------------
+
+export const AUDIT_OUTCOMES = ['allowed', 'denied', 'error'] as const;
+export type AuditOutcome = (typeof AUDIT_OUTCOMES)[number];
+
+/**
+ * Actions MovingData records today. The log accepts any lowercase identifier
+ * (`^[a-z][a-z0-9_.]{0,63}$`), so later capabilities add theirs without a migration.
+ */
+export const AUDIT_ACTIONS = ['write', 'read', 'delete', 'move', 'key_use', 'denied', 'policy', 'token_create', 'token_revoke', 'audit_export'] as const;
+export type AuditAction = (typeof AUDIT_ACTIONS)[number] | (string & {});
+
+export interface NewAuditEntry {
+  /** Principal name, `system`, or `cli:<user>` for the command line. */
+  readonly principal: string;
+  readonly action: AuditAction;
+  readonly outcome: AuditOutcome;
+  readonly location?: string | null;
+  readonly objectKey?: string | null;
+  /** Identifier of the key used (never key material). */
+  readonly keyId?: string | null;
+  /** Lowercase hex SHA-256 of the plaintext involved. */
+  readonly sha256?: string | null;
+  /** Anything else worth keeping, as a JSON object (at most 16 KiB serialised). */
+  readonly details?: JsonObject;
+}
+
+/**
+ * One link of the hash chain. `hash = sha256(prevHash ‖ canonical JSON of every other field)`,
+ * exactly as src/metadata/audit-chain.ts defines it; `prevHash` of seq 1 is the genesis value.
+ */
+export interface AuditEntry {
+  /** 1, 2, 3, ... without gaps: a missing number is a deleted entry. */
+  readonly seq: number;
+  /** Database clock when the entry was chained (millisecond precision, non-decreasing in practice). */
+  readonly at: Date;
+  readonly principal: string;
+  readonly action: AuditAction;
+  readonly location: string | null;
+  readonly objectKey: string | null;
+  readonly keyId: string | null;
+  readonly sha256: string | null;
+  readonly outcome: AuditOutcome;
+  readonly details: JsonObject;
+  readonly prevHash: string;
+  readonly hash: string;
+}
+
+export interface AuditHead {
+  readonly seq: number;
+  readonly hash: string;
+}
+
+export type AuditProblemKind = 'edited' | 'deleted_or_inserted' | 'reordered';
+
+export interface AuditProblem {
+  /** The first entry found wrong (for a deletion: the first missing seq). */
+  readonly seq: number;
+  readonly kind: AuditProblemKind;
+  readonly message: string;
+}
+
+export interface AuditVerification {
+  readonly ok: boolean;
+  /** Entries checked and found intact (when not ok: those before the problem). */
+  readonly entries: number;
+  /**
+   * The last intact entry: when ok, the head of the log. Record it outside the database (a
+   * ticket, a signed e-mail, another system's log): see `AuditLog` for why.
+   */
+  readonly head: AuditHead | null;
+  readonly problem?: AuditProblem;
+}
+
+export interface AuditListQuery {
+  /** Only entries after this seq (keyset: pass the last seq of the previous page). Default 0. */
+  readonly afterSeq?: number;
+  /** Default 1000, at most 10000. */
+  readonly limit?: number;
+}
+
+/**
+ * The audit trail: append-only and hash-chained, one linear chain however many callers and
+ * processes append at once (adapters serialise appends and number them inside that lock).
+ *
+ * What the chain proves, and what it cannot: any edited, deleted, inserted or reordered entry
+ * breaks a link and `verify` names it — unless the tampering reaches the end of the log. Cutting
+ * off the tail (deleting the newest entries), or rewriting every entry from some point to the
+ * end with recomputed hashes, leaves a shorter or different chain that is valid on its own,
+ * because the chain has no secret. `verify` returns the `head` (seq and hash of the last entry):
+ * an operator who records it outside the database (periodically, or with each export) can later
+ * check that the entry with that seq still has that hash, which exposes both.
+ */
+export interface AuditLog {
+  /** Chain a new entry: the adapter assigns `seq`, `at`, `prevHash` and `hash`. */
+  append(entry: NewAuditEntry): Promise<AuditEntry>;
+  /** Entries in seq order, keyset-paginated on seq. */
+  list(query?: AuditListQuery): Promise<AuditEntry[]>;
+  /** The newest entry's seq and hash, or null for an empty log. */
+  head(): Promise<AuditHead | null>;
+  /**
+   * Walk the whole log in pages (constant memory, whatever its length) and recompute every
+   * link; stops at the first problem. `pageSize` (default 1000) exists for tests.
+   */
+  verify(options?: { readonly pageSize?: number }): Promise<AuditVerification>;
+  /** Every entry after `afterSeq`, in seq order, read a page at a time: for export. */
+  entries(options?: { readonly afterSeq?: number; readonly pageSize?: number }): AsyncIterable<AuditEntry>;
+}
+
 export interface MetadataStore extends MetadataOperations {
   /** Adapter name, e.g. `pglite` or `postgres`. */
   readonly kind: string;
   readonly features: MetadataFeatures;
+  /** API tokens and their roles. Not part of `transaction`: they change rarely and alone. */
+  readonly principals: PrincipalStore;
+  /**
+   * The audit trail. Not part of `transaction` on purpose: an append holds the log's one
+   * lock, and holding it for a whole business transaction would serialise every writer.
+   */
+  readonly audit: AuditLog;
   /**
    * Run `work` in one transaction: everything it does through `tx` commits together, or, if it
    * throws, nothing does (the error is rethrown). Use only `tx` inside: on the embedded store

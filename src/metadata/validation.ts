@@ -6,9 +6,12 @@
  */
 import { MovingDataError } from '../errors.ts';
 import {
+  AUDIT_OUTCOMES,
   REPLICA_STATES,
   VERSION_STATES,
+  type AuditOutcome,
   type EncryptionDescriptor,
+  type JsonObject,
   type JsonValue,
   type ProviderChecksums,
   type ReplicaState,
@@ -176,6 +179,7 @@ function checkJson(value: unknown, what: string): asserts value is JsonValue {
     const v = stack.pop();
     if (v === null || typeof v === 'string' || typeof v === 'boolean') {
       if (typeof v === 'string' && v.includes('\0')) throw invalid(`${what} contains a NUL character`);
+      if (typeof v === 'string' && !v.isWellFormed()) throw invalid(`${what} is not valid Unicode (lone surrogate)`);
       continue;
     }
     if (typeof v === 'number') {
@@ -189,10 +193,86 @@ function checkJson(value: unknown, what: string): asserts value is JsonValue {
     if (typeof v === 'object' && Object.getPrototypeOf(v) === Object.prototype) {
       for (const [k, inner] of Object.entries(v)) {
         if (k.includes('\0')) throw invalid(`${what} contains a NUL character`);
+        if (!k.isWellFormed()) throw invalid(`${what} is not valid Unicode (lone surrogate)`);
         stack.push(inner);
       }
       continue;
     }
     throw invalid(`${what} must be plain JSON`);
   }
+}
+
+// ---- principals and audit -------------------------------------------------------------------
+
+const PRINCIPAL_NAME = /^[A-Za-z0-9][A-Za-z0-9._@-]{0,63}$/;
+const ROLE_NAME = /^[A-Za-z0-9][A-Za-z0-9._:-]{0,63}$/;
+const MAX_ROLES = 64;
+const AUDIT_ACTION = /^[a-z][a-z0-9_.]{0,63}$/;
+const MAX_AUDIT_DETAILS_BYTES = 16 * 1024;
+
+/** Principal names appear in URLs (DELETE /tokens/{name}) and audit entries: keep them plain. */
+export function checkPrincipalName(name: unknown): string {
+  if (typeof name !== 'string' || !PRINCIPAL_NAME.test(name)) {
+    throw invalid('principal name must be 1-64 letters, digits, dots, underscores, @ or hyphens, starting with a letter or digit', { name });
+  }
+  return name;
+}
+
+/** Sorted and deduplicated, so equal role sets compare equal. */
+export function checkRoles(roles: unknown): string[] {
+  if (!Array.isArray(roles) || roles.length > MAX_ROLES) throw invalid(`roles must be a list of at most ${MAX_ROLES} role names`);
+  for (const role of roles as unknown[]) {
+    if (typeof role !== 'string' || !ROLE_NAME.test(role)) {
+      throw invalid('a role name is 1-64 letters, digits, dots, underscores, colons or hyphens, starting with a letter or digit', { role });
+    }
+  }
+  return [...new Set(roles as string[])].sort();
+}
+
+export function checkTokenHash(hash: unknown): string {
+  const normalised = typeof hash === 'string' ? hash.toLowerCase() : hash;
+  if (typeof normalised !== 'string' || !SHA256_HEX.test(normalised)) throw invalid('tokenHash must be 64 hex digits (SHA-256)');
+  return normalised;
+}
+
+export function checkAuditAction(action: unknown): string {
+  if (typeof action !== 'string' || !AUDIT_ACTION.test(action)) {
+    throw invalid('audit action must be a lowercase identifier (a-z, 0-9, _ and .), at most 64 characters', { action });
+  }
+  return action;
+}
+
+export function checkAuditOutcome(outcome: unknown): AuditOutcome {
+  if (!(AUDIT_OUTCOMES as readonly unknown[]).includes(outcome)) throw invalid(`audit outcome must be one of ${AUDIT_OUTCOMES.join(', ')}`, { outcome });
+  return outcome as AuditOutcome;
+}
+
+/** null for absent; otherwise a label (location, key id). */
+export function checkNullableLabel(value: string | null | undefined, what: string): string | null {
+  return value === undefined || value === null ? null : checkLabel(value, what);
+}
+
+export function checkNullableKey(value: string | null | undefined, what: string): string | null {
+  return value === undefined || value === null ? null : checkKey(value, what);
+}
+
+export function checkNullableSha256(value: string | null | undefined): string | null {
+  return value === undefined || value === null ? null : (checkSha256(value) ?? null);
+}
+
+/** A plain JSON object of bounded size: audit details are evidence, not payload. */
+export function checkAuditDetails(details: JsonObject | undefined): JsonObject {
+  if (details === undefined) return {};
+  if (typeof details !== 'object' || details === null || Array.isArray(details)) throw invalid('audit details must be a JSON object');
+  checkJson(details, 'audit details');
+  if (Buffer.byteLength(JSON.stringify(details), 'utf8') > MAX_AUDIT_DETAILS_BYTES) {
+    throw invalid(`audit details must serialise to at most ${MAX_AUDIT_DETAILS_BYTES} bytes`);
+  }
+  return details;
+}
+
+export function checkAfterSeq(afterSeq: number | undefined): number {
+  if (afterSeq === undefined) return 0;
+  if (!Number.isSafeInteger(afterSeq) || afterSeq < 0) throw invalid('afterSeq must be a non-negative integer', { afterSeq });
+  return afterSeq;
 }

@@ -29,7 +29,7 @@ describe.each(setups)('control plane on %s', (_label, environment, kinds) => {
 
   beforeAll(async () => {
     dataDir = await mkdtemp(join(tmpdir(), 'movingdata-api-'));
-    app = await createApp(loadConfig({ ...environment(), MOVINGDATA_DATA_DIR: dataDir, MOVINGDATA_LOG_LEVEL: 'warn', PORT: '0' }));
+    app = await createApp(loadConfig({ ...environment(), MOVINGDATA_DEMO: '1', MOVINGDATA_DATA_DIR: dataDir, MOVINGDATA_LOG_LEVEL: 'silent', PORT: '0' }));
   });
 
   afterAll(async () => {
@@ -77,6 +77,7 @@ describe('health when a dependency is down', () => {
     // A port nobody listens on: what a client sees when the server has stopped.
     const app = await createApp(
       loadConfig({
+        MOVINGDATA_DEMO: '1',
         MOVINGDATA_DATA_DIR: dataDir,
         MOVINGDATA_LOG_LEVEL: 'silent',
         S3_ENDPOINT: 'http://127.0.0.1:1',

@@ -36,8 +36,8 @@ describe('movingdata serve', () => {
     await rm(dataDir, { recursive: true, force: true });
   });
 
-  it('starts on embedded defaults with no settings, serves /health and /docs, and stops gracefully on SIGTERM', async () => {
-    const run = runCli(['serve', '--port', '0'], { MOVINGDATA_DATA_DIR: dataDir }, (out) => out.includes('MovingData listening on'));
+  it('starts in demo mode on embedded defaults with no settings, serves /health and /docs, and stops gracefully on SIGTERM', async () => {
+    const run = runCli(['serve', '--demo', '--port', '0'], { MOVINGDATA_DATA_DIR: dataDir }, (out) => out.includes('MovingData listening on'));
     const timeout = setTimeout(() => run.child.kill('SIGKILL'), 30_000);
     try {
       const out = await Promise.race([run.ready, run.done.then((r) => Promise.reject(new Error(`exited early: ${r.stderr}`)))]);
@@ -53,9 +53,18 @@ describe('movingdata serve', () => {
       const lines = result.stdout.trim().split('\n').map((line) => JSON.parse(line) as { msg: string; level: number });
       expect(lines.some((l) => l.msg === 'shutting down')).toBe(true);
       expect(lines.some((l) => l.msg === 'stopped')).toBe(true);
+      expect(lines.filter((l) => l.msg.includes('DEMO KEY'))).toHaveLength(3);
     } finally {
       clearTimeout(timeout);
     }
+  });
+
+  it('refuses to start outside demo mode without encryption keys, naming the variable', async () => {
+    const result = await runCli(['serve', '--port', '0'], { MOVINGDATA_DATA_DIR: join(dataDir, 'no-keys') }).done;
+    expect(result.code).toBe(2);
+    expect(result.stderr).toContain('S3_ENCRYPTION_KEY');
+    expect(result.stderr).toContain('demo');
+    expect(result.stderr).not.toMatch(/\n\s+at /);
   });
 
   it('refuses a bad setting with a message naming the variable, exit code 2 and no stack trace', async () => {

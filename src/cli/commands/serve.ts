@@ -6,13 +6,18 @@ import { parseArgs } from 'node:util';
 import { createApp } from '../../app.ts';
 import { loadConfig } from '../../config/config.ts';
 
-const HELP = `usage: movingdata serve [--port N] [--host ADDR]
+const HELP = `usage: movingdata serve [--demo] [--port N] [--host ADDR]
 
 Starts the API (and, later, workers and dashboard). With no environment at all it runs on
 embedded defaults: PGlite metadata and three local-disk locations (aws, azure, gcp) under
 MOVINGDATA_DATA_DIR (default ./.movingdata). Set the lab's variables to use real servers.
 
+Outside demo mode every location needs its key (S3_ENCRYPTION_KEY, AZURE_ENCRYPTION_KEY,
+GCS_ENCRYPTION_KEY) and API tokens come from 'movingdata tokens create'.
+
 options:
+  --demo        demo mode: generate missing keys under the data directory (announced),
+                and accept MOVINGDATA_ADMIN_TOKEN as an admin token (= MOVINGDATA_DEMO=1)
   --port N      listen on port N (default: PORT or 8001)
   --host ADDR   listen on ADDR (default: MOVINGDATA_HOST or 127.0.0.1)
   -h, --help    show this help`;
@@ -20,14 +25,19 @@ options:
 export async function run(args: string[]): Promise<number> {
   const { values } = parseArgs({
     args,
-    options: { port: { type: 'string' }, host: { type: 'string' }, help: { type: 'boolean', short: 'h' } },
+    options: { port: { type: 'string' }, host: { type: 'string' }, demo: { type: 'boolean' }, help: { type: 'boolean', short: 'h' } },
     strict: true,
   });
   if (values.help) {
     console.log(HELP);
     return 0;
   }
-  const env = { ...process.env, ...(values.port === undefined ? {} : { PORT: values.port }), ...(values.host === undefined ? {} : { MOVINGDATA_HOST: values.host }) };
+  const env = {
+    ...process.env,
+    ...(values.port === undefined ? {} : { PORT: values.port }),
+    ...(values.host === undefined ? {} : { MOVINGDATA_HOST: values.host }),
+    ...(values.demo === true ? { MOVINGDATA_DEMO: '1' } : {}),
+  };
   const config = loadConfig(env);
   const app = await createApp(config);
 
@@ -53,7 +63,7 @@ export async function run(args: string[]): Promise<number> {
   process.once('SIGTERM', () => stop('SIGTERM'));
 
   const address = await app.listen();
-  app.api.log.info({ address, metadata: config.metadata.kind, locations: config.locations.map((l) => `${l.location}=${l.provider}`) }, `MovingData listening on ${address} (docs at ${address}/docs)`);
+  app.api.log.info({ address, metadata: config.metadata.kind, locations: config.locations.map((l) => `${l.name}=${l.store.provider}`), demo: config.demo }, `MovingData listening on ${address} (docs at ${address}/docs)`);
   // Keep running until a signal closes the server.
   await new Promise<void>((resolve) => app.api.server.once('close', resolve));
   return process.exitCode === undefined ? 0 : Number(process.exitCode);

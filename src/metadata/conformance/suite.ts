@@ -8,9 +8,11 @@
  * than once, so start-up migrations are exercised on empty and on existing stores. Values are
  * asserted exactly, so two adapters that pass return identical JS values.
  */
+import { createHash } from 'node:crypto';
 import { afterEach, describe, expect, it } from 'vitest';
 import { isMovingDataError } from '../../errors.ts';
-import type { EncryptionDescriptor, FileRecord, MetadataStore, Replica, ReplicaRef } from '../port.ts';
+import { GENESIS_HASH, auditEntryHash } from '../audit-chain.ts';
+import type { AuditEntry, EncryptionDescriptor, FileRecord, MetadataStore, NewAuditEntry, Replica, ReplicaRef } from '../port.ts';
 
 export interface MetadataTarget {
   /** Open a store on this target; called again only after the previous store was closed. */
@@ -23,6 +25,52 @@ export interface MetadataConformanceOptions {
   readonly name: string;
   /** A new, empty target. */
   fresh(): Promise<MetadataTarget>;
+  /**
+   * Changes the adapter's audit log behind the port's back, as someone with raw database
+   * access could, so the suite can prove `verify` notices. The tamper tests are skipped
+   * without it.
+   */
+  readonly auditTamperer?: AuditTamperer;
+}
+
+/** Raw tampering with a store's audit log (see src/metadata/sql/testing.ts for SQL stores). */
+export interface AuditTamperer {
+  /** Overwrite one field of entry `seq`, leaving its hash as it was; `details` takes JSON text. */
+  edit(store: MetadataStore, seq: number, field: 'principal' | 'action' | 'outcome' | 'location' | 'object_key' | 'details' | 'prev_hash' | 'hash', value: string): Promise<void>;
+  /** Change the principal of entry `seq` and recompute that entry's hash (a careful forger). */
+  rewrite(store: MetadataStore, seq: number, principal: string): Promise<void>;
+  /** Delete entry `seq`. */
+  remove(store: MetadataStore, seq: number): Promise<void>;
+  /** Exchange the positions (seq numbers) of entries `a` and `b`. */
+  swap(store: MetadataStore, a: number, b: number): Promise<void>;
+  /** Delete the newest `count` entries. */
+  truncateTail(store: MetadataStore, count: number): Promise<void>;
+}
+
+function tokenHash(token: string): string {
+  return createHash('sha256').update(token).digest('hex');
+}
+
+/** Entry i of a small, varied log. */
+function sampleEntry(i: number): NewAuditEntry {
+  const actions = ['write', 'read', 'move', 'key_use', 'denied', 'delete'] as const;
+  const action = actions[i % actions.length] ?? 'write';
+  return {
+    principal: i % 3 === 0 ? 'system' : `user-${i % 4}`,
+    action,
+    outcome: action === 'denied' ? 'denied' : 'allowed',
+    location: ['aws', 'azure', 'gcp'][i % 3] ?? null,
+    objectKey: `reports/${i}.csv`,
+    keyId: action === 'key_use' ? 'age1locationkey' : null,
+    sha256: action === 'write' || action === 'read' ? createHash('sha256').update(String(i)).digest('hex') : null,
+    details: { i, request: `req-${i}` },
+  };
+}
+
+async function appendSamples(store: MetadataStore, count: number): Promise<AuditEntry[]> {
+  const entries: AuditEntry[] = [];
+  for (let i = 1; i <= count; i += 1) entries.push(await store.audit.append(sampleEntry(i)));
+  return entries;
 }
 
 const AGE: EncryptionDescriptor = { format: 'age', keyIds: ['age1demo'] };
@@ -498,6 +546,236 @@ export function runMetadataConformance(options: MetadataConformanceOptions): voi
 
         await expectCode(store.addVersion({ fileId: file.id, size: 2 ** 53, encryption: AGE }), 'invalid_argument');
         await expectCode(store.addVersion({ fileId: file.id, size: -1, encryption: AGE }), 'invalid_argument');
+      });
+    });
+
+    describe('principals', () => {
+      it('keeps names and token hashes unique, and finds only live principals by token hash', async () => {
+        const store = await freshStore();
+        const alice = await store.principals.create({ name: 'alice', roles: ['analytics', 'admin', 'analytics'], tokenHash: tokenHash('token-a') });
+        expect(alice).toMatchObject({ name: 'alice', roles: ['admin', 'analytics'], tokenHash: tokenHash('token-a'), revokedAt: null, lastUsedAt: null });
+        expect(alice.createdAt).toBeInstanceOf(Date);
+        const bob = await store.principals.create({ name: 'bob@ops', roles: [], tokenHash: tokenHash('token-b').toUpperCase() });
+        expect(bob.tokenHash).toBe(tokenHash('token-b'));
+
+        await expectCode(store.principals.create({ name: 'alice', roles: ['operations'], tokenHash: tokenHash('token-c') }), 'conflict');
+        await expectCode(store.principals.create({ name: 'carol', roles: [], tokenHash: tokenHash('token-a') }), 'conflict');
+
+        expect(await store.principals.findByTokenHash(tokenHash('token-a'))).toEqual(alice);
+        expect(await store.principals.findByTokenHash(tokenHash('token-b'))).toEqual(bob);
+        expect(await store.principals.findByTokenHash(tokenHash('nobody'))).toBeUndefined();
+        expect(await store.principals.findByName('alice')).toEqual(alice);
+        expect(await store.principals.findByName('zed')).toBeUndefined();
+        expect((await store.principals.list()).map((p) => p.name)).toEqual(['alice', 'bob@ops']);
+
+        const revoked = await store.principals.revoke('alice');
+        expect(revoked.revokedAt).toBeInstanceOf(Date);
+        expect(await store.principals.findByTokenHash(tokenHash('token-a'))).toBeUndefined();
+        expect((await store.principals.findByName('alice'))?.revokedAt).toEqual(revoked.revokedAt);
+        expect((await store.principals.revoke('alice')).revokedAt).toEqual(revoked.revokedAt);
+        await expectCode(store.principals.revoke('nobody'), 'not_found');
+        // A revoked name stays taken: audit entries naming it keep meaning one principal.
+        await expectCode(store.principals.create({ name: 'alice', roles: [], tokenHash: tokenHash('token-d') }), 'conflict');
+        expect((await store.principals.list()).map((p) => [p.name, p.revokedAt === null])).toEqual([
+          ['alice', false],
+          ['bob@ops', true],
+        ]);
+
+        await expectCode(store.principals.create({ name: 'has space', roles: [], tokenHash: tokenHash('x') }), 'invalid_argument');
+        await expectCode(store.principals.create({ name: 'ok', roles: ['bad role'], tokenHash: tokenHash('x') }), 'invalid_argument');
+        await expectCode(store.principals.create({ name: 'ok', roles: [], tokenHash: 'not-a-hash' }), 'invalid_argument');
+        await expectCode(store.principals.findByTokenHash('secret-token-itself'), 'invalid_argument');
+      });
+
+      it('replaces a token hash and roles, reinstates a revoked principal, and touches lastUsedAt at most once a minute', async () => {
+        const store = await freshStore();
+        const admin = await store.principals.create({ name: 'admin', roles: ['admin'], tokenHash: tokenHash('old') });
+        await store.principals.create({ name: 'other', roles: [], tokenHash: tokenHash('other') });
+
+        const rotated = await store.principals.update('admin', { tokenHash: tokenHash('new'), roles: ['system', 'admin'] });
+        expect(rotated).toMatchObject({ id: admin.id, roles: ['admin', 'system'], tokenHash: tokenHash('new') });
+        expect(await store.principals.findByTokenHash(tokenHash('old'))).toBeUndefined();
+        expect((await store.principals.findByTokenHash(tokenHash('new')))?.name).toBe('admin');
+        expect(await store.principals.update('admin', {})).toEqual(rotated);
+
+        await store.principals.revoke('admin');
+        expect(await store.principals.findByTokenHash(tokenHash('new'))).toBeUndefined();
+        // Changing roles alone does not bring a revoked principal back ...
+        expect((await store.principals.update('admin', { roles: ['admin'] })).revokedAt).toBeInstanceOf(Date);
+        // ... reinstating does.
+        expect((await store.principals.update('admin', { reinstate: true })).revokedAt).toBeNull();
+        expect((await store.principals.findByTokenHash(tokenHash('new')))?.name).toBe('admin');
+
+        await expectCode(store.principals.update('nobody', { roles: [] }), 'not_found');
+        await expectCode(store.principals.update('admin', { tokenHash: tokenHash('other') }), 'conflict');
+
+        await store.principals.touch(admin.id);
+        const touched = (await store.principals.findByName('admin'))?.lastUsedAt;
+        expect(touched).toBeInstanceOf(Date);
+        await new Promise((resolve) => setTimeout(resolve, 20));
+        await store.principals.touch(admin.id);
+        expect((await store.principals.findByName('admin'))?.lastUsedAt).toEqual(touched);
+        await store.principals.touch('not-an-id');
+        await store.principals.touch('999999');
+      });
+    });
+
+    describe('audit', () => {
+      it('chains entries from the genesis hash, lists them by seq and verifies, also after re-opening', async () => {
+        const t = await target();
+        let store = await t.open();
+        expect(await store.audit.head()).toBeNull();
+        expect(await store.audit.list()).toEqual([]);
+        expect(await store.audit.verify()).toEqual({ ok: true, entries: 0, head: null });
+
+        const startedAt = Date.now();
+        const first = await store.audit.append({
+          principal: 'alice',
+          action: 'write',
+          outcome: 'allowed',
+          location: 'aws',
+          objectKey: 'dir/ünïcødé 😀.txt',
+          keyId: 'age1xyz',
+          sha256: 'ABCDEF'.padEnd(64, '0'),
+          details: { size: 12, ratio: 0.1 + 0.2, big: 1e21, tiny: 1.5e-7, nested: { z: [1, 'two', null, true], a: 'é😀' }, empty: {} },
+        });
+        expect(first).toMatchObject({
+          seq: 1,
+          principal: 'alice',
+          action: 'write',
+          outcome: 'allowed',
+          location: 'aws',
+          objectKey: 'dir/ünïcødé 😀.txt',
+          keyId: 'age1xyz',
+          sha256: 'abcdef'.padEnd(64, '0'),
+          prevHash: GENESIS_HASH,
+        });
+        expect(Math.abs(first.at.getTime() - startedAt)).toBeLessThan(60_000);
+        expect(first.hash).toBe(auditEntryHash(GENESIS_HASH, first));
+        const rest = await appendSamples(store, 4);
+        const all = [first, ...rest];
+        expect(all.map((e) => e.seq)).toEqual([1, 2, 3, 4, 5]);
+        for (let i = 1; i < all.length; i += 1) {
+          expect(all[i]?.prevHash).toBe(all[i - 1]?.hash);
+          expect(all[i]?.at.getTime()).toBeGreaterThanOrEqual(all[i - 1]?.at.getTime() ?? 0);
+        }
+        const minimal = await store.audit.append({ principal: 'system', action: 'policy', outcome: 'error' });
+        expect(minimal).toMatchObject({ seq: 6, location: null, objectKey: null, keyId: null, sha256: null, details: {} });
+        all.push(minimal);
+
+        expect(await store.audit.list()).toEqual(all);
+        expect(await store.audit.list({ afterSeq: 2, limit: 2 })).toEqual(all.slice(2, 4));
+        expect(await store.audit.list({ afterSeq: 6 })).toEqual([]);
+        const streamed: AuditEntry[] = [];
+        for await (const entry of store.audit.entries({ pageSize: 4 })) streamed.push(entry);
+        expect(streamed).toEqual(all);
+        const tail: AuditEntry[] = [];
+        for await (const entry of store.audit.entries({ afterSeq: 4, pageSize: 1 })) tail.push(entry);
+        expect(tail.map((e) => e.seq)).toEqual([5, 6]);
+        expect(await store.audit.head()).toEqual({ seq: 6, hash: minimal.hash });
+        expect(await store.audit.verify({ pageSize: 4 })).toEqual({ ok: true, entries: 6, head: { seq: 6, hash: minimal.hash } });
+
+        await store.close();
+        store = await t.open();
+        expect(await store.audit.list()).toEqual(all);
+        expect(await store.audit.verify({ pageSize: 2 })).toEqual({ ok: true, entries: 6, head: { seq: 6, hash: minimal.hash } });
+        expect((await store.audit.append(sampleEntry(7))).prevHash).toBe(minimal.hash);
+      });
+
+      it('refuses malformed entries with stable codes and chains nothing for them', async () => {
+        const store = await freshStore();
+        const base: NewAuditEntry = { principal: 'alice', action: 'read', outcome: 'allowed' };
+        await expectCode(store.audit.append({ ...base, outcome: 'maybe' as 'allowed' }), 'invalid_argument');
+        await expectCode(store.audit.append({ ...base, action: 'Drop Table' }), 'invalid_argument');
+        await expectCode(store.audit.append({ ...base, principal: '' }), 'invalid_argument');
+        await expectCode(store.audit.append({ ...base, sha256: 'xyz' }), 'invalid_argument');
+        await expectCode(store.audit.append({ ...base, objectKey: 'nul\0' }), 'invalid_key');
+        await expectCode(store.audit.append({ ...base, details: [] as unknown as Record<string, never> }), 'invalid_argument');
+        await expectCode(store.audit.append({ ...base, details: { when: new Date() as unknown as string } }), 'invalid_argument');
+        await expectCode(store.audit.append({ ...base, details: { blob: 'x'.repeat(17 * 1024) } }), 'invalid_argument');
+        await expectCode(store.audit.list({ afterSeq: -1 }), 'invalid_argument');
+        await expectCode(store.audit.list({ limit: 10_001 }), 'invalid_argument');
+        expect((await store.audit.append(base)).seq).toBe(1);
+      });
+
+      it('keeps one linear chain under 50 concurrent appends (and two stores at once where several processes may share it)', async () => {
+        const t = await target();
+        const store = await t.open();
+        const others = store.features.multiProcess ? [await t.open(), await t.open()] : [];
+        const writers = [store, ...others];
+        const appended = await Promise.all(Array.from({ length: 50 }, (_, i) => (writers[i % writers.length] ?? store).audit.append(sampleEntry(i))));
+        expect(appended.map((e) => e.seq).sort((a, b) => a - b)).toEqual(Array.from({ length: 50 }, (_, i) => i + 1));
+        expect(new Set(appended.map((e) => e.prevHash)).size).toBe(50);
+        const verification = await store.audit.verify({ pageSize: 7 });
+        expect(verification).toMatchObject({ ok: true, entries: 50, head: { seq: 50 } });
+        expect(verification.problem).toBeUndefined();
+      });
+
+      const tamperer = options.auditTamperer;
+      const tamperTest = tamperer === undefined ? it.skip : it;
+
+      /** A store with `count` entries, verified intact before the test tampers with it. */
+      async function loggedStore(count: number): Promise<{ store: MetadataStore; entries: AuditEntry[] }> {
+        const store = await freshStore();
+        const entries = await appendSamples(store, count);
+        expect((await store.audit.verify()).ok).toBe(true);
+        return { store, entries };
+      }
+
+      tamperTest('names the first edited entry, whichever field was changed', async () => {
+        const tamper = tamperer!;
+        const { store, entries } = await loggedStore(8);
+        await tamper.edit(store, 5, 'principal', 'mallory');
+        expect(await store.audit.verify({ pageSize: 3 })).toEqual({
+          ok: false,
+          entries: 4,
+          head: { seq: 4, hash: entries[3]?.hash },
+          problem: { seq: 5, kind: 'edited', message: expect.stringContaining('entry 5') as string },
+        });
+        await tamper.edit(store, 3, 'details', JSON.stringify({ i: 3, request: 'req-3', extra: true }));
+        expect((await store.audit.verify()).problem).toMatchObject({ seq: 3, kind: 'edited' });
+        await tamper.edit(store, 2, 'outcome', 'denied');
+        expect((await store.audit.verify()).problem).toMatchObject({ seq: 2, kind: 'edited' });
+        await tamper.edit(store, 1, 'prev_hash', 'f'.repeat(64));
+        expect((await store.audit.verify()).problem).toMatchObject({ seq: 1, kind: 'edited' });
+      });
+
+      tamperTest('names a deleted middle entry', async () => {
+        const tamper = tamperer!;
+        const { store } = await loggedStore(8);
+        await tamper.remove(store, 4);
+        expect((await store.audit.verify({ pageSize: 3 })).problem).toEqual({ seq: 4, kind: 'deleted_or_inserted', message: expect.stringContaining('entry 4 is missing') as string });
+        await tamper.remove(store, 1);
+        expect(await store.audit.verify()).toMatchObject({ ok: false, entries: 0, head: null, problem: { seq: 1, kind: 'deleted_or_inserted' } });
+      });
+
+      tamperTest('names swapped entries as reordered, next to each other or pages apart', async () => {
+        const tamper = tamperer!;
+        const near = await loggedStore(8);
+        await tamper.swap(near.store, 3, 4);
+        expect(await near.store.audit.verify()).toMatchObject({ ok: false, entries: 2, problem: { seq: 3, kind: 'reordered' } });
+
+        const far = await loggedStore(9);
+        await tamper.swap(far.store, 2, 8);
+        expect((await far.store.audit.verify({ pageSize: 2 })).problem).toMatchObject({ seq: 2, kind: 'reordered', message: expect.stringContaining('seq 7') as string });
+      });
+
+      tamperTest('catches a rewrite with a recomputed hash at the next link; only an anchored head exposes a cut tail', async () => {
+        const tamper = tamperer!;
+        const { store } = await loggedStore(6);
+        await tamper.rewrite(store, 3, 'mallory');
+        expect((await store.audit.verify()).problem).toMatchObject({ seq: 3, kind: 'edited' });
+
+        // What a hash chain cannot see on its own: the newest entries cut off leave a valid,
+        // shorter chain. The head an operator recorded earlier no longer matches.
+        const other = await loggedStore(6);
+        const anchored = (await other.store.audit.verify()).head;
+        await tamper.truncateTail(other.store, 2);
+        const after = await other.store.audit.verify();
+        expect(after).toMatchObject({ ok: true, entries: 4 });
+        expect(after.head).not.toEqual(anchored);
+        const stillThere = await other.store.audit.list({ afterSeq: (anchored?.seq ?? 1) - 1, limit: 1 });
+        expect(stillThere).toEqual([]);
       });
     });
 

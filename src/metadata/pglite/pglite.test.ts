@@ -6,6 +6,7 @@ import { hostname, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { runMetadataConformance } from '../conformance/suite.ts';
+import { sqlAuditTamperer } from '../sql/testing.ts';
 import { openMetadataStore } from '../index.ts';
 import { openPgliteStore } from './pglite-store.ts';
 
@@ -25,6 +26,7 @@ afterAll(async () => rm(await scratch, { recursive: true, force: true }));
 
 runMetadataConformance({
   name: 'pglite',
+  auditTamperer: sqlAuditTamperer,
   async fresh() {
     const dir = await mkdtemp(join(await scratch, 'store-'));
     await cp(await template(), dir, { recursive: true });

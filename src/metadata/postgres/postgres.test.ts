@@ -1,7 +1,10 @@
+import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
+import { once } from 'node:events';
 import pg from 'pg';
-import { inject } from 'vitest';
+import { describe, expect, inject, it } from 'vitest';
 import { runMetadataConformance } from '../conformance/suite.ts';
+import { sqlAuditTamperer } from '../sql/testing.ts';
 import { openPostgresStore } from './postgres-store.ts';
 
 // The lab's PostgreSQL (test/global-setup.ts provides it); DATABASE_URL overrides it. The cast
@@ -11,6 +14,7 @@ if (url === undefined) throw new Error('no PostgreSQL: set DATABASE_URL or run w
 
 runMetadataConformance({
   name: 'postgres',
+  auditTamperer: sqlAuditTamperer,
   async fresh() {
     // A schema of its own per store, so parallel runs on one server never meet.
     const schema = `md_test_${randomBytes(6).toString('hex')}`;
@@ -27,4 +31,51 @@ runMetadataConformance({
       },
     };
   },
+});
+
+describe('postgres audit log', () => {
+  it('keeps one chain when three processes append at once, and refuses UPDATE, DELETE and TRUNCATE through SQL', async () => {
+    const schema = `md_test_${randomBytes(6).toString('hex')}`;
+    const storeModule = new URL('./postgres-store.ts', import.meta.url).href;
+    const store = await openPostgresStore({ url, schema, poolSize: 2 });
+    const client = new pg.Client({ connectionString: url });
+    await client.connect();
+    try {
+      // Each child opens its own pool and appends 20 entries as fast as it can.
+      const children = Array.from({ length: 3 }, (_, n) =>
+        spawn(process.execPath, [
+          '--input-type=module',
+          '-e',
+          `const { openPostgresStore } = await import(${JSON.stringify(storeModule)});
+           const store = await openPostgresStore({ url: ${JSON.stringify(url)}, schema: ${JSON.stringify(schema)}, poolSize: 4 });
+           await Promise.all(Array.from({ length: 20 }, (_, i) => store.audit.append({ principal: 'process-${n}', action: 'write', outcome: 'allowed', details: { i } })));
+           await store.close();`,
+        ], { stdio: ['ignore', 'ignore', 'pipe'] }),
+      );
+      const exits = await Promise.all(
+        children.map(async (child) => {
+          let stderr = '';
+          child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
+          const [code] = (await once(child, 'exit')) as [number | null];
+          return { code, stderr };
+        }),
+      );
+      expect(exits).toEqual([0, 1, 2].map(() => ({ code: 0, stderr: '' })));
+      const verification = await store.audit.verify({ pageSize: 16 });
+      expect(verification).toMatchObject({ ok: true, entries: 60, head: { seq: 60 } });
+      const byProcess = new Map<string, number>();
+      for await (const entry of store.audit.entries()) byProcess.set(entry.principal, (byProcess.get(entry.principal) ?? 0) + 1);
+      expect(Object.fromEntries(byProcess)).toEqual({ 'process-0': 20, 'process-1': 20, 'process-2': 20 });
+
+      for (const statement of ['update audit_log set principal = $1', 'delete from audit_log where seq = 1 and $1::text is not null', 'truncate audit_log']) {
+        const params = statement.includes('$1') ? ['mallory'] : [];
+        await expect(client.query(statement.replace('audit_log', `"${schema}".audit_log`), params)).rejects.toThrow(/append-only/);
+      }
+      expect((await store.audit.verify()).ok).toBe(true);
+    } finally {
+      await client.query(`drop schema if exists "${schema}" cascade`);
+      await client.end();
+      await store.close();
+    }
+  });
 });

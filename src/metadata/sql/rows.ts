@@ -16,10 +16,13 @@
  */
 import { MovingDataError } from '../../errors.ts';
 import type {
+  AuditEntry,
+  AuditOutcome,
   EncryptionDescriptor,
   FileRecord,
   FileVersion,
   JsonObject,
+  Principal,
   Replica,
   ReplicaState,
   VersionState,
@@ -192,5 +195,65 @@ export function toReplica(row: ReplicaRow): Replica {
     verifiedAt: toNullableDate(row.verified_at),
     createdAt: toDate(row.created_at),
     updatedAt: toDate(row.updated_at),
+  };
+}
+
+export interface PrincipalRow {
+  id: unknown;
+  name: string;
+  roles: unknown;
+  token_hash: string;
+  created_at: unknown;
+  revoked_at: unknown;
+  last_used_at: unknown;
+}
+
+export function toPrincipal(row: PrincipalRow): Principal {
+  const roles: unknown = typeof row.roles === 'string' ? JSON.parse(row.roles) : row.roles;
+  if (!Array.isArray(roles) || !roles.every((r) => typeof r === 'string')) throw corrupt('role list', JSON.stringify(roles));
+  return {
+    id: toId(row.id),
+    name: row.name,
+    roles,
+    tokenHash: row.token_hash,
+    createdAt: toDate(row.created_at),
+    revokedAt: toNullableDate(row.revoked_at),
+    lastUsedAt: toNullableDate(row.last_used_at),
+  };
+}
+
+export interface AuditRow {
+  seq: unknown;
+  at: unknown;
+  principal: string;
+  action: string;
+  location: string | null;
+  object_key: string | null;
+  key_id: string | null;
+  sha256: string | null;
+  outcome: string;
+  details: unknown;
+  prev_hash: string;
+  hash: string;
+}
+
+/**
+ * Values are passed through as stored, never repaired: the verifier must see exactly what the
+ * database holds, tampered or not.
+ */
+export function toAuditEntry(row: AuditRow): AuditEntry {
+  return {
+    seq: toSafeInteger(row.seq, 'audit seq'),
+    at: toDate(row.at, 'audit time'),
+    principal: row.principal,
+    action: row.action,
+    location: row.location,
+    objectKey: row.object_key,
+    keyId: row.key_id,
+    sha256: row.sha256,
+    outcome: row.outcome as AuditOutcome,
+    details: toJsonObject(row.details, 'audit details'),
+    prevHash: row.prev_hash,
+    hash: row.hash,
   };
 }

@@ -59,8 +59,35 @@ export interface ReplicasTable {
   updated_at: Timestamp;
 }
 
+export interface PrincipalsTable {
+  id: Identity;
+  name: string;
+  roles: Json;
+  token_hash: string;
+  created_at: Timestamp;
+  revoked_at: NullableTimestamp;
+  last_used_at: NullableTimestamp;
+}
+
+export interface AuditLogTable {
+  seq: Int8;
+  at: ColumnType<Date | string, Date, never>;
+  principal: string;
+  action: string;
+  location: string | null;
+  object_key: string | null;
+  key_id: string | null;
+  sha256: string | null;
+  outcome: string;
+  details: Json;
+  prev_hash: string;
+  hash: string;
+}
+
 export interface Database {
   files: FilesTable;
   file_versions: FileVersionsTable;
   replicas: ReplicasTable;
+  principals: PrincipalsTable;
+  audit_log: AuditLogTable;
 }

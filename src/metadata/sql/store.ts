@@ -16,6 +16,7 @@ import { AsyncLocalStorage } from 'node:async_hooks';
 import { sql, type Kysely, type Transaction } from 'kysely';
 import { MovingDataError } from '../../errors.ts';
 import type {
+  AuditLog,
   FileId,
   FileRecord,
   FileVersion,
@@ -28,6 +29,7 @@ import type {
   NewFile,
   NewVersion,
   Page,
+  PrincipalStore,
   Replica,
   ReplicaRef,
   ReplicaTransition,
@@ -54,8 +56,10 @@ import {
   checkVersionNumber,
   checkVersionState,
 } from '../validation.ts';
+import { SqlAuditLog } from './audit.ts';
 import { decodeCursor, encodeCursor } from './cursor.ts';
 import { mapDatabaseError } from './errors.ts';
+import { SqlPrincipalStore } from './principals.ts';
 import { jsonText, parseId, toFileRecord, toFileVersion, toId, toReplica } from './rows.ts';
 import type { Database } from './schema.ts';
 
@@ -550,9 +554,22 @@ export interface SqlStoreOptions {
   readonly afterClose?: () => Promise<void>;
 }
 
+/**
+ * Each store's Kysely instance, for sql/testing.ts only: tests that tamper with the database
+ * behind the port's back (to prove the audit chain notices) reach it there, and nothing else
+ * can, since the port exposes no SQL.
+ */
+const rawDatabases = new WeakMap<MetadataStore, Kysely<Database>>();
+
+export function rawDatabaseOf(store: MetadataStore): Kysely<Database> | undefined {
+  return rawDatabases.get(store);
+}
+
 class SqlMetadataStore extends SqlOperations implements MetadataStore {
   readonly kind: string;
   readonly features: MetadataFeatures;
+  readonly principals: PrincipalStore;
+  readonly audit: AuditLog;
   readonly #db: Kysely<Database>;
   readonly #afterClose: (() => Promise<void>) | undefined;
   /** Set while `transaction` runs its work, in the work's async context only. */
@@ -564,13 +581,16 @@ class SqlMetadataStore extends SqlOperations implements MetadataStore {
     // Calling the store itself (not `tx`) from inside a transaction would wait forever on the
     // embedded store's single connection, and on PostgreSQL could wait on the transaction's own
     // row locks: fail fast on both instead.
-    super(options.db, () => {
+    const guard = (): void => {
       if (inTransaction.getStore()?.active === true) {
         throw new MovingDataError('internal', 'metadata store used directly inside its own transaction; use the `tx` argument', { retryable: false });
       }
-    });
+    };
+    super(options.db, guard);
     this.kind = options.kind;
     this.features = Object.freeze({ ...options.features });
+    this.principals = new SqlPrincipalStore(options.db, guard);
+    this.audit = new SqlAuditLog(options.db, guard);
     this.#db = options.db;
     this.#afterClose = options.afterClose;
     this.#inTransaction = inTransaction;
@@ -627,5 +647,7 @@ class SqlMetadataStore extends SqlOperations implements MetadataStore {
 }
 
 export function createSqlStore(options: SqlStoreOptions): MetadataStore {
-  return new SqlMetadataStore(options);
+  const store = new SqlMetadataStore(options);
+  rawDatabases.set(store, options.db);
+  return store;
 }

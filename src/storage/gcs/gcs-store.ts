@@ -25,13 +25,12 @@
  * resumable upload may rightly take hours, so it is failed when it stops moving instead: no
  * byte taken by the SDK, or no answer to the last one, for `timeoutMs`.
  */
-import { createHash } from 'node:crypto';
-import { Agent as HttpAgent } from 'node:http';
-import { Agent as HttpsAgent } from 'node:https';
+import { Agent as HttpAgent, request as httpRequest, type IncomingMessage } from 'node:http';
+import { Agent as HttpsAgent, request as httpsRequest } from 'node:https';
 import { Readable, Transform, addAbortSignal, type TransformCallback, type Writable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
+import { setTimeout as sleep } from 'node:timers/promises';
 import {
-  CRC32C,
   IdempotencyStrategy,
   RETRYABLE_ERR_FN_DEFAULT,
   Storage,
@@ -61,6 +60,7 @@ import type {
   TierClass,
   TierSpec,
 } from '../port.ts';
+import { Crc32c } from './crc32c.ts';
 import { mapGcsError } from './map-error.ts';
 
 export interface GcsStoreOptions {
@@ -157,6 +157,9 @@ export class GcsStore implements ObjectStore {
   readonly #resumableThreshold: number;
   readonly #chunkSize: number | undefined;
   readonly #timeoutMs: number;
+  readonly #maxRetries: number;
+  /** Media downloads (undefined behind a proxy: the SDK's download then). */
+  readonly #downloads: MediaDownloads | undefined;
   /** Ends a transfer in flight; close() calls them all so no socket outlives the store. */
   readonly #active = new Set<(err: Error) => void>();
 
@@ -170,6 +173,7 @@ export class GcsStore implements ObjectStore {
     }
     this.#timeoutMs = integerOption('timeoutMs', options.timeoutMs ?? DEFAULT_TIMEOUT_MS, 1, 24 * 3600 * 1000);
     const maxRetries = integerOption('maxRetries', options.maxRetries ?? DEFAULT_MAX_RETRIES, 0, 100);
+    this.#maxRetries = maxRetries;
     this.#tiers = tierSpecs(options.storageClasses ?? DEFAULT_CLASSES);
     const features: StoreFeatures = { copy: true, tiers: this.#tiers, checksums: ['md5', 'crc32c'], multipartThreshold: this.#resumableThreshold };
     this.features = Object.freeze(features);
@@ -180,6 +184,8 @@ export class GcsStore implements ObjectStore {
       ...(options.keyFilename === undefined ? {} : { keyFilename: options.keyFilename }),
       ...(options.credentials === undefined ? {} : { credentials: options.credentials }),
       userAgent: 'movingdata',
+      // The SDK's own CRC32C runs at ~95 MiB/s and would cap every validated transfer there.
+      crc32cGenerator: () => new Crc32c(),
       retryOptions: {
         // The SDK reads maxRetries 0 as "use the default (3)"; autoRetry is what turns retries off.
         autoRetry: maxRetries > 0,
@@ -205,6 +211,7 @@ export class GcsStore implements ObjectStore {
       },
     });
     this.#bucket = this.#storage.bucket(options.bucket);
+    this.#downloads = proxyConfigured() ? undefined : new MediaDownloads(this.#storage.apiEndpoint);
   }
 
   async ensureContainer(): Promise<void> {
@@ -264,7 +271,7 @@ export class GcsStore implements ObjectStore {
           if (head.done) {
             // Small enough to send at once; joining at most `resumableThreshold` bytes is what
             // lets the request be retried and its checksums be declared up front.
-            resource = await this.#putSingle(file, Buffer.concat(head.chunks), upload, options.signal);
+            resource = await this.#putSingle(file, head.chunks.length === 1 ? head.chunks[0]! : Buffer.concat(head.chunks, head.bytes), upload, options.signal);
           } else {
             resource = await this.#putResumable(file, Readable.from(replay(head.chunks, iterator), { objectMode: false }), upload, undefined, options.signal);
           }
@@ -295,13 +302,7 @@ export class GcsStore implements ObjectStore {
       if (info.size === 0) return { body: Readable.from([]), info };
       // Read the generation the metadata describes: if the object is replaced meanwhile, the
       // read fails (not_found) instead of pairing new bytes with old info.
-      const file = this.#bucket.file(key, meta.generation === undefined ? {} : { generation: meta.generation });
-      const source = file.createReadStream(
-        range
-          ? { start: range.start, end: range.end, decompress: false, validation: false }
-          : { decompress: false, validation: 'crc32c' },
-      );
-      const body = this.#streamBody(source, key, options.signal);
+      const body = await this.#download(key, meta, range, options.signal);
       return range ? { body, info, range } : { body, info };
     });
   }
@@ -380,26 +381,39 @@ export class GcsStore implements ObjectStore {
     const closed = new StorageError('unavailable', 'store closed', this.#context('close'));
     for (const cancel of [...this.#active]) cancel(closed);
     this.#active.clear();
+    this.#downloads?.close();
   }
 
   // --- internals -------------------------------------------------------------------------------
 
-  /** One request with the bytes and their declared MD5 and CRC32C, retried as a whole. */
+  /**
+   * One request with the bytes and their declared CRC32C, retried as a whole. GCS refuses bytes
+   * that do not match a declared hash, so the SDK's own validation (another pass over the bytes)
+   * is off, and no MD5 is computed (GCS computes and reports it; CRC32C here is faster than
+   * native MD5). What the server reports is compared with what was sent, and an object a server
+   * stored wrongly anyway (one that ignores declared hashes) is deleted.
+   */
   async #putSingle(file: File, bytes: Buffer, upload: UploadMetadata, signal: AbortSignal | undefined): Promise<FileMetadata> {
-    const crc32c = new CRC32C();
-    crc32c.update(bytes);
-    const md5Hash = createHash('md5').update(bytes).digest('base64');
+    const checksum = new Crc32c();
+    checksum.update(bytes);
+    const crc32c = checksum.toString();
     await this.#deadline(
       () =>
         file.save(bytes, {
           resumable: false,
-          validation: 'crc32c',
+          validation: false,
           contentType: upload.contentType,
-          metadata: { ...upload, md5Hash, crc32c: crc32c.toString() },
+          metadata: { ...upload, crc32c },
         }),
       signal,
     );
-    return file.metadata;
+    const stored = file.metadata;
+    if (stored.crc32c !== undefined && stored.crc32c !== crc32c) {
+      const precondition = stored.generation === undefined ? {} : { ifGenerationMatch: stored.generation };
+      await this.#deadline(() => file.delete({ ignoreNotFound: true, ...precondition }), signal).catch(() => undefined);
+      throw new MovingDataError('checksum_mismatch', `the server stored other bytes than were sent (CRC32C ${stored.crc32c}, sent ${crc32c}); the object was deleted`);
+    }
+    return stored;
   }
 
   /**
@@ -507,10 +521,76 @@ export class GcsStore implements ObjectStore {
     return { ...resource, ...patched };
   }
 
-  /** Streams the SDK's download, with errors mapped and early stops releasing the request. */
-  #streamBody(source: Readable, key: string, signal: AbortSignal | undefined): Readable {
+  /**
+   * Streams one generation of an object (or a range of it), its CRC32C checked against the
+   * stored one when the whole object is read.
+   *
+   * A plain GET of the media URL, authorised by the SDK (`makeAuthenticatedRequest`), on this
+   * store's keep-alive agent, rather than `file.createReadStream`: the SDK's download passes
+   * every chunk through four PassThrough streams (about half the CPU of a download, which on a
+   * small machine is what limits it) and warns `MaxListenersExceededWarning` on every download
+   * (googleapis/google-cloud-node#9185). Behind an HTTP(S) proxy, which only the SDK's transport
+   * honours, the SDK's download is used.
+   */
+  async #download(key: string, meta: FileMetadata, range: { start: number; end: number } | undefined, signal: AbortSignal | undefined): Promise<Readable> {
     const context = this.#context('get', key);
-    const body = new DownloadWatch(this.#timeoutMs, (err) => body.destroy(mapGcsError(err, context)));
+    if (this.#downloads === undefined) {
+      const file = this.#bucket.file(key, meta.generation === undefined ? {} : { generation: meta.generation });
+      const source = file.createReadStream(range ? { start: range.start, end: range.end, decompress: false, validation: false } : { decompress: false, validation: 'crc32c' });
+      return this.#streamBody(source, context, signal, undefined);
+    }
+    const response = await this.#mediaRequest(key, meta.generation, range, signal);
+    // Only a whole object, received as stored, can be checked against the stored CRC32C.
+    const asStored = (response.headers['x-goog-stored-content-encoding'] ?? 'identity') === (response.headers['content-encoding'] ?? 'identity');
+    const crc32c = range === undefined && asStored && typeof meta.crc32c === 'string' ? meta.crc32c : undefined;
+    return this.#streamBody(response, context, signal, crc32c);
+  }
+
+  /**
+   * GET `alt=media` with the SDK's authorisation, retried like the SDK retries the start of a
+   * download (network failures, 408, 429, 5xx) until the response headers arrive.
+   */
+  async #mediaRequest(key: string, generation: FileMetadata['generation'], range: { start: number; end: number } | undefined, signal: AbortSignal | undefined): Promise<IncomingMessage> {
+    const downloads = this.#downloads!;
+    const url = new URL(`${this.#storage.apiEndpoint.replace(/\/+$/, '')}/storage/v1/b/${encodeURIComponent(this.container)}/o/${encodeURIComponent(key)}`);
+    url.searchParams.set('alt', 'media');
+    if (generation !== undefined) url.searchParams.set('generation', String(generation));
+    const headers: Record<string, string> = {
+      // Bytes as stored: a gzip-encoded object is not decompressed on the way.
+      'Accept-Encoding': 'gzip',
+      'Cache-Control': 'no-store',
+      'User-Agent': 'movingdata',
+      ...(range === undefined ? {} : { Range: `bytes=${range.start}-${range.end}` }),
+    };
+    for (let attempt = 0; ; attempt++) {
+      try {
+        return await downloads.get(url, await this.#authorize(url.href, headers), this.#timeoutMs, signal);
+      } catch (err) {
+        const retryable = err instanceof MovingDataError ? err.retryable : isRetryable(err as ApiError);
+        if (attempt >= this.#maxRetries || !retryable || signal?.aborted === true) throw err;
+        await sleep(retryDelayMs(attempt), undefined, signal === undefined ? {} : { signal });
+      }
+    }
+  }
+
+  /** The headers the SDK would send to `url`: its credentials, none for a custom endpoint. */
+  async #authorize(url: string, headers: Record<string, string>): Promise<Record<string, string>> {
+    const authorised = await new Promise<{ readonly headers?: unknown } | undefined>((resolve, reject) => {
+      this.#storage.makeAuthenticatedRequest({ uri: url, headers: { ...headers } }, { onAuthenticated: (err, options) => (err ? reject(err) : resolve(options)) });
+    });
+    const out: Record<string, string> = {};
+    const given = authorised?.headers ?? headers;
+    // google-auth-library hands back a WHATWG Headers object; a custom endpoint the plain record.
+    const entries = given instanceof Headers ? [...given.entries()] : Object.entries(given as Record<string, unknown>);
+    for (const [name, value] of entries) {
+      if (typeof value === 'string' || typeof value === 'number') out[name] = String(value);
+    }
+    return out;
+  }
+
+  /** The download's body: errors mapped, early stops releasing the request, stalls failed, CRC32C checked. */
+  #streamBody(source: Readable, context: StorageErrorContext, signal: AbortSignal | undefined, crc32c: string | undefined): Readable {
+    const body = new DownloadBody(this.#timeoutMs, crc32c, (err) => body.destroy(mapGcsError(err, context)));
     source.on('error', (err) => body.destroy(mapGcsError(err, context)));
     source.pipe(body);
     const onAbort = (): void => {
@@ -697,17 +777,22 @@ class UploadPacer extends Transform {
 
 /**
  * The body of a download: fails it when the reader is waiting for bytes and none have come for
- * `idleMs` (a reader that does not read is not waiting, however long it takes).
+ * `idleMs` (a reader that does not read is not waiting, however long it takes), and, given the
+ * stored CRC32C, fails it at the end when the bytes received do not match.
  */
-class DownloadWatch extends Transform {
+class DownloadBody extends Transform {
   readonly #idleMs: number;
+  readonly #expected: string | undefined;
+  readonly #crc32c: Crc32c | undefined;
   readonly #onStall: (err: Error) => void;
   readonly #timer: NodeJS.Timeout;
   #waitingSince: number | undefined;
 
-  constructor(idleMs: number, onStall: (err: Error) => void) {
+  constructor(idleMs: number, crc32c: string | undefined, onStall: (err: Error) => void) {
     super();
     this.#idleMs = idleMs;
+    this.#expected = crc32c;
+    this.#crc32c = crc32c === undefined ? undefined : new Crc32c();
     this.#onStall = onStall;
     this.#timer = setInterval(() => this.#check(), Math.max(10, Math.min(1000, idleMs / 4)));
     this.#timer.unref();
@@ -720,11 +805,16 @@ class DownloadWatch extends Transform {
 
   override _transform(chunk: Buffer, _encoding: BufferEncoding, callback: TransformCallback): void {
     this.#waitingSince = undefined;
+    this.#crc32c?.update(chunk);
     callback(null, chunk);
   }
 
   override _flush(callback: TransformCallback): void {
     clearInterval(this.#timer);
+    if (this.#crc32c !== undefined && !this.#crc32c.validate(this.#expected!)) {
+      callback(new MovingDataError('checksum_mismatch', `the bytes received have CRC32C ${this.#crc32c.toString()}, the object has ${this.#expected}`));
+      return;
+    }
     callback();
   }
 
@@ -740,6 +830,86 @@ class DownloadWatch extends Transform {
   }
 }
 
+/**
+ * Media downloads on a keep-alive agent of the store's own, whose sockets close() destroys.
+ */
+class MediaDownloads {
+  readonly #agent: HttpAgent;
+  readonly #request: typeof httpRequest;
+
+  constructor(endpoint: string) {
+    const secure = endpoint.startsWith('https:');
+    this.#agent = secure ? new HttpsAgent({ keepAlive: true }) : new HttpAgent({ keepAlive: true });
+    this.#request = secure ? httpsRequest : httpRequest;
+  }
+
+  /**
+   * The response once its headers are in, when it is 200 or 206; otherwise the API's error. The
+   * request is abandoned (its socket destroyed) when `signal` aborts or no headers came within
+   * `timeoutMs`.
+   */
+  get(url: URL, headers: Record<string, string>, timeoutMs: number, signal: AbortSignal | undefined): Promise<IncomingMessage> {
+    return new Promise((resolve, reject) => {
+      signal?.throwIfAborted();
+      const request = this.#request(url, { agent: this.#agent, headers }, (response) => {
+        clearTimeout(timer);
+        signal?.removeEventListener('abort', onAbort);
+        const status = response.statusCode ?? 0;
+        if (status === 200 || status === 206) {
+          resolve(response);
+          return;
+        }
+        void errorBody(response).then((text) => reject(apiError(status, text)), reject);
+      });
+      const onAbort = (): void => {
+        request.destroy(abortError(signal?.reason));
+      };
+      const timer = setTimeout(() => request.destroy(new MovingDataError('unavailable', `no answer within ${timeoutMs} ms`, { retryable: true })), timeoutMs);
+      signal?.addEventListener('abort', onAbort, { once: true });
+      request.once('error', (err) => {
+        clearTimeout(timer);
+        signal?.removeEventListener('abort', onAbort);
+        reject(err);
+      });
+      request.end();
+    });
+  }
+
+  close(): void {
+    this.#agent.destroy();
+  }
+}
+
+/** The start of an error response (enough for its message). */
+async function errorBody(response: IncomingMessage): Promise<string> {
+  const chunks: Buffer[] = [];
+  let length = 0;
+  for await (const chunk of response as AsyncIterable<Buffer>) {
+    if (length < 16 * KiB) chunks.push(chunk);
+    length += chunk.length;
+  }
+  return Buffer.concat(chunks).toString('utf8').slice(0, 16 * KiB);
+}
+
+/** An error in the shape of the SDK's ApiError (numeric `code`, `errors[]`), for mapGcsError. */
+function apiError(status: number, text: string): Error {
+  let message = text.trim() || `HTTP ${status}`;
+  let errors: unknown[] = [];
+  try {
+    const parsed = JSON.parse(text) as { error?: { message?: unknown; errors?: unknown } };
+    if (typeof parsed.error?.message === 'string') message = parsed.error.message;
+    if (Array.isArray(parsed.error?.errors)) errors = parsed.error.errors;
+  } catch {
+    // not JSON: the text is the message
+  }
+  return Object.assign(new Error(message), { code: status, errors });
+}
+
+/** Exponential back-off with jitter, as the SDK's retries (1 s, 2 s, 4 s, ... up to 16 s). */
+function retryDelayMs(attempt: number): number {
+  return Math.min(2 ** attempt * 1000, 16_000) + Math.random() * 1000;
+}
+
 /** Bytes an upload may move before it lets the event loop run. */
 const YIELD_EVERY = MiB;
 
@@ -751,8 +921,7 @@ const UPLOAD_CANCELLED = 'MOVINGDATA_UPLOAD_CANCELLED';
  * proxy is configured: the SDK's transport (gaxios) only proxies requests that bring no agent.
  */
 function uploadAgent(endpoint: string): { agent: HttpAgent; cancel(): void } | undefined {
-  const env = process.env;
-  if (env['HTTPS_PROXY'] || env['https_proxy'] || env['HTTP_PROXY'] || env['http_proxy']) return undefined;
+  if (proxyConfigured()) return undefined;
   const agent = endpoint.startsWith('http:') ? new HttpAgent({ keepAlive: true }) : new HttpsAgent({ keepAlive: true });
   return {
     agent,
@@ -764,6 +933,11 @@ function uploadAgent(endpoint: string): { agent: HttpAgent; cancel(): void } | u
       agent.destroy();
     },
   };
+}
+
+function proxyConfigured(): boolean {
+  const env = process.env;
+  return Boolean(env['HTTPS_PROXY'] || env['https_proxy'] || env['HTTP_PROXY'] || env['http_proxy']);
 }
 
 function lengthMismatch(announced: number, seen: number, ended: boolean): MovingDataError {

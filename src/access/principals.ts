@@ -1,0 +1,83 @@
+/**
+ * Who is calling: from an `Authorization: Bearer <token>` header to a live principal, and the
+ * demo admin whose token the operator chooses (`MOVINGDATA_ADMIN_TOKEN`).
+ */
+import { MovingDataError } from '../errors.ts';
+import type { MetadataStore, Principal } from '../metadata/index.ts';
+import { ADMIN_ROLE, SYSTEM_ROLE } from './policy.ts';
+import { MAX_TOKEN_LENGTH, MIN_TOKEN_LENGTH, constantTimeEqual, hashToken, isWellFormedToken } from './tokens.ts';
+
+type Principals = Pick<MetadataStore, 'principals'>;
+
+export const DEMO_ADMIN_NAME = 'admin';
+export const DEMO_ADMIN_ROLES: readonly string[] = Object.freeze([ADMIN_ROLE, SYSTEM_ROLE]);
+
+const BEARER = /^Bearer +(\S+) *$/i;
+
+/** Why authentication failed, for logs and tests. Unknown and revoked are deliberately one reason. */
+export type UnauthenticatedReason = 'missing' | 'malformed' | 'invalid';
+
+function unauthenticated(reason: UnauthenticatedReason, message: string): MovingDataError {
+  return new MovingDataError('unauthenticated', message, { retryable: false, details: { reason } });
+}
+
+/**
+ * The live principal holding the bearer token in `authorization`, or `unauthenticated`:
+ * - no header -> `missing`;
+ * - not `Bearer <token>`, or a token that cannot be one of ours -> `malformed`;
+ * - unknown or revoked token -> `invalid`, with one message for both, so a caller cannot learn
+ *   that a token it found once was real.
+ */
+export async function authenticate(metadata: Principals, authorization: string | undefined): Promise<Principal> {
+  if (authorization === undefined || authorization.trim() === '') {
+    throw unauthenticated('missing', 'authentication required: send Authorization: Bearer <token>');
+  }
+  const token = BEARER.exec(authorization)?.[1];
+  if (token === undefined || !isWellFormedToken(token)) {
+    throw unauthenticated('malformed', 'the Authorization header must be "Bearer <token>"');
+  }
+  const principal = await metadata.principals.findByTokenHash(hashToken(token));
+  if (principal === undefined) throw unauthenticated('invalid', 'the token is not valid (unknown or revoked)');
+  // Last-use bookkeeping must not turn a working request into a failed one.
+  await metadata.principals.touch(principal.id).catch(() => undefined);
+  return principal;
+}
+
+export type DemoAdminAction = 'created' | 'updated' | 'unchanged';
+
+/**
+ * Make principal `admin` (roles admin and system) answer to exactly `token`: create it, or give
+ * the existing one this token and these roles, reinstating it if it was revoked (the operator
+ * who sets `MOVINGDATA_ADMIN_TOKEN` asks for a working admin). Demo mode only: the caller
+ * decides that, and announces the result.
+ */
+export async function ensureDemoAdmin(metadata: Principals, token: string): Promise<{ readonly principal: Principal; readonly action: DemoAdminAction }> {
+  if (!isWellFormedToken(token)) {
+    throw new MovingDataError(
+      'invalid_argument',
+      `the admin token must be ${MIN_TOKEN_LENGTH}-${MAX_TOKEN_LENGTH} characters of A-Z a-z 0-9 - . _ ~ + / (a random one, e.g. from 'openssl rand -base64 32')`,
+      { retryable: false },
+    );
+  }
+  const tokenHash = hashToken(token);
+  // Two processes starting at once (PostgreSQL): the loser of the create race updates instead.
+  for (let attempt = 0; attempt < 3; attempt += 1) {
+    const existing = await metadata.principals.findByName(DEMO_ADMIN_NAME);
+    if (existing === undefined) {
+      try {
+        const principal = await metadata.principals.create({ name: DEMO_ADMIN_NAME, roles: DEMO_ADMIN_ROLES, tokenHash });
+        return { principal, action: 'created' };
+      } catch (err) {
+        if (err instanceof MovingDataError && err.code === 'conflict') continue;
+        throw err;
+      }
+    }
+    const sameRoles = [...DEMO_ADMIN_ROLES].sort().join(',') === [...existing.roles].sort().join(',');
+    if (constantTimeEqual(existing.tokenHash, tokenHash) && sameRoles && existing.revokedAt === null) {
+      return { principal: existing, action: 'unchanged' };
+    }
+    const principal = await metadata.principals.update(DEMO_ADMIN_NAME, { tokenHash, roles: DEMO_ADMIN_ROLES, reinstate: true });
+    return { principal, action: 'updated' };
+  }
+  throw new MovingDataError('conflict', 'could not set up the demo admin: principal admin keeps changing; try again', { retryable: true });
+}

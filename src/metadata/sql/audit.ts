@@ -1,0 +1,141 @@
+/**
+ * The audit log on Kysely, shared by the PGlite and PostgreSQL adapters.
+ *
+ * One linear chain, whoever appends: every append is a transaction that first takes a
+ * transaction-scoped advisory lock on the log, then reads the head, then inserts seq = head + 1
+ * chained to the head's hash. Concurrent callers, pooled connections and other processes queue
+ * on that lock, so no two entries are ever chained to the same predecessor. The lock is
+ * released only after the commit is visible (PostgreSQL ends the transaction before it releases
+ * locks), so the next holder's head read always sees it, and a reader never sees seq n+1
+ * without seq n.
+ *
+ * The lock key is (a constant naming MovingData's audit lock, the log table's OID): the OID
+ * differs per schema, so stores that share a database in different schemas do not queue on
+ * each other, and the two-key form cannot collide with single-key advisory locks (Kysely's
+ * migration lock, future job queues).
+ *
+ * Time comes from the database clock, read after the lock (`clock_timestamp()`, not `now()`,
+ * which is the start of a transaction that may have waited), so `at` follows `seq`.
+ */
+import { sql, type Kysely } from 'kysely';
+import { GENESIS_HASH, auditEntryHash, verifyAuditChain } from '../audit-chain.ts';
+import type { AuditEntry, AuditHead, AuditListQuery, AuditLog, AuditVerification, JsonObject, NewAuditEntry } from '../port.ts';
+import {
+  checkAfterSeq,
+  checkAuditAction,
+  checkAuditDetails,
+  checkAuditOutcome,
+  checkLabel,
+  checkLimit,
+  checkNullableKey,
+  checkNullableLabel,
+  checkNullableSha256,
+} from '../validation.ts';
+import { mapDatabaseError } from './errors.ts';
+import { jsonText, toAuditEntry, toDate, toSafeInteger } from './rows.ts';
+import type { Database } from './schema.ts';
+
+/** 'MDAU' as a 31-bit integer: the first half of the advisory lock key. */
+const AUDIT_LOCK_NAMESPACE = 0x4d444155;
+const PAGE = { fallback: 1000, max: 10_000 };
+
+export class SqlAuditLog implements AuditLog {
+  readonly #db: Kysely<Database>;
+  readonly #guard: () => void;
+
+  constructor(db: Kysely<Database>, guard: () => void) {
+    this.#db = db;
+    this.#guard = guard;
+  }
+
+  async #run<T>(operation: string, work: () => Promise<T>): Promise<T> {
+    this.#guard();
+    try {
+      return await work();
+    } catch (err) {
+      throw mapDatabaseError(err, operation);
+    }
+  }
+
+  async append(input: NewAuditEntry): Promise<AuditEntry> {
+    const principal = checkLabel(input.principal, 'principal');
+    const action = checkAuditAction(input.action);
+    const outcome = checkAuditOutcome(input.outcome);
+    const location = checkNullableLabel(input.location, 'location');
+    const objectKey = checkNullableKey(input.objectKey, 'objectKey');
+    const keyId = checkNullableLabel(input.keyId, 'keyId');
+    const sha256 = checkNullableSha256(input.sha256);
+    // Hash what the database will give back (jsonb keeps no key order, no duplicate keys).
+    const details = JSON.parse(JSON.stringify(checkAuditDetails(input.details))) as JsonObject;
+
+    return this.#run('appendAudit', () =>
+      this.#db.transaction().execute(async (trx) => {
+        await sql`select pg_advisory_xact_lock(${sql.lit(AUDIT_LOCK_NAMESPACE)}, ('audit_log'::regclass)::oid::integer)`.execute(trx);
+        // A new statement after the lock: under READ COMMITTED it sees the previous holder's commit.
+        const head = await trx.selectFrom('audit_log').select(['seq', 'hash']).orderBy('seq', 'desc').limit(1).executeTakeFirst();
+        const clock = await sql<{ at: unknown }>`select date_trunc('milliseconds', clock_timestamp()) as at`.execute(trx);
+        const seq = head === undefined ? 1 : toSafeInteger(head.seq, 'audit seq') + 1;
+        const prevHash = head === undefined ? GENESIS_HASH : head.hash;
+        const at = toDate(clock.rows[0]?.at, 'database clock');
+        const hash = auditEntryHash(prevHash, { seq, at, principal, action, location, objectKey, keyId, sha256, outcome, details });
+        const row = await trx
+          .insertInto('audit_log')
+          .values({ seq, at, principal, action, location, object_key: objectKey, key_id: keyId, sha256, outcome, details: jsonText(details), prev_hash: prevHash, hash })
+          .returningAll()
+          .executeTakeFirstOrThrow();
+        return toAuditEntry(row);
+      }),
+    );
+  }
+
+  async list(query: AuditListQuery = {}): Promise<AuditEntry[]> {
+    const afterSeq = checkAfterSeq(query.afterSeq);
+    const limit = checkLimit(query.limit, PAGE.fallback, PAGE.max);
+    return this.#run('listAudit', async () => {
+      const rows = await this.#db.selectFrom('audit_log').selectAll().where('seq', '>', afterSeq).orderBy('seq').limit(limit).execute();
+      return rows.map(toAuditEntry);
+    });
+  }
+
+  async head(): Promise<AuditHead | null> {
+    return this.#run('auditHead', async () => {
+      const row = await this.#db.selectFrom('audit_log').select(['seq', 'hash']).orderBy('seq', 'desc').limit(1).executeTakeFirst();
+      return row === undefined ? null : { seq: toSafeInteger(row.seq, 'audit seq'), hash: row.hash };
+    });
+  }
+
+  entries(options: { readonly afterSeq?: number; readonly pageSize?: number } = {}): AsyncGenerator<AuditEntry> {
+    return this.#pages(checkAfterSeq(options.afterSeq), checkLimit(options.pageSize, PAGE.fallback, PAGE.max), undefined);
+  }
+
+  /** Keyset pages after `afterSeq`, up to `throughSeq` if given; one page in memory at a time. */
+  async *#pages(afterSeq: number, limit: number, throughSeq: number | undefined): AsyncGenerator<AuditEntry> {
+    let cursor = afterSeq;
+    for (;;) {
+      const page = await this.#run('listAudit', async () => {
+        let q = this.#db.selectFrom('audit_log').selectAll().where('seq', '>', cursor);
+        if (throughSeq !== undefined) q = q.where('seq', '<=', throughSeq);
+        return (await q.orderBy('seq').limit(limit).execute()).map(toAuditEntry);
+      });
+      yield* page;
+      const last = page.at(-1);
+      if (last === undefined || page.length < limit) return;
+      cursor = last.seq;
+    }
+  }
+
+  async verify(options: { readonly pageSize?: number } = {}): Promise<AuditVerification> {
+    const pageSize = checkLimit(options.pageSize, PAGE.fallback, PAGE.max);
+    // The log as it stood when verification began: entries appended meanwhile wait for the
+    // next run, so a busy log cannot keep one verification going forever.
+    const head = await this.head();
+    if (head === null) return { ok: true, entries: 0, head: null };
+    return verifyAuditChain(this.#pages(0, pageSize, head.seq), (hash) =>
+      this.#run('locateAudit', async () => {
+        // Asked once, at the first break; a sequential scan then is acceptable.
+        const row = await this.#db.selectFrom('audit_log').select('seq').where('hash', '=', hash).orderBy('seq').limit(1).executeTakeFirst();
+        return row === undefined ? undefined : toSafeInteger(row.seq, 'audit seq');
+      }),
+    );
+  }
+}
