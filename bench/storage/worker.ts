@@ -56,7 +56,8 @@ await Promise.all(
         bytes += size;
       } else if (job.op === 'get') {
         const got = await store.get(key);
-        await pipeline(got.body, createWriteStream(join(job.dir, name)));
+        // Writes gathered up to 1 MiB, as the put side reads.
+        await pipeline(got.body, createWriteStream(join(job.dir, name), { highWaterMark: MiB }));
         bytes += got.info.size;
       }
     }

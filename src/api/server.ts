@@ -13,6 +13,7 @@ import { registerErrorHandling } from './errors.ts';
 import { auditRoutes } from './routes/audit.ts';
 import { fileRoutes } from './routes/files.ts';
 import { healthRoutes } from './routes/health.ts';
+import { keyRoutes } from './routes/keys.ts';
 import { tokenRoutes } from './routes/tokens.ts';
 
 export async function buildApi(context: AppContext): Promise<FastifyInstance> {
@@ -45,6 +46,7 @@ export async function buildApi(context: AppContext): Promise<FastifyInstance> {
         { name: 'files', description: 'Objects at a location: streamed, encrypted, audited' },
         { name: 'access', description: 'API tokens and roles' },
         { name: 'audit', description: 'The tamper-evident audit trail' },
+        { name: 'keys', description: 'Location encryption keys: list and rotate' },
       ],
       components: { securitySchemes: { bearerAuth: { ...BEARER_SECURITY_SCHEME } } },
     },
@@ -56,6 +58,7 @@ export async function buildApi(context: AppContext): Promise<FastifyInstance> {
   await app.register(fileRoutes, { files: context.files });
   await app.register(tokenRoutes, { metadata: context.metadata, audit: context.audit });
   await app.register(auditRoutes, { audit: context.audit });
+  await app.register(keyRoutes, { keys: context.keys, stores: context.stores, metadata: context.metadata, audit: context.audit });
 
   app.get('/openapi.json', { schema: { hide: true } }, async () => app.swagger());
   return app;

@@ -223,6 +223,38 @@ describe.each(setups)('file API on %s', (label, environment) => {
     expect(lines.some((l) => l.action === 'delete' && l.location === 'gcp')).toBe(true);
   });
 
+  it('rotates a location key: headers re-wrapped, payloads untouched, everything still readable', async () => {
+    const content = randomBytes(150_000);
+    await call('PUT', '/files/gcp/rotate/one.bin', { token: tokens['auditor'], body: content });
+    await call('PUT', '/files/gcp/rotate/two.bin', { token: tokens['auditor'], body: 'second' });
+    const inner = app.context.stores.get('gcp')!.inner;
+    const before = Buffer.concat((await (await inner.get('rotate/one.bin')).body.toArray()) as Buffer[]);
+
+    expect((await call('POST', '/keys/gcp/rotate', { token: tokens['auditor'] })).statusCode).toBe(403);
+    const rotated = await call('POST', '/keys/gcp/rotate', { token: ADMIN });
+    expect(rotated.statusCode).toBe(200);
+    const report = rotated.json<{ previous_key_id: string; active_key_id: string; rewrapped: number; failed: unknown[] }>();
+    expect(report.active_key_id).not.toBe(report.previous_key_id);
+    expect(report.rewrapped).toBeGreaterThanOrEqual(2);
+    expect(report.failed).toEqual([]);
+
+    const after = Buffer.concat((await (await inner.get('rotate/one.bin')).body.toArray()) as Buffer[]);
+    const header = before.indexOf('\n---') + 48; // through the MAC line (43 base64 chars + '--- ' + LF)
+    expect(after.subarray(header).equals(before.subarray(header))).toBe(true);
+    expect(after.subarray(0, header).equals(before.subarray(0, header))).toBe(false);
+    const got = await call('GET', '/files/gcp/rotate/one.bin', { token: tokens['auditor'] });
+    expect(got.rawPayload.equals(content)).toBe(true);
+    const file = await app.context.metadata.findFileByKey('rotate/one.bin');
+    const [replica] = await app.context.metadata.listReplicasOfVersion(file!.id, file!.currentVersion!);
+    expect(replica?.encryption?.keyIds).toEqual([report.active_key_id]);
+
+    const keys = await call('GET', '/keys', { token: ADMIN });
+    const gcp = keys.json<{ locations: Array<{ location: string; active: string; keys: Array<{ id: string }> }> }>().locations.find((l) => l.location === 'gcp');
+    expect(gcp?.active).toBe(report.active_key_id);
+    expect(gcp?.keys.map((k) => k.id)).toContain(report.previous_key_id);
+    expect(keys.payload).not.toContain('AGE-SECRET-KEY');
+  });
+
   it.runIf(label === 'the lab')('stores S3 objects with SSE-KMS under netapp-key (proved by HEAD)', async () => {
     await call('PUT', '/files/aws/sse/proof.txt', { token: tokens['analyst'], body: 'server-side encrypted too' });
     const env = labEnv();
