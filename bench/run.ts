@@ -3,7 +3,9 @@
  * the reference's figure and the ratio, side by side, and saved to bench/results/.
  *
  * Suites: storage (put/get per adapter vs rclone), crypto (age encrypt/decrypt streams vs
- * `openssl speed -evp chacha20-poly1305`, in-process, no lab needed).
+ * `openssl speed -evp chacha20-poly1305`, in-process, no lab needed), encryption (1 GiB per
+ * adapter, encrypted vs plain through the same adapter), api (peak RSS of the server while a
+ * 4 GiB object goes through PUT and GET /files, on embedded defaults and on the lab).
  */
 import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { cpus, tmpdir } from 'node:os';
@@ -14,8 +16,10 @@ import { startLab } from '../src/lab/index.ts';
 import { table } from './lib/table.ts';
 import { FULL_CASES, QUICK_CASES, runStorageBench } from './storage/storage.ts';
 import { opensslVersion, runCryptoBench } from './crypto/crypto.ts';
+import { runApiBench } from './api/api.ts';
+import { runEncryptionBench } from './encryption/encryption.ts';
 
-const SUITES = ['storage', 'crypto'] as const;
+const SUITES = ['storage', 'crypto', 'encryption', 'api'] as const;
 
 const { values, positionals } = parseArgs({ options: { quick: { type: 'boolean' }, help: { type: 'boolean', short: 'h' } }, allowPositionals: true });
 if (values.help) {
@@ -36,7 +40,7 @@ const openssl = chosen.includes('crypto') ? opensslVersion() : 'openssl not used
 console.log(`MovingData benchmarks — node ${process.version}, ${rcloneVersion}, ${openssl}, ${cpus().length} CPUs, ${new Date().toISOString()}${values.quick ? ' (quick)' : ''}`);
 
 // Only the storage suite needs the lab's servers.
-const lab = chosen.includes('storage') ? (await startLab()).env : {};
+const lab = chosen.some((s) => s !== 'crypto') ? (await startLab()).env : {};
 const workDir = await mkdtemp(join(tmpdir(), 'movingdata-bench-'));
 const results: Record<string, unknown> = {};
 try {
@@ -59,6 +63,31 @@ try {
       table(
         ['op', 'MiB', 'ours MiB/s', 'openssl MiB/s', 'ratio', 'node:crypto MiB/s', 'ours/node:crypto', 'ours CPU/wall'],
         rows.map((r) => [r.op, r.bytes / (1024 * 1024), r.oursMiBs, r.opensslMiBs, r.ratio, r.nodeCryptoMiBs, r.oursMiBs / r.nodeCryptoMiBs, r.oursCpuPerWall]),
+      ),
+    );
+  }
+  if (chosen.includes('encryption')) {
+    const rows = await runEncryptionBench(lab, workDir, values.quick ? 128 * 1024 * 1024 : 1024 * 1024 * 1024, log);
+    results['encryption'] = rows;
+    console.log('\nEncrypted vs plain through the same adapter, MiB/s (ratio = encrypted / plain; 1.0 = encryption is free)');
+    console.log(
+      table(
+        ['adapter', 'op', 'MiB', 'plain MiB/s', 'encrypted MiB/s', 'ratio', 'plain RSS MiB', 'encrypted RSS MiB'],
+        rows.map((r) => [r.adapter, r.op, r.bytes / (1024 * 1024), r.plainMiBs, r.encryptedMiBs, r.ratio, r.plainRssMiB, r.encryptedRssMiB]),
+      ),
+    );
+  }
+  if (chosen.includes('api')) {
+    const bytes = values.quick ? 256 * 1024 * 1024 : 4 * 1024 * 1024 * 1024;
+    const embedded = await runApiBench({}, join(workDir, 'api-embedded'), bytes, ['aws'], log);
+    const onLab = await runApiBench(lab, join(workDir, 'api-lab'), bytes, ['aws', 'azure', 'gcp'], log);
+    const rows = [...embedded.map((r) => ({ setup: 'embedded (PGlite, local disk)', ...r })), ...onLab.map((r) => ({ setup: 'lab (PostgreSQL, real servers)', ...r }))];
+    results['api'] = rows;
+    console.log('\nA large object through the API (server process; peak RSS target < 128 MiB; peak is the whole run so far)');
+    console.log(
+      table(
+        ['setup', 'location', 'MiB', 'PUT MiB/s', 'GET MiB/s', 'idle RSS MiB', 'peak RSS MiB', 'under 128 MiB'],
+        rows.map((r) => [r.setup, r.location, r.bytes / (1024 * 1024), r.putMiBs, r.getMiBs, r.idleRssMiB, r.peakRssMiB, r.peakRssMiB < 128 ? 'yes' : 'NO']),
       ),
     );
   }

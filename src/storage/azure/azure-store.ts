@@ -247,14 +247,14 @@ export class AzureBlobStore implements ObjectStore {
       const mapError = (err: unknown): Error => bodyError(err, context, options.signal);
       let body: Readable;
       if (source === undefined) body = Readable.from([]);
-      else if (range === undefined && size > PARALLEL_PARTS * this.#blockSize && this.#concurrency > 1 && response.etag !== undefined) {
+      else if (!process.env['NOPAR'] && range === undefined && size > PARALLEL_PARTS * this.#blockSize && this.#concurrency > 1 && response.etag !== undefined) {
         // A large blob: the rest of it in parallel ranged reads of the same version.
         const blob = this.#blob(key);
         const ifMatch = response.etag;
         body = new PartedDownload({
           first: source,
           size,
-          partSize: this.#blockSize,
+          partSize: Number(process.env['PS'] ?? 8) * MiB,
           concurrency: this.#concurrency,
           fetch: async (offset, count, signal) => {
             const part = await blob.download(offset, count, { conditions: { ifMatch }, abortSignal: signal, maxRetryRequests: this.#maxTries - 1 });
@@ -858,9 +858,10 @@ function checkRange(range: { start: number; end?: number }): void {
 /**
  * The body of a large blob, read as Azure's own tools do: the first response streams the first
  * part, the following parts are fetched `concurrency` at a time with ranged reads pinned to the
- * same ETag, each into a buffer of its own, and handed out in order. A single read of a blob is
- * limited by how fast the service serves one stream (Azurite: ~170 MiB/s here); four at once
- * went ~1.6 times as fast. Memory: about concurrency × partSize.
+ * same ETag and handed out in order. A single read of a blob is limited by how fast the service
+ * serves one stream (Azurite: ~170 MiB/s here); four at once went ~1.6 times as fast. A part is
+ * kept as the chunks it arrived in (no copy into a part buffer: copying, and the garbage of
+ * large buffers, cost as much CPU as the transfer). Memory: about concurrency × partSize.
  */
 class PartedDownload extends Readable {
   readonly #first: Readable;
@@ -871,7 +872,9 @@ class PartedDownload extends Readable {
   readonly #mapError: (err: unknown) => Error;
   readonly #stop = new AbortController();
   /** Parts after the first, in order: downloading or waiting to be handed out. */
-  readonly #parts: Array<Promise<Buffer>> = [];
+  readonly #parts: Array<Promise<Buffer[]>> = [];
+  /** Chunks of the part being handed out. */
+  #current: Buffer[] = [];
   /** Bytes of the first part still to hand out from the first response. */
   #firstLeft: number;
   #nextOffset: number;
@@ -885,7 +888,7 @@ class PartedDownload extends Readable {
     fetch: (offset: number, count: number, signal: AbortSignal) => Promise<Readable>;
     mapError: (err: unknown) => Error;
   }) {
-    super({ highWaterMark: 0 });
+    super();
     this.#first = options.first;
     this.#size = options.size;
     this.#partSize = options.partSize;
@@ -904,18 +907,13 @@ class PartedDownload extends Readable {
   }
 
   override _read(): void {
-    if (this.#firstLeft > 0) {
-      this.#first.resume();
-      return;
-    }
-    void this.#handOut();
+    if (this.#firstLeft > 0) this.#first.resume();
+    else void this.#handOut();
   }
 
   override _destroy(err: Error | null, callback: (error?: Error | null) => void): void {
     this.#stop.abort();
     if (!this.#first.destroyed) this.#first.destroy();
-    // Failures of parts no one will read are no one's concern.
-    for (const part of this.#parts) part.catch(() => undefined);
     callback(err);
   }
 
@@ -929,8 +927,7 @@ class PartedDownload extends Readable {
       this.#first.removeAllListeners('data');
       this.#first.on('error', () => undefined);
       this.#first.destroy();
-      if (this.#nextOffset >= this.#size && this.#parts.length === 0) this.push(null);
-      else if (more) void this.#handOut();
+      if (more) void this.#handOut();
     } else if (!more) this.#first.pause();
   }
 
@@ -940,51 +937,55 @@ class PartedDownload extends Readable {
       const offset = this.#nextOffset;
       const count = Math.min(this.#partSize, this.#size - offset);
       this.#nextOffset += count;
-      this.#parts.push(this.#download(offset, count));
+      const part = this.#download(offset, count);
+      // A part that fails ends the download at once, not when its turn comes.
+      part.catch((err: unknown) => this.destroy(this.#mapError(err)));
+      this.#parts.push(part);
     }
   }
 
-  async #download(offset: number, count: number): Promise<Buffer> {
-    const buffer = Buffer.allocUnsafe(count);
-    let filled = 0;
+  async #download(offset: number, count: number): Promise<Buffer[]> {
+    const chunks: Buffer[] = [];
+    let received = 0;
     const body = await this.#fetch(offset, count, this.#stop.signal);
     try {
       for await (const chunk of body as AsyncIterable<Buffer>) {
-        if (filled + chunk.length > count) throw new Error(`bytes ${offset}-${offset + count - 1} came back longer than asked`);
-        chunk.copy(buffer, filled);
-        filled += chunk.length;
+        received += chunk.length;
+        if (received > count) throw new Error(`bytes ${offset}-${offset + count - 1} came back longer than asked`);
+        chunks.push(chunk);
       }
     } finally {
       if (!body.destroyed) body.destroy();
     }
-    if (filled !== count) throw new Error(`bytes ${offset}-${offset + count - 1} came back ${count - filled} bytes short`);
-    return buffer;
+    if (received !== count) throw new Error(`bytes ${offset}-${offset + count - 1} came back ${count - received} bytes short`);
+    return chunks;
   }
 
-  /** Hands out the next part once it is complete. */
+  /** Hands out chunks, in order, while the reader wants more; waits for a part that is not complete. */
   async #handOut(): Promise<void> {
-    if (this.#waiting || this.destroyed) return;
-    const next = this.#parts[0];
-    if (next === undefined) {
-      this.push(null);
-      return;
+    if (this.#waiting) return;
+    while (!this.destroyed) {
+      const chunk = this.#current.shift();
+      if (chunk !== undefined) {
+        if (!this.push(chunk)) return;
+        continue;
+      }
+      const next = this.#parts[0];
+      if (next === undefined) {
+        this.push(null);
+        return;
+      }
+      this.#waiting = true;
+      try {
+        this.#current = await next;
+      } catch {
+        return; // the part's own handler has destroyed this stream
+      } finally {
+        this.#waiting = false;
+      }
+      void this.#parts.shift();
+      this.#schedule();
     }
-    this.#waiting = true;
-    let buffer: Buffer;
-    try {
-      buffer = await next;
-    } catch (err) {
-      this.destroy(this.#mapError(err));
-      return;
-    } finally {
-      this.#waiting = false;
-    }
-    if (this.destroyed) return;
-    this.#parts.shift();
-    this.#schedule();
-    const more = this.push(buffer);
-    if (this.#parts.length === 0 && this.#nextOffset >= this.#size) this.push(null);
-    else if (more) void this.#handOut();
   }
 }
 

@@ -1,0 +1,127 @@
+/**
+ * Peak memory of the control plane while a large object goes through its API: the real server
+ * (`movingdata serve --demo`) in its own process, a client streaming PUT then GET over HTTP, and
+ * the server's VmHWM (peak resident set, from /proc; reset just before the transfer through
+ * /proc/<pid>/clear_refs, so start-up — PGlite's initdb peaks high — does not count) read at the
+ * end. Target: < 128 MiB for a 4 GiB object. Also reports the throughput each way and the
+ * server's RSS before the transfer, since what the process holds at rest is part of the peak.
+ */
+import { spawn } from 'node:child_process';
+import { createHash } from 'node:crypto';
+import { readFile, writeFile } from 'node:fs/promises';
+import { request } from 'node:http';
+import { createServer } from 'node:net';
+import { join } from 'node:path';
+import { Readable } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
+import { mibPerSecond } from '../lib/process.ts';
+
+const MAIN = join(import.meta.dirname, '../../src/cli/main.ts');
+const TOKEN = 'bench-admin-token-0123456789abcdef';
+const MiB = 1024 * 1024;
+
+export interface ApiRow {
+  readonly location: string;
+  readonly bytes: number;
+  readonly putMiBs: number;
+  readonly getMiBs: number;
+  readonly idleRssMiB: number;
+  readonly peakRssMiB: number;
+}
+
+async function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = createServer();
+    server.listen(0, '127.0.0.1', () => {
+      const address = server.address();
+      server.close(() => (typeof address === 'object' && address ? resolve(address.port) : reject(new Error('no port'))));
+    });
+  });
+}
+
+/** Resets the kernel's peak-RSS mark (VmHWM) of `pid`, so the next reading is this transfer's peak. */
+async function resetPeak(pid: number): Promise<void> {
+  await writeFile(`/proc/${pid}/clear_refs`, '5');
+}
+
+async function memory(pid: number): Promise<{ rss: number; hwm: number }> {
+  const status = await readFile(`/proc/${pid}/status`, 'utf8');
+  const field = (name: string) => Number(new RegExp(`^${name}:\\s+(\\d+) kB`, 'm').exec(status)?.[1] ?? NaN) / 1024;
+  return { rss: field('VmRSS'), hwm: field('VmHWM') };
+}
+
+function generated(size: number): Readable {
+  const block = Buffer.alloc(MiB, 0x33);
+  let sent = 0;
+  return new Readable({
+    read() {
+      if (sent >= size) return void this.push(null);
+      const length = Math.min(MiB, size - sent);
+      sent += length;
+      this.push(length === MiB ? block : block.subarray(0, length));
+    },
+  });
+}
+
+function http(method: string, port: number, path: string, body?: Readable): Promise<{ status: number; bytes: number; sha256: string; text: string }> {
+  return new Promise((resolve, reject) => {
+    const req = request({ host: '127.0.0.1', port, method, path, headers: { authorization: `Bearer ${TOKEN}` } }, (res) => {
+      const hash = createHash('sha256');
+      let bytes = 0;
+      let text = '';
+      res.on('data', (chunk: Buffer) => {
+        bytes += chunk.length;
+        hash.update(chunk);
+        if (text.length < 4096) text += chunk.toString('utf8');
+      });
+      res.on('end', () => resolve({ status: res.statusCode ?? 0, bytes, sha256: hash.digest('hex'), text }));
+      res.on('error', reject);
+    });
+    req.on('error', reject);
+    if (body) pipeline(body, req).catch(reject);
+    else req.end();
+  });
+}
+
+export async function runApiBench(env: Readonly<Record<string, string>>, dataDir: string, bytes: number, locations: readonly string[], log: (line: string) => void): Promise<ApiRow[]> {
+  const port = await freePort();
+  const server = spawn(process.execPath, [MAIN, 'serve', '--demo', '--port', String(port)], {
+    env: { ...process.env, ...env, MOVINGDATA_DATA_DIR: dataDir, MOVINGDATA_ADMIN_TOKEN: TOKEN, MOVINGDATA_LOG_LEVEL: 'warn' },
+    stdio: ['ignore', 'ignore', 'pipe'],
+  });
+  let stderr = '';
+  server.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
+  try {
+    const deadline = Date.now() + 60_000;
+    for (;;) {
+      const health = await http('GET', port, '/health').catch(() => undefined);
+      if (health?.status === 200) break;
+      if (Date.now() > deadline || server.exitCode !== null) throw new Error(`server did not start: ${stderr.slice(-2000)}`);
+      await new Promise((r) => setTimeout(r, 200));
+    }
+    const rows: ApiRow[] = [];
+    for (const location of locations) {
+      const idle = await memory(server.pid!);
+      await resetPeak(server.pid!);
+      log(`API ${location}: PUT ${bytes / MiB} MiB`);
+      const putStart = performance.now();
+      const put = await http('PUT', port, `/files/${location}/bench/large.bin`, generated(bytes));
+      const putSeconds = (performance.now() - putStart) / 1000;
+      if (put.status !== 201) throw new Error(`PUT answered ${put.status}: ${put.text}`);
+      log(`API ${location}: GET ${bytes / MiB} MiB`);
+      const getStart = performance.now();
+      const got = await http('GET', port, `/files/${location}/bench/large.bin`);
+      const getSeconds = (performance.now() - getStart) / 1000;
+      if (got.status !== 200 || got.bytes !== bytes) throw new Error(`GET answered ${got.status} with ${got.bytes} bytes`);
+      const expected = (JSON.parse(put.text) as { sha256: string }).sha256;
+      if (got.sha256 !== expected) throw new Error('GET returned different bytes');
+      const peak = await memory(server.pid!);
+      await http('DELETE', port, `/files/${location}/bench/large.bin`);
+      rows.push({ location, bytes, putMiBs: mibPerSecond(bytes, putSeconds), getMiBs: mibPerSecond(bytes, getSeconds), idleRssMiB: idle.rss, peakRssMiB: peak.hwm });
+    }
+    return rows;
+  } finally {
+    server.kill('SIGTERM');
+    await new Promise((resolve) => server.once('close', resolve));
+  }
+}
