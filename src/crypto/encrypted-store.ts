@@ -80,11 +80,24 @@ export interface EncryptedStoreOptions {
   readonly onKeyUse?: (use: KeyUse) => void;
 }
 
+/** A stored age object opened for copying (see EncryptedStore.openSealed). */
+export interface SealedObject {
+  readonly fileKey: Buffer;
+  /** Bytes of the stored header; the payload (nonce first) starts here. */
+  readonly headerLength: number;
+  /** The key that sealed it (`age:…`). */
+  readonly keyId: string;
+  readonly storedSize: number;
+  readonly plaintextSize: number;
+  /** Plaintext view: size, content type, user metadata, tier. */
+  readonly info: ObjectInfo;
+}
+
 /** Result of re-wrapping one object's file key to the location's active key. */
 export type RewrapResult = { readonly changed: true; readonly from: string; readonly to: string } | { readonly changed: false; readonly keyId: string };
 
 /** Passes plaintext through, hashing and counting it, and checks the announced size at the end. */
-class PlaintextMeter extends Transform {
+export class PlaintextMeter extends Transform {
   readonly #hash = createHash('sha256');
   readonly #expected: number | undefined;
   size = 0;
@@ -203,6 +216,16 @@ export class EncryptedStore implements ObjectStore {
   copy?: (sourceKey: string, destinationKey: string, options?: CopyOptions) => Promise<ObjectInfo>;
   setTier?: (key: string, tier: string, signal?: AbortSignal) => Promise<void>;
   keyProblem?: (key: string) => string | undefined;
+
+  /** The key new objects are sealed with here (`age:…` / `fernet:…`). */
+  get activeKeyId(): string {
+    return this.#keys().active.id;
+  }
+
+  /** The format new objects are sealed in here (the active key's). */
+  get format(): 'age' | 'fernet' {
+    return this.#keys().active.format;
+  }
 
   /** The wrapped store (ciphertext), for drift scans and raw copies. */
   get inner(): ObjectStore {
@@ -343,6 +366,80 @@ export class EncryptedStore implements ObjectStore {
         return { ...item, size, checksums: {} };
       }),
     };
+  }
+
+  /**
+   * The age header this location puts in front of a payload sealed with `fileKey`: fan-out and
+   * replication seal (or copy) one payload and give each location its own header.
+   */
+  headerFor(fileKey: Buffer): { readonly header: Buffer; readonly keyId: string } {
+    const { active } = this.#keys();
+    if (active.format !== 'age') throw new MovingDataError('unsupported', `location ${this.location} uses Fernet; an age payload cannot be shared with it`);
+    return { header: encodeHeader(fileKey, [active.recipient]), keyId: active.id };
+  }
+
+  /**
+   * Store `header ‖ payload` sealed elsewhere (see headerFor): the bytes pass through as they
+   * are; only this store's bookkeeping metadata is added. `payloadSize` lets the store announce
+   * the exact length (single-request uploads for small objects).
+   */
+  putSealed(
+    key: string,
+    sealed: { readonly header: Buffer; readonly keyId: string },
+    payload: Readable,
+    options: PutOptions & { readonly plaintextSize?: number },
+  ): Promise<PutResult> {
+    return this.#run('put', key, async () => {
+      let metadata: Record<string, string>;
+      try {
+        metadata = lowercase(options.metadata);
+      } catch (err) {
+        payload.destroy();
+        throw err;
+      }
+      const stream = Readable.from(
+        (async function* () {
+          yield sealed.header;
+          yield* payload as AsyncIterable<Buffer>;
+        })(),
+      );
+      return this.#inner.put(key, stream, {
+        ...(options.contentType === undefined ? {} : { contentType: options.contentType }),
+        ...(options.tier === undefined ? {} : { tier: options.tier }),
+        ...(options.signal === undefined ? {} : { signal: options.signal }),
+        ...(options.plaintextSize === undefined ? {} : { size: sealed.header.length + payloadSize(options.plaintextSize) }),
+        metadata: {
+          ...metadata,
+          [META_FORMAT]: 'age-v1',
+          [META_KEY]: sealed.keyId,
+          [META_HEADER]: String(sealed.header.length),
+          ...(options.plaintextSize === undefined ? {} : { [META_SIZE]: String(options.plaintextSize) }),
+        },
+      });
+    });
+  }
+
+  /**
+   * Open a stored age object for copying elsewhere without decrypting it: its file key (from
+   * the header, with this location's identities), where the payload starts, and what the
+   * object says about itself. The payload is `inner.get(key, { range: { start: headerLength } })`.
+   */
+  openSealed(key: string, signal?: AbortSignal): Promise<SealedObject> {
+    return this.#run('open', key, async () => {
+      const info = await this.#inner.head(key, signal);
+      if ((info.metadata[META_FORMAT] ?? 'age-v1') !== 'age-v1') throw new MovingDataError('unsupported', `${this.location}:${key} is not an age object`);
+      const first = await this.#inner.get(key, { range: { start: 0, end: Math.min(HEAD_FETCH_BYTES, info.size) - 1 }, ...(signal ? { signal } : {}) });
+      const opened = openFile(await collect(first.body, HEAD_FETCH_BYTES), this.#identities(key));
+      const size = plaintextSize(info.size - opened.headerLength);
+      return {
+        fileKey: opened.fileKey,
+        headerLength: opened.headerLength,
+        keyId: info.metadata[META_KEY] ?? 'unknown',
+        storedSize: info.size,
+        plaintextSize: size,
+        info: this.#info(info, size),
+      };
+    });
   }
 
   /**
