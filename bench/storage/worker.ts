@@ -56,8 +56,7 @@ await Promise.all(
         bytes += size;
       } else if (job.op === 'get') {
         const got = await store.get(key);
-        // Writes gathered up to 1 MiB, as the put side reads.
-        await pipeline(got.body, createWriteStream(join(job.dir, name), { highWaterMark: MiB }));
+        await pipeline(got.body, createWriteStream(join(job.dir, name)));
         bytes += got.info.size;
       }
     }

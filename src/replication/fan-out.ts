@@ -96,7 +96,9 @@ export async function fanOutWrite(body: Readable, request: FanOutRequest): Promi
   ];
   const branches = [...ageBranches, ...fernetBranches];
   // A destination that gives up must stop receiving bytes, or the tee would wait for it forever.
-  puts.forEach((put, i) => put.catch((err: unknown) => branches[i]!.destroy(err instanceof Error ? err : new Error(String(err)))));
+  puts.forEach((put, i) => {
+    put.catch((err: unknown) => branches[i]!.destroy(err instanceof Error ? err : new Error(String(err))));
+  });
 
   const flows = [pipeline(body, meter, new Tee(plaintextBranches)), ...(ageTargets.length > 0 ? [pipeline(encryptor, tap, new Tee(ageBranches))] : [])];
   const [source] = await Promise.allSettled(flows);

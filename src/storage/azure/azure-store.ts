@@ -101,8 +101,6 @@ const MAX_BLOCK_SIZE = 4000 * MiB;
 const MIN_BLOCK_SIZE = 64 * KiB;
 const MAX_PAGE = 1000;
 const COPY_POLL_INTERVAL_MS = 500;
-/** A full read of a blob larger than this many blocks is fetched in parallel parts. */
-const PARALLEL_PARTS = 4;
 const COPY_DEADLINE_MS = 30 * 60_000;
 
 export const AZURE_TIERS: readonly TierSpec[] = [
@@ -244,27 +242,7 @@ export class AzureBlobStore implements ObjectStore {
         md5: range === undefined ? (response.contentMD5 ?? response.blobContentMD5) : response.blobContentMD5,
         metadata: response.metadata,
       });
-      const mapError = (err: unknown): Error => bodyError(err, context, options.signal);
-      let body: Readable;
-      if (source === undefined) body = Readable.from([]);
-      else if (!process.env['NOPAR'] && range === undefined && size > PARALLEL_PARTS * this.#blockSize && this.#concurrency > 1 && response.etag !== undefined) {
-        // A large blob: the rest of it in parallel ranged reads of the same version.
-        const blob = this.#blob(key);
-        const ifMatch = response.etag;
-        body = new PartedDownload({
-          first: source,
-          size,
-          partSize: Number(process.env['PS'] ?? 8) * MiB,
-          concurrency: this.#concurrency,
-          fetch: async (offset, count, signal) => {
-            const part = await blob.download(offset, count, { conditions: { ifMatch }, abortSignal: signal, maxRetryRequests: this.#maxTries - 1 });
-            if (part.readableStreamBody === undefined) throw new MovingDataError('internal', `no body for bytes ${offset}-${offset + count - 1}`);
-            return part.readableStreamBody as Readable;
-          },
-          mapError,
-        });
-        if (options.signal !== undefined) addAbortSignal(options.signal, body);
-      } else body = guardBody(source, mapError);
+      const body = source === undefined ? Readable.from([]) : guardBody(source, (err) => bodyError(err, context, options.signal));
       if (range === undefined) return { body, info };
       return { body, info, range: { start: range.start, end: range.start + length - 1 } };
     });
@@ -852,140 +830,6 @@ function checkRange(range: { start: number; end?: number }): void {
   }
   if (range.end !== undefined && range.end < range.start) {
     throw new MovingDataError('range_not_satisfiable', `range ${range.start}-${range.end} ends before it starts`);
-  }
-}
-
-/**
- * The body of a large blob, read as Azure's own tools do: the first response streams the first
- * part, the following parts are fetched `concurrency` at a time with ranged reads pinned to the
- * same ETag and handed out in order. A single read of a blob is limited by how fast the service
- * serves one stream (Azurite: ~170 MiB/s here); four at once went ~1.6 times as fast. A part is
- * kept as the chunks it arrived in (no copy into a part buffer: copying, and the garbage of
- * large buffers, cost as much CPU as the transfer). Memory: about concurrency × partSize.
- */
-class PartedDownload extends Readable {
-  readonly #first: Readable;
-  readonly #size: number;
-  readonly #partSize: number;
-  readonly #concurrency: number;
-  readonly #fetch: (offset: number, count: number, signal: AbortSignal) => Promise<Readable>;
-  readonly #mapError: (err: unknown) => Error;
-  readonly #stop = new AbortController();
-  /** Parts after the first, in order: downloading or waiting to be handed out. */
-  readonly #parts: Array<Promise<Buffer[]>> = [];
-  /** Chunks of the part being handed out. */
-  #current: Buffer[] = [];
-  /** Bytes of the first part still to hand out from the first response. */
-  #firstLeft: number;
-  #nextOffset: number;
-  #waiting = false;
-
-  constructor(options: {
-    first: Readable;
-    size: number;
-    partSize: number;
-    concurrency: number;
-    fetch: (offset: number, count: number, signal: AbortSignal) => Promise<Readable>;
-    mapError: (err: unknown) => Error;
-  }) {
-    super();
-    this.#first = options.first;
-    this.#size = options.size;
-    this.#partSize = options.partSize;
-    this.#concurrency = options.concurrency;
-    this.#fetch = options.fetch;
-    this.#mapError = options.mapError;
-    this.#firstLeft = Math.min(options.partSize, options.size);
-    this.#nextOffset = this.#firstLeft;
-    this.#first.on('data', (chunk: Buffer) => this.#fromFirst(chunk));
-    this.#first.on('error', (err) => this.destroy(this.#mapError(err)));
-    this.#first.on('end', () => {
-      if (this.#firstLeft > 0) this.destroy(this.#mapError(new Error(`the first response ended ${this.#firstLeft} bytes early`)));
-    });
-    this.#first.pause();
-    this.#schedule();
-  }
-
-  override _read(): void {
-    if (this.#firstLeft > 0) this.#first.resume();
-    else void this.#handOut();
-  }
-
-  override _destroy(err: Error | null, callback: (error?: Error | null) => void): void {
-    this.#stop.abort();
-    if (!this.#first.destroyed) this.#first.destroy();
-    callback(err);
-  }
-
-  #fromFirst(chunk: Buffer): void {
-    if (this.destroyed || this.#firstLeft === 0) return;
-    const take = Math.min(chunk.length, this.#firstLeft);
-    this.#firstLeft -= take;
-    const more = this.push(take === chunk.length ? chunk : chunk.subarray(0, take));
-    if (this.#firstLeft === 0) {
-      // The rest comes in parts; this response (and its socket) is not needed any more.
-      this.#first.removeAllListeners('data');
-      this.#first.on('error', () => undefined);
-      this.#first.destroy();
-      if (more) void this.#handOut();
-    } else if (!more) this.#first.pause();
-  }
-
-  /** Starts part downloads until `concurrency` are downloading or waiting. */
-  #schedule(): void {
-    while (this.#parts.length < this.#concurrency && this.#nextOffset < this.#size) {
-      const offset = this.#nextOffset;
-      const count = Math.min(this.#partSize, this.#size - offset);
-      this.#nextOffset += count;
-      const part = this.#download(offset, count);
-      // A part that fails ends the download at once, not when its turn comes.
-      part.catch((err: unknown) => this.destroy(this.#mapError(err)));
-      this.#parts.push(part);
-    }
-  }
-
-  async #download(offset: number, count: number): Promise<Buffer[]> {
-    const chunks: Buffer[] = [];
-    let received = 0;
-    const body = await this.#fetch(offset, count, this.#stop.signal);
-    try {
-      for await (const chunk of body as AsyncIterable<Buffer>) {
-        received += chunk.length;
-        if (received > count) throw new Error(`bytes ${offset}-${offset + count - 1} came back longer than asked`);
-        chunks.push(chunk);
-      }
-    } finally {
-      if (!body.destroyed) body.destroy();
-    }
-    if (received !== count) throw new Error(`bytes ${offset}-${offset + count - 1} came back ${count - received} bytes short`);
-    return chunks;
-  }
-
-  /** Hands out chunks, in order, while the reader wants more; waits for a part that is not complete. */
-  async #handOut(): Promise<void> {
-    if (this.#waiting) return;
-    while (!this.destroyed) {
-      const chunk = this.#current.shift();
-      if (chunk !== undefined) {
-        if (!this.push(chunk)) return;
-        continue;
-      }
-      const next = this.#parts[0];
-      if (next === undefined) {
-        this.push(null);
-        return;
-      }
-      this.#waiting = true;
-      try {
-        this.#current = await next;
-      } catch {
-        return; // the part's own handler has destroyed this stream
-      } finally {
-        this.#waiting = false;
-      }
-      void this.#parts.shift();
-      this.#schedule();
-    }
   }
 }
 
