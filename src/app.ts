@@ -15,6 +15,7 @@ import { EncryptedStore } from './crypto/encrypted-store.ts';
 import { LocalKeyring } from './crypto/keys/local-keyring.ts';
 import type { KeyProvider } from './crypto/keys/port.ts';
 import { FileService } from './files/file-service.ts';
+import { Replicator } from './replication/replicator.ts';
 import { openMetadataStore, type MetadataStore } from './metadata/index.ts';
 import { openStore } from './storage/factory.ts';
 
@@ -28,6 +29,7 @@ export interface AppContext {
   readonly stores: ReadonlyMap<string, EncryptedStore>;
   readonly policy: AccessPolicy;
   readonly audit: AuditTrail;
+  readonly replicator: Replicator;
   readonly files: FileService;
 }
 
@@ -65,8 +67,9 @@ export async function createApp(config: Config): Promise<App> {
 
   const policy = new AccessPolicy(Object.fromEntries(config.locations.map((l) => [l.name, l.allowedRoles])));
   const audit = new AuditTrail(metadata.audit);
-  const files = new FileService({ metadata, stores, keys, audit });
-  const context: AppContext = { config, version: packageJson.version, startedAt: new Date(), metadata, keys, stores, policy, audit, files };
+  const replicator = new Replicator({ metadata, stores, audit });
+  const files = new FileService({ metadata, stores, audit, replicator });
+  const context: AppContext = { config, version: packageJson.version, startedAt: new Date(), metadata, keys, stores, policy, audit, replicator, files };
   const api = await buildApi(context);
 
   for (const message of announcements) api.log.warn(message);

@@ -4,32 +4,28 @@
  * (the caller has authorised the principal at the location); this service keeps the metadata,
  * the encrypted object and the audit trail in step.
  *
- * Write order (crash-safe: every step leaves something accounted for):
- *   1. file + version (pending) + replica (writing) in the metadata;
- *   2. the object streams through encryption into the location;
- *   3. the audit entry (a write that cannot be recorded is not committed);
- *   4. version committed and replica verified, in one transaction.
- * A failure in 2–4 marks the version and replica failed; nothing half-written becomes current.
+ * Writes go through the replication engine (a write to one location is a fan-out of one), so
+ * metadata, audit and the stored bytes follow the same crash-safe order everywhere.
  *
  * Reads are recorded before the first plaintext byte leaves, and a whole-object read is
  * verified against the version's SHA-256 as it streams: a mismatch breaks the stream with
  * `checksum_mismatch` instead of completing it.
  */
-import { createHash } from 'node:crypto';
-import { Transform, pipeline, type Readable, type TransformCallback } from 'node:stream';
+import { pipeline, type Readable } from 'node:stream';
 import type { AuditTrail } from '../audit/audit-trail.ts';
 import type { EncryptedStore } from '../crypto/encrypted-store.ts';
-import type { KeyProvider } from '../crypto/keys/port.ts';
 import { MovingDataError } from '../errors.ts';
-import type { EncryptionDescriptor, FileVersion, MetadataStore, Replica } from '../metadata/index.ts';
+import type { FileVersion, MetadataStore, Replica } from '../metadata/index.ts';
+import type { ReplicaOutcome, Replicator } from '../replication/replicator.ts';
+import { PlaintextVerifier } from '../replication/verifiers.ts';
 import type { ByteRange, ObjectInfo } from '../storage/port.ts';
 import { assertFileKey } from './keys.ts';
 
 export interface FileServiceDeps {
   readonly metadata: MetadataStore;
   readonly stores: ReadonlyMap<string, EncryptedStore>;
-  readonly keys: KeyProvider;
   readonly audit: AuditTrail;
+  readonly replicator: Replicator;
 }
 
 export interface WriteOptions {
@@ -38,6 +34,8 @@ export interface WriteOptions {
   readonly metadata?: Readonly<Record<string, string>>;
   readonly tier?: string;
   readonly signal?: AbortSignal;
+  /** More locations to store the same version at, in the same pass. */
+  readonly replicas?: readonly string[];
 }
 
 export interface WriteResult {
@@ -49,6 +47,8 @@ export interface WriteResult {
   readonly keyId: string;
   readonly storedSize: number;
   readonly tier: string | null;
+  /** Every location written, the primary included. */
+  readonly replicas: readonly ReplicaOutcome[];
 }
 
 export interface ReadResult {
@@ -63,30 +63,6 @@ export interface FileHead {
   readonly info: ObjectInfo;
   readonly version: FileVersion | undefined;
   readonly replica: Replica | undefined;
-}
-
-/** Checks a whole-object read against the recorded SHA-256 as the bytes stream past. */
-class VerifyingStream extends Transform {
-  readonly #hash = createHash('sha256');
-  readonly #expected: string;
-  readonly #what: string;
-
-  constructor(expected: string, what: string) {
-    super();
-    this.#expected = expected;
-    this.#what = what;
-  }
-
-  override _transform(chunk: Buffer, _encoding: BufferEncoding, callback: TransformCallback): void {
-    this.#hash.update(chunk);
-    callback(null, chunk);
-  }
-
-  override _flush(callback: TransformCallback): void {
-    const actual = this.#hash.digest('hex');
-    if (actual === this.#expected) return callback();
-    callback(new MovingDataError('checksum_mismatch', `${this.#what}: plaintext SHA-256 ${actual} differs from the recorded ${this.#expected}`, { retryable: false }));
-  }
 }
 
 export class FileService {
@@ -105,51 +81,30 @@ export class FileService {
     return store;
   }
 
+  /**
+   * A new version of `key` at `location` (and, in the same streaming pass, at `options.replicas`):
+   * see Replicator.write for the order of events and what a failure leaves behind.
+   */
   async write(principal: string, location: string, key: string, body: Readable, options: WriteOptions = {}): Promise<WriteResult> {
-    const { metadata, audit } = this.#deps;
-    let store: EncryptedStore;
-    try {
-      store = this.store(location);
-      assertFileKey(key, store);
-    } catch (err) {
-      body.destroy();
-      throw err;
-    }
-    const active = this.#deps.keys.keysFor(location).active;
-    const encryption: EncryptionDescriptor = { format: active.format, keyIds: [active.id] };
-    const { file } = await metadata.ensureFile({ key, ...(options.contentType === undefined ? {} : { contentType: options.contentType }) });
-    const version = await metadata.addVersion({
-      fileId: file.id,
-      encryption,
-      writtenBy: principal,
-      ...(options.metadata === undefined ? {} : { metadata: options.metadata }),
-    });
-    const ref = { fileId: file.id, version: version.version, location };
-    await metadata.upsertReplica({ ...ref, objectKey: key, state: 'writing', encryption });
-    try {
-      const put = await store.put(key, body, options);
-      const sha256 = put.checksums.sha256!;
-      await audit.write({ principal, location, objectKey: key, keyId: active.id, sha256, details: { version: version.version, size: put.size } });
-      const stored = await store.inner.head(key, options.signal);
-      await metadata.transaction(async (tx) => {
-        await tx.transitionVersion(file.id, version.version, { from: 'pending', to: 'committed', size: put.size, sha256 });
-        await tx.transitionReplica(ref, {
-          from: 'writing',
-          to: 'verified',
-          storedSize: stored.size,
-          checksums: { ...stored.checksums, ...(stored.etag === undefined ? {} : { etag: stored.etag }) },
-          ...(stored.tier === undefined ? {} : { tier: stored.tier }),
-          countAttempt: true,
-        });
+    const outcome = await this.#deps.replicator.write(principal, key, [location, ...(options.replicas ?? [])], body, options);
+    const primary = outcome.replicas.find((r) => r.location === location);
+    if (primary?.state !== 'verified') {
+      throw new MovingDataError(primary?.error?.code === 'unavailable' ? 'unavailable' : 'internal', `the copy at ${location} failed: ${primary?.error?.message ?? 'unknown error'}`, {
+        retryable: primary?.error?.code === 'unavailable',
+        details: { replicas: outcome.replicas.map((r) => ({ location: r.location, state: r.state })) },
       });
-      return { location, key, version: version.version, size: put.size, sha256, keyId: active.id, storedSize: stored.size, tier: stored.tier ?? null };
-    } catch (err) {
-      const reason = err instanceof Error ? err.message : String(err);
-      // Best effort: the write already failed; these marks only make the failure visible.
-      await metadata.transitionVersion(file.id, version.version, { from: 'pending', to: 'failed' }).catch(() => undefined);
-      await metadata.transitionReplica(ref, { from: ['pending', 'writing'], to: 'failed', lastError: reason.slice(0, 1000), countAttempt: true }).catch(() => undefined);
-      throw err;
     }
+    return {
+      location,
+      key,
+      version: outcome.version,
+      size: outcome.size,
+      sha256: outcome.sha256,
+      keyId: primary.keyId ?? '',
+      storedSize: primary.storedSize ?? 0,
+      tier: primary.tier,
+      replicas: outcome.replicas,
+    };
   }
 
   async read(principal: string, location: string, key: string, options: { range?: ByteRange; signal?: AbortSignal } = {}): Promise<ReadResult> {
@@ -173,7 +128,7 @@ export class FileService {
     }
     const body =
       got.range === undefined && version?.sha256 != null && version.size === got.info.size
-        ? pipeline(got.body, new VerifyingStream(version.sha256, `${location}:${key}`), () => undefined)
+        ? pipeline(got.body, new PlaintextVerifier(version.sha256, `${location}:${key}`), () => undefined)
         : got.body;
     return { body, info: got.info, ...(got.range ? { range: got.range } : {}), version };
   }

@@ -1,0 +1,379 @@
+/**
+ * The replication engine's operations, each idempotent so a job can run it again after a crash:
+ *
+ * - write: a new version of a file, fanned out to N locations in one pass (fan-out.ts);
+ * - replicate: copy the current version to one more location from a verified replica. Age
+ *   payloads are copied as they are (only the header is re-wrapped for the target's key), and
+ *   decrypted on the side as they stream past so the copy is verified against the recorded
+ *   plaintext SHA-256 before the target commits it;
+ * - verify: a replica is where the metadata says, with the recorded size and provider checksum
+ *   (deep: decrypts it and compares the plaintext SHA-256);
+ * - move (moveStep): copy → verify → switch the metadata in one transaction → only then delete
+ *   the source. Each step is safe to repeat, so a crash at any point converges when the job
+ *   runs again.
+ *
+ * Replica states: pending (planned) → writing (bytes may exist) → verified | failed; deleted.
+ */
+import { createHash } from 'node:crypto';
+import { pipeline, type Readable } from 'node:stream';
+import type { AuditTrail } from '../audit/audit-trail.ts';
+import type { EncryptedStore } from '../crypto/encrypted-store.ts';
+import { MovingDataError, isMovingDataError } from '../errors.ts';
+import { assertFileKey } from '../files/keys.ts';
+import type { EncryptionDescriptor, FileRecord, FileVersion, MetadataStore, ProviderChecksums, Replica, ReplicaRef } from '../metadata/index.ts';
+import type { ObjectInfo } from '../storage/port.ts';
+import { fanOutWrite, verifyStored, type BranchOutcome } from './fan-out.ts';
+import { PayloadVerifier, PlaintextVerifier } from './verifiers.ts';
+
+export interface ReplicatorDeps {
+  readonly metadata: MetadataStore;
+  readonly stores: ReadonlyMap<string, EncryptedStore>;
+  readonly audit: AuditTrail;
+}
+
+export interface WriteRequest {
+  readonly size?: number;
+  readonly contentType?: string;
+  readonly metadata?: Readonly<Record<string, string>>;
+  readonly tier?: string;
+  readonly signal?: AbortSignal;
+}
+
+export interface ReplicaOutcome {
+  readonly location: string;
+  readonly state: 'verified' | 'failed';
+  readonly keyId: string | null;
+  readonly storedSize: number | null;
+  readonly tier: string | null;
+  readonly error?: { readonly code: string; readonly message: string };
+}
+
+export interface WriteOutcome {
+  readonly file: FileRecord;
+  readonly version: number;
+  readonly size: number;
+  readonly sha256: string;
+  readonly replicas: readonly ReplicaOutcome[];
+}
+
+export type MoveStep = 'copy' | 'verify' | 'switch' | 'delete' | 'done';
+export const MOVE_STEPS: readonly MoveStep[] = ['copy', 'verify', 'switch', 'delete', 'done'];
+
+export interface MoveRequest {
+  readonly fileId: string;
+  readonly from: string;
+  readonly to: string;
+  readonly tier?: string;
+}
+
+function errorSummary(err: unknown): { code: string; message: string } {
+  return { code: isMovingDataError(err) ? err.code : 'internal', message: (err instanceof Error ? err.message : String(err)).slice(0, 1000) };
+}
+
+function recordedChecksums(stored: ObjectInfo): ProviderChecksums {
+  return { ...stored.checksums, ...(stored.etag === undefined ? {} : { etag: stored.etag }) };
+}
+
+export class Replicator {
+  readonly #deps: ReplicatorDeps;
+
+  constructor(deps: ReplicatorDeps) {
+    this.#deps = deps;
+  }
+
+  store(location: string): EncryptedStore {
+    const store = this.#deps.stores.get(location);
+    if (store === undefined) {
+      throw new MovingDataError('not_found', `no location named '${location}'; locations: ${[...this.#deps.stores.keys()].join(', ')}`, { details: { location } });
+    }
+    return store;
+  }
+
+  get locations(): readonly string[] {
+    return [...this.#deps.stores.keys()];
+  }
+
+  /** A new version of `key`, written to every location in `locations` in one streaming pass. */
+  async write(principal: string, key: string, locations: readonly string[], body: Readable, request: WriteRequest = {}): Promise<WriteOutcome> {
+    const { metadata, audit } = this.#deps;
+    let targets;
+    try {
+      const unique = [...new Set(locations)];
+      if (unique.length === 0) throw new MovingDataError('invalid_argument', 'name at least one location');
+      targets = unique.map((location) => {
+        const store = this.store(location);
+        assertFileKey(key, store);
+        return { location, store, ...(request.tier === undefined ? {} : { tier: request.tier }) };
+      });
+    } catch (err) {
+      body.destroy();
+      throw err;
+    }
+    const { file } = await metadata.ensureFile({ key, ...(request.contentType === undefined ? {} : { contentType: request.contentType }) });
+    const encryption: EncryptionDescriptor = { format: targets.every((t) => t.store.format === 'fernet') ? 'fernet' : 'age', keyIds: [] };
+    const version = await metadata.addVersion({
+      fileId: file.id,
+      encryption,
+      writtenBy: principal,
+      ...(request.metadata === undefined ? {} : { metadata: request.metadata }),
+    });
+    for (const t of targets) {
+      await metadata.upsertReplica({
+        fileId: file.id,
+        version: version.version,
+        location: t.location,
+        objectKey: key,
+        state: 'writing',
+        encryption: { format: t.store.format, keyIds: [t.store.activeKeyId] },
+      });
+    }
+    const result = await fanOutWrite(body, {
+      key,
+      targets,
+      ...(request.size === undefined ? {} : { size: request.size }),
+      ...(request.contentType === undefined ? {} : { contentType: request.contentType }),
+      ...(request.metadata === undefined ? {} : { metadata: request.metadata }),
+      ...(request.signal === undefined ? {} : { signal: request.signal }),
+    });
+    const succeeded = result.branches.filter((b): b is Extract<BranchOutcome, { ok: true }> => b.ok);
+    try {
+      if (result.sourceError !== undefined || succeeded.length === 0 || result.sha256 === undefined) {
+        const cause: unknown = result.sourceError ?? (result.branches.find((b) => !b.ok) as { error: unknown } | undefined)?.error;
+        throw cause instanceof Error ? cause : new MovingDataError('internal', 'the write stored nothing');
+      }
+      // Recorded before the version becomes current: a write the trail cannot record is not committed.
+      for (const branch of succeeded) {
+        await audit.write({ principal, location: branch.location, objectKey: key, keyId: branch.keyId, sha256: result.sha256, details: { version: version.version, size: result.size } });
+      }
+      await metadata.transaction(async (tx) => {
+        await tx.transitionVersion(file.id, version.version, { from: 'pending', to: 'committed', size: result.size, sha256: result.sha256! });
+        for (const branch of result.branches) {
+          const ref = { fileId: file.id, version: version.version, location: branch.location };
+          if (branch.ok) {
+            await tx.transitionReplica(ref, {
+              from: 'writing',
+              to: 'verified',
+              storedSize: branch.stored.size,
+              checksums: recordedChecksums(branch.stored),
+              ...(branch.stored.tier === undefined ? {} : { tier: branch.stored.tier }),
+              encryption: { format: this.store(branch.location).format, keyIds: [branch.keyId] },
+              countAttempt: true,
+            });
+          } else {
+            await tx.transitionReplica(ref, { from: 'writing', to: 'failed', lastError: errorSummary(branch.error).message, countAttempt: true });
+          }
+        }
+      });
+    } catch (err) {
+      await metadata.transitionVersion(file.id, version.version, { from: 'pending', to: 'failed' }).catch(() => undefined);
+      for (const t of targets) {
+        await metadata
+          .transitionReplica({ fileId: file.id, version: version.version, location: t.location }, { from: ['pending', 'writing'], to: 'failed', lastError: errorSummary(err).message, countAttempt: true })
+          .catch(() => undefined);
+      }
+      throw err;
+    }
+    return {
+      file: await metadata.getFile(file.id),
+      version: version.version,
+      size: result.size,
+      sha256: result.sha256,
+      replicas: result.branches.map((b) =>
+        b.ok
+          ? { location: b.location, state: 'verified', keyId: b.keyId, storedSize: b.stored.size, tier: b.stored.tier ?? null }
+          : { location: b.location, state: 'failed', keyId: b.keyId ?? null, storedSize: null, tier: null, error: errorSummary(b.error) },
+      ),
+    };
+  }
+
+  /**
+   * Make sure the current version of a file is verified at `location`: copy it from a verified
+   * replica elsewhere (or re-tier it in place). Idempotent: a verified replica in the right
+   * tier is left alone.
+   */
+  async replicate(principal: string, fileId: string, location: string, options: { tier?: string; signal?: AbortSignal } = {}): Promise<Replica> {
+    const { metadata } = this.#deps;
+    const target = this.store(location);
+    const { file, version, replicas } = await this.#current(fileId);
+    const existing = replicas.find((r) => r.location === location);
+    if (existing?.state === 'verified' && (options.tier === undefined || existing.tier === options.tier)) return existing;
+    const ref: ReplicaRef = { fileId, version: version.version, location };
+    if (existing?.state === 'verified' && options.tier !== undefined && target.setTier) {
+      await target.setTier(existing.objectKey, options.tier, options.signal);
+      const moved = await metadata.transitionReplica(ref, { from: 'verified', to: 'verified', tier: options.tier });
+      return moved.applied ? moved.value : moved.current;
+    }
+    const source = this.#pickSource(replicas, location);
+    if (source === undefined) throw new MovingDataError('not_found', `${file.key} v${version.version} has no verified replica to copy from`, { retryable: true, details: { file_id: fileId } });
+    if (existing === undefined) {
+      await metadata.upsertReplica({ ...ref, objectKey: file.key, state: 'pending', encryption: { format: target.format, keyIds: [target.activeKeyId] } });
+    }
+    await metadata.transitionReplica(ref, { from: ['pending', 'writing', 'failed', 'deleted', 'verified'], to: 'writing', objectKey: file.key, countAttempt: true });
+    try {
+      const stored = await this.#copy(source, target, file, version, options);
+      await this.#deps.audit.record({
+        principal,
+        action: 'replicate',
+        outcome: 'allowed',
+        location,
+        objectKey: file.key,
+        keyId: stored.keyId,
+        sha256: version.sha256,
+        details: { version: version.version, from: source.location },
+      });
+      const done = await metadata.transitionReplica(ref, {
+        from: 'writing',
+        to: 'verified',
+        storedSize: stored.info.size,
+        checksums: recordedChecksums(stored.info),
+        ...(stored.info.tier === undefined ? {} : { tier: stored.info.tier }),
+        encryption: { format: target.format, keyIds: [stored.keyId] },
+        lastError: null,
+      });
+      return done.applied ? done.value : done.current;
+    } catch (err) {
+      await metadata.transitionReplica(ref, { from: ['writing', 'pending'], to: 'failed', lastError: errorSummary(err).message }).catch(() => undefined);
+      throw err;
+    }
+  }
+
+  /**
+   * Check one replica against the metadata: present, recorded size and provider checksum; with
+   * `deep`, decrypted and compared with the plaintext SHA-256. Returns the problem, if any.
+   */
+  async verify(replica: Replica, options: { deep?: boolean; signal?: AbortSignal } = {}): Promise<{ ok: true } | { ok: false; kind: 'missing' | 'differing' | 'unreadable'; message: string }> {
+    const store = this.store(replica.location);
+    let stored: ObjectInfo;
+    try {
+      stored = await store.inner.head(replica.objectKey, options.signal);
+    } catch (err) {
+      if (isMovingDataError(err) && err.code === 'not_found') return { ok: false, kind: 'missing', message: `${replica.location}:${replica.objectKey} is not there` };
+      throw err;
+    }
+    if (replica.storedSize !== null && stored.size !== replica.storedSize) {
+      return { ok: false, kind: 'differing', message: `${replica.location}:${replica.objectKey} is ${stored.size} bytes, recorded ${replica.storedSize}` };
+    }
+    for (const kind of ['crc32', 'crc32c', 'md5', 'sha256'] as const) {
+      const recorded = replica.checksums[kind];
+      const reported = stored.checksums[kind];
+      if (recorded !== undefined && reported !== undefined && recorded !== reported) {
+        return { ok: false, kind: 'differing', message: `${replica.location}:${replica.objectKey} ${kind} is ${reported}, recorded ${recorded}` };
+      }
+    }
+    if (!options.deep) return { ok: true };
+    const version = await this.#deps.metadata.getVersion(replica.fileId, replica.version);
+    try {
+      const got = await store.get(replica.objectKey, options.signal ? { signal: options.signal } : {});
+      const hash = createHash('sha256');
+      await new Promise<void>((resolve, reject) => {
+        got.body.on('data', (chunk: Buffer) => hash.update(chunk));
+        got.body.once('end', resolve);
+        got.body.once('error', reject);
+      });
+      const actual = hash.digest('hex');
+      if (actual !== version.sha256) return { ok: false, kind: 'differing', message: `${replica.location}:${replica.objectKey} decrypts to SHA-256 ${actual}, recorded ${version.sha256 ?? 'none'}` };
+      return { ok: true };
+    } catch (err) {
+      if (isMovingDataError(err) && err.code === 'decryption_failed') return { ok: false, kind: 'unreadable', message: err.message };
+      throw err;
+    }
+  }
+
+  /**
+   * One step of a move; returns the next. Every step can run again: `copy` skips a verified
+   * target, `verify` re-checks, `switch` is a guarded transaction, `delete` of a missing object
+   * succeeds. A move within one location with a tier is a tier change in place.
+   */
+  async moveStep(principal: string, move: MoveRequest, step: MoveStep, signal?: AbortSignal): Promise<MoveStep> {
+    const { metadata, audit } = this.#deps;
+    const { file, version, replicas } = await this.#current(move.fileId);
+    const source = replicas.find((r) => r.location === move.from);
+    const sameLocation = move.from === move.to;
+    switch (step) {
+      case 'copy': {
+        if (sameLocation && move.tier === undefined) throw new MovingDataError('invalid_argument', 'a move within one location needs a tier');
+        if (!sameLocation && (source === undefined || source.state === 'deleted')) {
+          // Already switched by an earlier run: nothing left to copy.
+          if (replicas.some((r) => r.location === move.to && r.state === 'verified')) return 'delete';
+          throw new MovingDataError('not_found', `${file.key} has no replica at ${move.from}`, { details: { location: move.from } });
+        }
+        await this.replicate(principal, move.fileId, move.to, { ...(move.tier === undefined ? {} : { tier: move.tier }), ...(signal ? { signal } : {}) });
+        return 'verify';
+      }
+      case 'verify': {
+        const target = replicas.find((r) => r.location === move.to);
+        if (target?.state !== 'verified') return 'copy';
+        const check = await this.verify(target, signal ? { signal } : {});
+        if (!check.ok) {
+          await metadata.transitionReplica(target, { from: 'verified', to: 'failed', lastError: check.message });
+          return 'copy';
+        }
+        return sameLocation ? 'done' : 'switch';
+      }
+      case 'switch': {
+        await audit.move({ principal, location: move.from, to: move.to, objectKey: file.key, sha256: version.sha256, details: { version: version.version } });
+        await metadata.transaction(async (tx) => {
+          const target = await tx.getReplica({ fileId: move.fileId, version: version.version, location: move.to });
+          if (target.state !== 'verified') throw new MovingDataError('conflict', `the copy at ${move.to} is ${target.state}, not verified`, { retryable: true });
+          if (source !== undefined && source.state !== 'deleted') {
+            await tx.transitionReplica(source, { from: source.state, to: 'deleted' });
+          }
+        });
+        return 'delete';
+      }
+      case 'delete': {
+        // The metadata already says the source copy is gone; now it really goes.
+        await this.store(move.from).delete(source?.objectKey ?? file.key, signal);
+        return 'done';
+      }
+      case 'done':
+        return 'done';
+    }
+  }
+
+  async #current(fileId: string): Promise<{ file: FileRecord; version: FileVersion; replicas: Replica[] }> {
+    const { metadata } = this.#deps;
+    const file = await metadata.getFile(fileId);
+    if (file.deletedAt !== null) throw new MovingDataError('not_found', `${file.key} was deleted`, { details: { file_id: fileId } });
+    if (file.currentVersion === null) throw new MovingDataError('not_found', `${file.key} has no committed version yet`, { retryable: true, details: { file_id: fileId } });
+    const version = await metadata.getVersion(fileId, file.currentVersion);
+    return { file, version, replicas: await metadata.listReplicasOfVersion(fileId, file.currentVersion) };
+  }
+
+  /** A verified replica to copy from, preferring age copies (their payload is copied as is). */
+  #pickSource(replicas: readonly Replica[], excluding: string): Replica | undefined {
+    const candidates = replicas.filter((r) => r.state === 'verified' && r.location !== excluding && this.#deps.stores.has(r.location));
+    return candidates.find((r) => this.store(r.location).format === 'age') ?? candidates[0];
+  }
+
+  /** Copy the version from `source` to `target`, verified on the way; returns what was stored. */
+  async #copy(source: Replica, target: EncryptedStore, file: FileRecord, version: FileVersion, options: { tier?: string; signal?: AbortSignal }): Promise<{ info: ObjectInfo; keyId: string }> {
+    const from = this.store(source.location);
+    const what = `${target.location}:${file.key}`;
+    const common = {
+      ...(file.contentType === null ? {} : { contentType: file.contentType }),
+      metadata: version.metadata,
+      ...(options.tier === undefined ? {} : { tier: options.tier }),
+      ...(options.signal === undefined ? {} : { signal: options.signal }),
+    };
+    if (from.format === 'age' && target.format === 'age') {
+      // Header re-wrapped for the target's key; payload bytes copied as they are, decrypted on
+      // the side to prove they still hold the recorded plaintext before the target commits.
+      const opened = await from.openSealed(source.objectKey, options.signal);
+      const sealed = target.headerFor(opened.fileKey);
+      const payload = await from.inner.get(source.objectKey, { range: { start: opened.headerLength }, ...(options.signal ? { signal: options.signal } : {}) });
+      const verifier = new PayloadVerifier(opened.fileKey, version.sha256!, what);
+      const put = await target.putSealed(file.key, sealed, pipeline(payload.body, verifier, () => undefined), { ...common, plaintextSize: version.size! });
+      const info = await target.inner.head(file.key, options.signal);
+      verifyStored(target.location, file.key, info, put, sealed.header.length + (opened.storedSize - opened.headerLength), undefined);
+      return { info, keyId: sealed.keyId };
+    }
+    // A Fernet side: decrypt and seal again (bounded by the Fernet size limit).
+    const got = await from.get(source.objectKey, options.signal ? { signal: options.signal } : {});
+    const put = await target.put(file.key, pipeline(got.body, new PlaintextVerifier(version.sha256!, what), () => undefined), { ...common, size: version.size! });
+    const info = await target.inner.head(file.key, options.signal);
+    verifyStored(target.location, file.key, info, { ...put, checksums: {} }, undefined, undefined);
+    return { info, keyId: target.activeKeyId };
+  }
+}
+
