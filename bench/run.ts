@@ -54,6 +54,7 @@ try {
         rows.map((r) => [r.adapter, r.case, r.op, r.oursMiBs, r.rcloneMiBs, r.ratio, r.oursRssMiB, r.rcloneRssMiB]),
       ),
     );
+    for (const row of rows) if (row.note !== undefined) console.log(`note: ${row.adapter} ${row.case} ${row.op}: ${row.note}`);
   }
   if (chosen.includes('crypto')) {
     const rows = await runCryptoBench(log, values.quick ? { bytes: 256 * 1024 * 1024, rounds: 1, opensslSeconds: 1 } : {});

@@ -85,7 +85,8 @@ function http(method: string, port: number, path: string, body?: Readable): Prom
 
 export async function runApiBench(env: Readonly<Record<string, string>>, dataDir: string, bytes: number, locations: readonly string[], log: (line: string) => void): Promise<ApiRow[]> {
   const port = await freePort();
-  const server = spawn(process.execPath, [MAIN, 'serve', '--demo', '--port', String(port)], {
+  // The same flags as `npm start`.
+  const server = spawn(process.execPath, ['--max-semi-space-size=1', MAIN, 'serve', '--demo', '--port', String(port)], {
     env: { ...process.env, ...env, MOVINGDATA_DATA_DIR: dataDir, MOVINGDATA_ADMIN_TOKEN: TOKEN, MOVINGDATA_LOG_LEVEL: 'warn' },
     stdio: ['ignore', 'ignore', 'pipe'],
   });

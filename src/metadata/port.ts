@@ -16,8 +16,8 @@
  * - Errors are `MovingDataError`: `not_found`, `conflict` (unique key taken, file deleted,
  *   lost race), `invalid_argument` / `invalid_key` (bad input), `unavailable` (database down,
  *   retryable). A compare-and-set that loses is not an error: it returns `applied: false`.
- * - Principals (API tokens with roles) and the hash-chained audit trail are sub-ports,
- *   `store.principals` and `store.audit`.
+ * - Principals (API tokens with roles), the hash-chained audit trail and the job queue are
+ *   sub-ports: `store.principals`, `store.audit` and `store.jobs`.
  * - Listings are keyset-paginated with opaque cursors, so a scan of 100k+ rows costs the
  *   same per page at the end as at the start, and rows inserted meanwhile are neither skipped
  *   nor repeated before the cursor.
@@ -439,6 +439,189 @@ export interface AuditLog {
   entries(options?: { readonly afterSeq?: number; readonly pageSize?: number }): AsyncIterable<AuditEntry>;
 }
 
+// ---- jobs -----------------------------------------------------------------------------------
+
+export type JobId = string;
+
+export const JOB_STATES = ['queued', 'running', 'succeeded', 'failed', 'dead'] as const;
+/**
+ * - `queued`: waiting for `runAfter`, then for a worker.
+ * - `running`: claimed by `lockedBy` until `leaseUntil`; a lease that runs out (the worker
+ *   died or hung) makes the job claimable again, by anyone.
+ * - `succeeded`: finished; `result` holds what the handler returned.
+ * - `failed`: finished without retry because the error said retrying cannot help
+ *   (`retryable: false`): the job itself is wrong (bad payload, object gone), not the world.
+ * - `dead`: finished because every attempt failed or was lost (`attempts` = `maxAttempts`):
+ *   the dead-letter state, visible in `counts`, for an operator to look at and `requeueDead`.
+ */
+export type JobState = (typeof JOB_STATES)[number];
+
+/** States that end a job; its `finishedAt` is then set and its dedupe key is free again. */
+export const FINISHED_JOB_STATES = ['succeeded', 'failed', 'dead'] as const satisfies readonly JobState[];
+
+export interface Job {
+  readonly id: JobId;
+  /** What to do: `replicate`, `move`, `repair`, `verify`, ... (`^[a-z][a-z0-9_.-]{0,63}$`). */
+  readonly kind: string;
+  /** The job's input: references (file id, version, locations), not data. At most 64 KiB. */
+  readonly payload: JsonObject;
+  /** Unique per kind among unfinished (queued or running) jobs; see `JobQueue.enqueue`. */
+  readonly dedupeKey: string | null;
+  readonly state: JobState;
+  /** Runs started so far, lost ones included: a claim counts one. */
+  readonly attempts: number;
+  /** After this many runs it is `dead` rather than queued again. */
+  readonly maxAttempts: number;
+  /** Not claimed before this time (database clock). */
+  readonly runAfter: Date;
+  /** The worker running it; on a finished job, the worker that finished it; null while queued. */
+  readonly lockedBy: string | null;
+  /** While running: when the lease runs out unless the worker heartbeats. Null otherwise. */
+  readonly leaseUntil: Date | null;
+  /** The most recent failure (a handler's error, or a lost lease), kept across retries. */
+  readonly lastError: string | null;
+  /** Where a multi-step job got to (e.g. a move's last completed step); survives retries and takeovers. */
+  readonly progress: JsonObject;
+  /** What a succeeded job returned; null otherwise. */
+  readonly result: JsonValue | null;
+  readonly createdAt: Date;
+  readonly updatedAt: Date;
+  /** Set when it reached `succeeded`, `failed` or `dead`. */
+  readonly finishedAt: Date | null;
+}
+
+export interface NewJob {
+  readonly kind: string;
+  /** Default `{}`. */
+  readonly payload?: JsonObject;
+  readonly dedupeKey?: string;
+  /** Default 10, at most 1000. */
+  readonly maxAttempts?: number;
+  /** Run no earlier than this (a past time is fine: the job is simply due). */
+  readonly runAfter?: Date;
+  /** Or: run no earlier than this many milliseconds from now, on the database clock. */
+  readonly delayMs?: number;
+}
+
+export interface EnqueueResult {
+  readonly job: Job;
+  /** false: an unfinished job of the same kind and dedupe key existed, and `job` is that one. */
+  readonly created: boolean;
+}
+
+export interface ClaimOptions {
+  /** Only these kinds (the ones the worker has handlers for). Default: any kind. */
+  readonly kinds?: readonly string[];
+  /** Jobs to take at most; default 1, at most 1000. */
+  readonly limit?: number;
+  /** How long the claim holds without a heartbeat, in ms (1 ms .. 1 day). */
+  readonly leaseMs: number;
+}
+
+export interface JobFailure {
+  /** Wait this long (database clock) before the job may run again. Default 0. */
+  readonly retryDelayMs?: number;
+  /** false: the error is permanent, the job goes to `failed` at once, whatever attempts remain. Default true. */
+  readonly retryable?: boolean;
+}
+
+export interface JobListQuery extends PageOptions {
+  readonly state?: JobState;
+  readonly kind?: string;
+}
+
+/** Jobs of one kind by state, plus two signals an operator watches. */
+export interface JobCounts {
+  readonly queued: number;
+  readonly running: number;
+  readonly succeeded: number;
+  readonly failed: number;
+  readonly dead: number;
+  /** Queued jobs that have failed before and wait for their retry. */
+  readonly retrying: number;
+  /** Running jobs whose lease ran out: their worker is gone or stuck; the next claim takes them over. */
+  readonly stalled: number;
+}
+
+export interface RequeueFilter {
+  readonly kind?: string;
+  readonly ids?: readonly JobId[];
+  /** Also requeue `failed` jobs (those a handler called permanent). Default false: `dead` only. */
+  readonly includeFailed?: boolean;
+}
+
+/**
+ * The durable job queue: work distributed through the database's row locks
+ * (`SELECT ... FOR UPDATE SKIP LOCKED`), not a scheduler of our own. Any number of worker
+ * processes claim from it at once; each job is run by one worker at a time, at least once.
+ *
+ * Guarantees every adapter keeps:
+ * - A claim is atomic: two workers never hold the same job; concurrent claimers skip each
+ *   other's rows instead of waiting on them.
+ * - A worker owns a claimed job while `lockedBy` is its id. A lease that runs out is not lost
+ *   by itself: the owner may still heartbeat, save, complete or fail the job until another
+ *   worker's claim takes it over. After a takeover, every call of the old owner is refused
+ *   (`false` / `applied: false`), so a slow worker can never overwrite the new owner's work.
+ * - Delivery is at least once: a worker killed mid-job leaves it `running` until its lease
+ *   runs out, then it runs again. Handlers must therefore be idempotent (guarded transitions,
+ *   upserts, "already done?" checks); `progress` lets a multi-step job resume where it was.
+ * - A job that keeps losing its worker (a handler that crashes the process) is not retried
+ *   forever: a takeover that would exceed `maxAttempts` makes it `dead` instead.
+ * - Times (`runAfter`, leases) are on the database clock, so workers with skewed clocks agree.
+ */
+export interface JobQueue {
+  /**
+   * Add a job, or, when an unfinished job of the same kind has the same `dedupeKey`, return it
+   * (`created: false`): producers may enqueue the same work twice. Running jobs count as
+   * unfinished: work that must run again after the current run has to use another key.
+   */
+  enqueue(job: NewJob): Promise<EnqueueResult>;
+  /** `enqueue` for many jobs in one transaction; results in input order. At most 10 000. */
+  enqueueMany(jobs: readonly NewJob[]): Promise<EnqueueResult[]>;
+  /**
+   * Take up to `limit` jobs that are due — queued with `runAfter` passed, or running with an
+   * expired lease — oldest due first, for `workerId`: each gets `attempts + 1`, `lockedBy` and
+   * a lease of `leaseMs`. Returns the claimed jobs (possibly none).
+   */
+  claim(workerId: string, options: ClaimOptions): Promise<Job[]>;
+  /** Extend the lease to now + `leaseMs`; false if the job is no longer this worker's. */
+  heartbeat(jobId: JobId, workerId: string, leaseMs: number): Promise<boolean>;
+  /** Replace the job's progress; false if the job is no longer this worker's. */
+  saveProgress(jobId: JobId, workerId: string, progress: JsonObject): Promise<boolean>;
+  /** Mark it `succeeded` with its result. `applied: false` if it is no longer this worker's. `not_found` for an unknown id. */
+  complete(jobId: JobId, workerId: string, result?: JsonValue): Promise<Transition<Job>>;
+  /**
+   * Record a failed run: back to `queued` after `retryDelayMs`, or `dead` once `attempts`
+   * reached `maxAttempts`, or `failed` if not `retryable`. `applied: false` if it is no longer
+   * this worker's. `not_found` for an unknown id.
+   */
+  fail(jobId: JobId, workerId: string, error: string, options?: JobFailure): Promise<Transition<Job>>;
+  /**
+   * Give a claimed job back untouched (a worker shutting down): queued, due now, and the
+   * attempt it was claimed with no longer counts. False if it is no longer this worker's.
+   */
+  release(jobId: JobId, workerId: string): Promise<boolean>;
+  /** `not_found` if there is no such job. */
+  get(id: JobId): Promise<Job>;
+  /** Jobs in id (= enqueue) order, keyset-paginated. Default 100 per page, at most 1000. */
+  list(query?: JobListQuery): Promise<Page<Job>>;
+  /** Counts by kind (kinds without jobs are absent), e.g. for /consistency/status. */
+  counts(): Promise<Readonly<Record<string, JobCounts>>>;
+  /**
+   * Operator action: put `dead` (and, if asked, `failed`) jobs matching the filter back in the
+   * queue with a fresh set of attempts, due now, keeping their progress and last error.
+   * Where an unfinished job already holds the same dedupe key, or several matching jobs share
+   * one, only the newest of them without a live twin is requeued. Returns how many were.
+   */
+  requeueDead(filter?: RequeueFilter): Promise<number>;
+  /**
+   * Delete finished jobs (default: `succeeded` only) that finished more than `olderThanMs`
+   * ago, at most `limit` (default 10 000) per call, so the table does not grow forever.
+   * Returns how many were deleted.
+   */
+  purgeFinished(options: { readonly olderThanMs: number; readonly states?: readonly JobState[]; readonly limit?: number }): Promise<number>;
+}
+
 export interface MetadataStore extends MetadataOperations {
   /** Adapter name, e.g. `pglite` or `postgres`. */
   readonly kind: string;
@@ -450,6 +633,11 @@ export interface MetadataStore extends MetadataOperations {
    * lock, and holding it for a whole business transaction would serialise every writer.
    */
   readonly audit: AuditLog;
+  /**
+   * The durable job queue shared by every worker process (embedded: by the one process).
+   * Not part of `transaction`: jobs outlive the business transactions that enqueue them.
+   */
+  readonly jobs: JobQueue;
   /**
    * Run `work` in one transaction: everything it does through `tx` commits together, or, if it
    * throws, nothing does (the error is rethrown). Use only `tx` inside: on the embedded store

@@ -7,10 +7,12 @@
 import { MovingDataError } from '../errors.ts';
 import {
   AUDIT_OUTCOMES,
+  JOB_STATES,
   REPLICA_STATES,
   VERSION_STATES,
   type AuditOutcome,
   type EncryptionDescriptor,
+  type JobState,
   type JsonObject,
   type JsonValue,
   type ProviderChecksums,
@@ -275,4 +277,71 @@ export function checkAfterSeq(afterSeq: number | undefined): number {
   if (afterSeq === undefined) return 0;
   if (!Number.isSafeInteger(afterSeq) || afterSeq < 0) throw invalid('afterSeq must be a non-negative integer', { afterSeq });
   return afterSeq;
+}
+
+// ---- jobs -----------------------------------------------------------------------------------
+
+const JOB_KIND = /^[a-z][a-z0-9_.-]{0,63}$/;
+const MAX_DEDUPE_KEY_LENGTH = 512;
+/** Jobs carry references (ids, keys, location names), never object data. */
+const MAX_JOB_JSON_BYTES = 64 * 1024;
+const DAY_MS = 86_400_000;
+
+export function checkJobKind(kind: unknown): string {
+  if (typeof kind !== 'string' || !JOB_KIND.test(kind)) {
+    throw invalid('job kind must be a lowercase identifier (a-z, 0-9, _ . -), at most 64 characters', { kind });
+  }
+  return kind;
+}
+
+export function checkJobState(state: unknown): JobState {
+  if (!(JOB_STATES as readonly unknown[]).includes(state)) throw invalid(`job state must be one of ${JOB_STATES.join(', ')}`, { state });
+  return state as JobState;
+}
+
+export function checkDedupeKey(key: string | undefined): string | null {
+  if (key === undefined) return null;
+  if (typeof key !== 'string' || key.length === 0 || key.length > MAX_DEDUPE_KEY_LENGTH || key.includes('\0') || !key.isWellFormed()) {
+    throw invalid(`dedupeKey must be a non-empty string of at most ${MAX_DEDUPE_KEY_LENGTH} characters`);
+  }
+  return key;
+}
+
+export function checkMaxAttempts(value: number | undefined, fallback: number): number {
+  if (value === undefined) return fallback;
+  if (!Number.isSafeInteger(value) || value < 1 || value > 1000) throw invalid('maxAttempts must be an integer between 1 and 1000', { maxAttempts: value });
+  return value;
+}
+
+/** A duration in whole milliseconds between `min` and one day. */
+export function checkDurationMs(value: unknown, what: string, min = 0): number {
+  if (typeof value !== 'number' || !Number.isSafeInteger(value) || value < min || value > DAY_MS) {
+    throw invalid(`${what} must be an integer number of milliseconds between ${min} and ${DAY_MS}`, { [what]: value });
+  }
+  return value;
+}
+
+/** Like `checkDurationMs`, without the one-day bound (retention periods). */
+export function checkAgeMs(value: unknown, what: string): number {
+  if (typeof value !== 'number' || !Number.isSafeInteger(value) || value < 0) throw invalid(`${what} must be a non-negative integer number of milliseconds`, { [what]: value });
+  return value;
+}
+
+export function checkDate(value: unknown, what: string): Date {
+  if (!(value instanceof Date) || Number.isNaN(value.getTime())) throw invalid(`${what} must be a valid Date`);
+  return value;
+}
+
+/** A plain JSON object of at most 64 KiB serialised: a job's payload or progress. */
+export function checkJobObject(value: JsonObject | undefined, what: string): JsonObject {
+  if (value === undefined) return {};
+  if (typeof value !== 'object' || value === null || Array.isArray(value)) throw invalid(`${what} must be a JSON object`);
+  return checkJobJson(value, what) as JsonObject;
+}
+
+/** Any plain JSON value of at most 64 KiB serialised: a job's result. */
+export function checkJobJson(value: JsonValue, what: string): JsonValue {
+  checkJson(value, what);
+  if (Buffer.byteLength(JSON.stringify(value), 'utf8') > MAX_JOB_JSON_BYTES) throw invalid(`${what} must serialise to at most ${MAX_JOB_JSON_BYTES} bytes`);
+  return value;
 }

@@ -31,3 +31,22 @@ export function decodeCursor(tag: CursorTag, cursor: string | undefined): readon
   }
   throw new MovingDataError('invalid_argument', `not a valid ${tag} cursor`, { retryable: false });
 }
+
+/** Cursors of listings ordered by id alone (jobs): the last id returned. */
+export type IdCursorTag = 'jobs';
+
+export function encodeIdCursor(tag: IdCursorTag, id: string): string {
+  return Buffer.from(JSON.stringify([tag, id]), 'utf8').toString('base64url');
+}
+
+export function decodeIdCursor(tag: IdCursorTag, cursor: string | undefined): string | undefined {
+  if (cursor === undefined) return undefined;
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(Buffer.from(cursor, 'base64url').toString('utf8'));
+  } catch {
+    parsed = undefined;
+  }
+  if (Array.isArray(parsed) && parsed.length === 2 && parsed[0] === tag && typeof parsed[1] === 'string' && /^\d{1,19}$/.test(parsed[1])) return parsed[1];
+  throw new MovingDataError('invalid_argument', `not a valid ${tag} cursor`, { retryable: false });
+}

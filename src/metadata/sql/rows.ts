@@ -21,7 +21,10 @@ import type {
   EncryptionDescriptor,
   FileRecord,
   FileVersion,
+  Job,
+  JobState,
   JsonObject,
+  JsonValue,
   Principal,
   Replica,
   ReplicaState,
@@ -255,5 +258,47 @@ export function toAuditEntry(row: AuditRow): AuditEntry {
     details: toJsonObject(row.details, 'audit details'),
     prevHash: row.prev_hash,
     hash: row.hash,
+  };
+}
+
+export interface JobRow {
+  id: unknown;
+  kind: string;
+  payload: unknown;
+  dedupe_key: string | null;
+  state: string;
+  attempts: number;
+  max_attempts: number;
+  run_after: unknown;
+  locked_by: string | null;
+  lease_until: unknown;
+  last_error: string | null;
+  progress: unknown;
+  result: unknown;
+  created_at: unknown;
+  updated_at: unknown;
+  finished_at: unknown;
+}
+
+export function toJob(row: JobRow): Job {
+  return {
+    id: toId(row.id),
+    kind: row.kind,
+    payload: toJsonObject(row.payload, 'job payload'),
+    dedupeKey: row.dedupe_key,
+    state: row.state as JobState,
+    attempts: row.attempts,
+    maxAttempts: row.max_attempts,
+    runAfter: toDate(row.run_after),
+    lockedBy: row.locked_by,
+    leaseUntil: toNullableDate(row.lease_until),
+    lastError: row.last_error,
+    progress: toJsonObject(row.progress, 'job progress'),
+    // Any JSON value, so a string here is a JSON string (both drivers parse jsonb; see above),
+    // never text to parse. jsonb `null` and SQL NULL both mean "no result".
+    result: row.result === undefined || row.result === null ? null : (row.result as JsonValue),
+    createdAt: toDate(row.created_at),
+    updatedAt: toDate(row.updated_at),
+    finishedAt: toNullableDate(row.finished_at),
   };
 }

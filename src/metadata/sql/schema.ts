@@ -84,10 +84,31 @@ export interface AuditLogTable {
   hash: string;
 }
 
+export interface JobsTable {
+  /** Written explicitly by enqueueMany (ids reserved from the sequence first). */
+  id: ColumnType<string | number | bigint, string | undefined, never>;
+  kind: string;
+  payload: ColumnType<unknown, string | undefined, string>;
+  dedupe_key: string | null;
+  state: ColumnType<string, string | undefined, string>;
+  attempts: ColumnType<number, number | undefined, number>;
+  max_attempts: number;
+  run_after: Timestamp;
+  locked_by: string | null;
+  lease_until: NullableTimestamp;
+  last_error: string | null;
+  progress: ColumnType<unknown, string | undefined, string>;
+  result: NullableJson;
+  created_at: Timestamp;
+  updated_at: Timestamp;
+  finished_at: NullableTimestamp;
+}
+
 export interface Database {
   files: FilesTable;
   file_versions: FileVersionsTable;
   replicas: ReplicasTable;
   principals: PrincipalsTable;
   audit_log: AuditLogTable;
+  jobs: JobsTable;
 }

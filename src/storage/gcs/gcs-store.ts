@@ -65,7 +65,7 @@ import type {
   TierClass,
   TierSpec,
 } from '../port.ts';
-import { Crc32c } from './crc32c.ts';
+import { Crc32c } from '../crc32c.ts';
 import { mapGcsError } from './map-error.ts';
 
 export interface GcsStoreOptions {

@@ -1,0 +1,161 @@
+/**
+ * Drift scan: what a location holds against what the metadata says it holds, by listing (one
+ * request per 1000 objects, never one HEAD per object) — rclone's `check`, for every location of
+ * the control plane. The report is data (rclone's fs/operations/check.go idea); repair is a
+ * separate step that consumes it (repair.ts).
+ *
+ * Per object key at a location, the replica that counts is the newest one (an object key holds
+ * one version at a time; older versions' replicas — or those of a deleted file whose key was
+ * reused — describe bytes that were overwritten). Kinds:
+ * - missing:   the metadata has a verified (or stale in-flight) replica; the location has no object.
+ * - differing: the object is there but its size or provider checksum is not what was recorded.
+ * - conflict:  differing, and written after we verified ours: a divergent version written there
+ *              by someone else; repaired from the last verified version, and reported.
+ * - failed:    a replica that gave up after its retries (the dead letter), to repair or inspect.
+ * - orphan:    an object the metadata does not know at this location.
+ * - pending_delete: the metadata says deleted (e.g. a move's last step has yet to run) but the
+ *              object is still there; accounted for, and removed by repair.
+ *
+ * Memory: the location's listing is held as a map while the metadata streams past in pages —
+ * O(objects at the location), about 200 bytes each (100k objects ≈ 20 MB). A merge-join would
+ * be O(1) but needs both sides in one order, and Azure lists in UTF-16 order while the metadata
+ * sorts by UTF-8 bytes.
+ */
+import type { MetadataStore, Replica } from '../metadata/index.ts';
+import { listAll } from '../storage/list.ts';
+import type { ListedObject, ObjectStore } from '../storage/port.ts';
+
+export const DRIFT_KINDS = ['missing', 'differing', 'conflict', 'failed', 'orphan', 'pending_delete'] as const;
+export type DriftKind = (typeof DRIFT_KINDS)[number];
+
+export interface DriftItem {
+  readonly kind: DriftKind;
+  readonly location: string;
+  readonly objectKey: string;
+  readonly fileId?: string;
+  readonly version?: number;
+  readonly detail: string;
+  /** What the location reported, when it has the object. */
+  readonly stored?: { readonly size: number; readonly etag?: string; readonly lastModified?: string };
+}
+
+export interface LocationScan {
+  readonly location: string;
+  readonly startedAt: string;
+  readonly finishedAt: string;
+  readonly objects: number;
+  readonly replicas: number;
+  readonly counts: Readonly<Record<DriftKind, number>>;
+  /** The first `maxItems` drift items (all of them are counted). */
+  readonly items: readonly DriftItem[];
+  readonly truncated: boolean;
+}
+
+export interface ScanOptions {
+  /** Replicas still pending/writing after this long are treated as missing (default 1 h). */
+  readonly staleAfterMs?: number;
+  /** Items kept in the report (counts are always complete; default 10 000). */
+  readonly maxItems?: number;
+  /** Tolerance when comparing a provider's clock with ours (default 5 s). */
+  readonly clockSkewMs?: number;
+  readonly signal?: AbortSignal;
+}
+
+export function emptyCounts(): Record<DriftKind, number> {
+  return Object.fromEntries(DRIFT_KINDS.map((k) => [k, 0])) as Record<DriftKind, number>;
+}
+
+/** Recorded and listed checksums agree on every kind both sides have (etag included). */
+function sameChecksums(replica: Replica, listed: ListedObject): { same: boolean; why?: string } {
+  for (const kind of ['crc32', 'crc32c', 'md5', 'sha256'] as const) {
+    const recorded = replica.checksums[kind];
+    const seen = listed.checksums[kind];
+    if (recorded !== undefined && seen !== undefined && recorded !== seen) return { same: false, why: `${kind} ${seen}, recorded ${recorded}` };
+  }
+  const recordedEtag = replica.checksums.etag;
+  if (recordedEtag !== undefined && listed.etag !== undefined && recordedEtag !== listed.etag) return { same: false, why: `etag ${listed.etag}, recorded ${recordedEtag}` };
+  return { same: true };
+}
+
+export async function scanLocation(metadata: MetadataStore, store: ObjectStore, location: string, options: ScanOptions = {}): Promise<LocationScan> {
+  const startedAt = new Date();
+  const staleAfter = options.staleAfterMs ?? 3_600_000;
+  const maxItems = options.maxItems ?? 10_000;
+  const skew = options.clockSkewMs ?? 5_000;
+  const counts = emptyCounts();
+  const items: DriftItem[] = [];
+  const report = (item: DriftItem): void => {
+    counts[item.kind] += 1;
+    if (items.length < maxItems) items.push(item);
+  };
+
+  const listing = new Map<string, ListedObject>();
+  for await (const object of listAll(store, '', options.signal ? { signal: options.signal } : {})) listing.set(object.key, object);
+  const objects = listing.size;
+
+  // Replicas come in object-key order; the newest of each key is the one that counts.
+  let replicas = 0;
+  let group: Replica[] = [];
+  const settle = (): void => {
+    if (group.length === 0) return;
+    const live = group.reduce((a, b) => (b.createdAt.getTime() > a.createdAt.getTime() || (b.createdAt.getTime() === a.createdAt.getTime() && b.version > a.version) ? b : a));
+    group = [];
+    const listed = listing.get(live.objectKey);
+    listing.delete(live.objectKey);
+    const at = { location, objectKey: live.objectKey, fileId: live.fileId, version: live.version };
+    const stored = listed && {
+      size: listed.size,
+      ...(listed.etag === undefined ? {} : { etag: listed.etag }),
+      ...(listed.lastModified === undefined ? {} : { lastModified: listed.lastModified.toISOString() }),
+    };
+    switch (live.state) {
+      case 'deleted':
+        if (listed) report({ ...at, kind: 'pending_delete', detail: 'deleted in the metadata, still stored', ...(stored ? { stored } : {}) });
+        return;
+      case 'failed':
+        report({ ...at, kind: 'failed', detail: live.lastError ?? `gave up after ${live.attempts} attempts`, ...(stored ? { stored } : {}) });
+        return;
+      case 'pending':
+      case 'writing':
+        if (startedAt.getTime() - live.updatedAt.getTime() > staleAfter && !listed) {
+          report({ ...at, kind: 'missing', detail: `${live.state} since ${live.updatedAt.toISOString()} and not stored` });
+        }
+        return;
+      case 'verified': {
+        if (!listed) return report({ ...at, kind: 'missing', detail: 'verified in the metadata, not at the location' });
+        const sizeDiffers = live.storedSize !== null && listed.size !== live.storedSize;
+        const checksums = sameChecksums(live, listed);
+        if (!sizeDiffers && checksums.same) return;
+        const why = sizeDiffers ? `${listed.size} bytes, recorded ${live.storedSize}` : checksums.why!;
+        const newer = listed.lastModified !== undefined && live.verifiedAt !== null && listed.lastModified.getTime() > live.verifiedAt.getTime() + skew;
+        report({ ...at, kind: newer ? 'conflict' : 'differing', detail: newer ? `written there after we verified ours: ${why}` : why, ...(stored ? { stored } : {}) });
+        return;
+      }
+    }
+  };
+
+  let cursor: string | undefined;
+  do {
+    const page = await metadata.listReplicasAtLocation(location, { limit: 10_000, ...(cursor === undefined ? {} : { cursor }) });
+    for (const replica of page.items) {
+      replicas += 1;
+      if (group.length > 0 && group[0]!.objectKey !== replica.objectKey) settle();
+      group.push(replica);
+    }
+    cursor = page.nextCursor;
+    options.signal?.throwIfAborted();
+  } while (cursor !== undefined);
+  settle();
+
+  for (const [key, listed] of listing) {
+    report({
+      kind: 'orphan',
+      location,
+      objectKey: key,
+      detail: 'stored, unknown to the metadata',
+      stored: { size: listed.size, ...(listed.etag === undefined ? {} : { etag: listed.etag }), ...(listed.lastModified === undefined ? {} : { lastModified: listed.lastModified.toISOString() }) },
+    });
+  }
+  const total = Object.values(counts).reduce((a, b) => a + b, 0);
+  return { location, startedAt: startedAt.toISOString(), finishedAt: new Date().toISOString(), objects, replicas, counts, items, truncated: total > items.length };
+}
