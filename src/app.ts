@@ -15,7 +15,9 @@ import { EncryptedStore } from './crypto/encrypted-store.ts';
 import { LocalKeyring } from './crypto/keys/local-keyring.ts';
 import type { KeyProvider } from './crypto/keys/port.ts';
 import { FileService } from './files/file-service.ts';
+import { replicationHandlers } from './replication/handlers.ts';
 import { Replicator } from './replication/replicator.ts';
+import { InlineRunner, type JobRunner } from './replication/runner.ts';
 import { openMetadataStore, type MetadataStore } from './metadata/index.ts';
 import { openStore } from './storage/factory.ts';
 
@@ -31,6 +33,8 @@ export interface AppContext {
   readonly audit: AuditTrail;
   readonly replicator: Replicator;
   readonly files: FileService;
+  /** Where replication, moves and repairs are submitted. */
+  readonly jobs: JobRunner;
 }
 
 export interface App {
@@ -69,7 +73,8 @@ export async function createApp(config: Config): Promise<App> {
   const audit = new AuditTrail(metadata.audit);
   const replicator = new Replicator({ metadata, stores, audit });
   const files = new FileService({ metadata, stores, audit, replicator });
-  const context: AppContext = { config, version: packageJson.version, startedAt: new Date(), metadata, keys, stores, policy, audit, replicator, files };
+  const jobs: JobRunner = new InlineRunner(replicationHandlers(replicator));
+  const context: AppContext = { config, version: packageJson.version, startedAt: new Date(), metadata, keys, stores, policy, audit, replicator, files, jobs };
   const api = await buildApi(context);
 
   for (const message of announcements) api.log.warn(message);

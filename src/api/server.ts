@@ -11,9 +11,12 @@ import type { AppContext } from '../app.ts';
 import { BEARER_SECURITY_SCHEME, authPlugin } from './auth.ts';
 import { registerErrorHandling } from './errors.ts';
 import { auditRoutes } from './routes/audit.ts';
+import { demoRoutes } from './routes/demo.ts';
 import { fileRoutes } from './routes/files.ts';
 import { healthRoutes } from './routes/health.ts';
+import { inventoryRoutes } from './routes/inventory.ts';
 import { keyRoutes } from './routes/keys.ts';
+import { replicationRoutes } from './routes/replication.ts';
 import { tokenRoutes } from './routes/tokens.ts';
 
 export async function buildApi(context: AppContext): Promise<FastifyInstance> {
@@ -47,6 +50,7 @@ export async function buildApi(context: AppContext): Promise<FastifyInstance> {
         { name: 'access', description: 'API tokens and roles' },
         { name: 'audit', description: 'The tamper-evident audit trail' },
         { name: 'keys', description: 'Location encryption keys: list and rotate' },
+        { name: 'replication', description: 'Replicate and move files between locations' },
       ],
       components: { securitySchemes: { bearerAuth: { ...BEARER_SECURITY_SCHEME } } },
     },
@@ -55,7 +59,10 @@ export async function buildApi(context: AppContext): Promise<FastifyInstance> {
 
   await app.register(authPlugin, { metadata: context.metadata, audit: context.audit, policy: context.policy });
   await app.register(healthRoutes, { context });
+  await app.register(inventoryRoutes, { metadata: context.metadata, policy: context.policy });
   await app.register(fileRoutes, { files: context.files });
+  await app.register(demoRoutes, { metadata: context.metadata, replicator: context.replicator });
+  await app.register(replicationRoutes, { metadata: context.metadata, jobs: context.jobs, locations: [...context.stores.keys()] });
   await app.register(tokenRoutes, { metadata: context.metadata, audit: context.audit });
   await app.register(auditRoutes, { audit: context.audit });
   await app.register(keyRoutes, { keys: context.keys, stores: context.stores, metadata: context.metadata, audit: context.audit });

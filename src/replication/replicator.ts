@@ -93,6 +93,10 @@ export class Replicator {
     return [...this.#deps.stores.keys()];
   }
 
+  get metadata(): MetadataStore {
+    return this.#deps.metadata;
+  }
+
   /** A new version of `key`, written to every location in `locations` in one streaming pass. */
   async write(principal: string, key: string, locations: readonly string[], body: Readable, request: WriteRequest = {}): Promise<WriteOutcome> {
     const { metadata, audit } = this.#deps;
@@ -191,7 +195,7 @@ export class Replicator {
    * replica elsewhere (or re-tier it in place). Idempotent: a verified replica in the right
    * tier is left alone.
    */
-  async replicate(principal: string, fileId: string, location: string, options: { tier?: string; signal?: AbortSignal } = {}): Promise<Replica> {
+  async replicate(principal: string, fileId: string, location: string, options: { tier?: string; signal?: AbortSignal; sources?: readonly string[] } = {}): Promise<Replica> {
     const { metadata } = this.#deps;
     const target = this.store(location);
     const { file, version, replicas } = await this.#current(fileId);
@@ -203,7 +207,7 @@ export class Replicator {
       const moved = await metadata.transitionReplica(ref, { from: 'verified', to: 'verified', tier: options.tier });
       return moved.applied ? moved.value : moved.current;
     }
-    const source = this.#pickSource(replicas, location);
+    const source = this.#pickSource(replicas, location, options.sources);
     if (source === undefined) throw new MovingDataError('not_found', `${file.key} v${version.version} has no verified replica to copy from`, { retryable: true, details: { file_id: fileId } });
     if (existing === undefined) {
       await metadata.upsertReplica({ ...ref, objectKey: file.key, state: 'pending', encryption: { format: target.format, keyIds: [target.activeKeyId] } });
@@ -340,9 +344,12 @@ export class Replicator {
     return { file, version, replicas: await metadata.listReplicasOfVersion(fileId, file.currentVersion) };
   }
 
-  /** A verified replica to copy from, preferring age copies (their payload is copied as is). */
-  #pickSource(replicas: readonly Replica[], excluding: string): Replica | undefined {
-    const candidates = replicas.filter((r) => r.state === 'verified' && r.location !== excluding && this.#deps.stores.has(r.location));
+  /**
+   * A verified replica to copy from, preferring age copies (their payload is copied as is);
+   * only from `allowed` locations when given (the caller's roles decide where it may read).
+   */
+  #pickSource(replicas: readonly Replica[], excluding: string, allowed?: readonly string[]): Replica | undefined {
+    const candidates = replicas.filter((r) => r.state === 'verified' && r.location !== excluding && this.#deps.stores.has(r.location) && (allowed === undefined || allowed.includes(r.location)));
     return candidates.find((r) => this.store(r.location).format === 'age') ?? candidates[0];
   }
 

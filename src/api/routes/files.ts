@@ -37,6 +37,16 @@ const WriteResponse = Type.Object({
   key_id: Type.String({ description: 'the location key that sealed it' }),
   stored_size: Type.Integer({ description: 'ciphertext bytes at the location' }),
   tier: Type.Union([Type.String(), Type.Null()]),
+  replicas: Type.Array(
+    Type.Object({
+      location: Type.String(),
+      state: Type.String({ description: 'verified or failed' }),
+      key_id: Type.Union([Type.String(), Type.Null()]),
+      stored_size: Type.Union([Type.Integer(), Type.Null()]),
+      tier: Type.Union([Type.String(), Type.Null()]),
+      error: Type.Union([Type.Object({ code: Type.String(), message: Type.String() }), Type.Null()]),
+    }),
+  ),
 });
 
 const META_HEADER = /^x-meta-([a-z0-9][a-z0-9_-]{0,127})$/;
@@ -91,20 +101,28 @@ export const fileRoutes: FastifyPluginAsync<FileRoutesOptions> = async (app, { f
     '/files/:location/*',
     {
       config: { auth: true },
-      schema: { ...common, summary: 'Upload an object to a location (streamed, encrypted)', consumes: ['application/octet-stream', '*/*'], response: { 201: WriteResponse } },
+      schema: {
+        ...common,
+        summary: 'Upload an object to a location (streamed, encrypted); `replicas` stores it at more locations in the same pass',
+        consumes: ['application/octet-stream', '*/*'],
+        querystring: Type.Object({ replicas: Type.Optional(Type.String({ pattern: '^[a-z0-9][a-z0-9_,-]{0,255}$', description: 'CSV of more locations, e.g. azure,gcp' })) }),
+        response: { 201: WriteResponse },
+      },
     },
     async (request, reply) => {
       const body = (request.body as Readable | undefined) ?? request.raw;
       const { location } = request.params;
       const key = keyOf(request);
+      const replicas = ((request.query as { replicas?: string }).replicas ?? '').split(',').filter((l) => l !== '' && l !== location);
       let principal;
       let options;
       try {
-        assertFileKey(key, files.store(location));
+        for (const target of [location, ...replicas]) assertFileKey(key, files.store(target));
+        for (const target of replicas) await authorizeLocation(request, target, { objectKey: key });
         principal = await authorizeLocation(request, location, { objectKey: key });
         const size = contentLength(request);
         const type = request.headers['content-type'];
-        options = { ...(size === undefined ? {} : { size }), ...(type === undefined ? {} : { contentType: type }), metadata: userMetadata(request) };
+        options = { ...(size === undefined ? {} : { size }), ...(type === undefined ? {} : { contentType: type }), metadata: userMetadata(request), replicas };
       } catch (err) {
         // Drain what the client sends so the error answer reaches it (a closed socket would not).
         body.resume();
@@ -120,6 +138,7 @@ export const fileRoutes: FastifyPluginAsync<FileRoutesOptions> = async (app, { f
         key_id: written.keyId,
         stored_size: written.storedSize,
         tier: written.tier,
+        replicas: written.replicas.map((r) => ({ location: r.location, state: r.state, key_id: r.keyId, stored_size: r.storedSize, tier: r.tier, error: r.error ?? null })),
       });
     },
   );

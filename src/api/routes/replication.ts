@@ -1,0 +1,129 @@
+/**
+ * Replication and migration of a file (the key is global; locations are named in the body):
+ *   POST /files/{key}/replicate   { to: [locations], tier?, wait? }  copies to more locations
+ *   POST /files/{key}/move        { from, to, tier?, wait? }         copy, verify, switch, delete
+ *
+ * Both run as jobs (idempotent, resumable, shared by the workers); by default the call waits
+ * for them (up to 10 minutes), `wait: false` returns at once with the job ids.
+ *
+ * Access: the caller needs a role allowed at every location it writes to, and at the location
+ * it reads from — replication must not carry a file to where its reader could not go.
+ */
+import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
+import { Type } from 'typebox';
+import { MovingDataError } from '../../errors.ts';
+import type { MetadataStore } from '../../metadata/index.ts';
+import type { JobOutcome, JobRunner } from '../../replication/runner.ts';
+import { BEARER_SECURITY, authorizeLocation } from '../auth.ts';
+
+const Location = Type.String({ pattern: '^[a-z0-9][a-z0-9_-]{0,63}$' });
+const WAIT_MS = 10 * 60_000;
+
+// One body for both operations (they share a path): replicate uses `to` (one location or a
+// list), move uses `from` and `to`. Fastify's validator coerces one-item arrays and scalars
+// into each other, so `to` is normalised to a list in the handler either way.
+const OperationBody = Type.Object(
+  {
+    to: Type.Union([Type.Array(Location, { minItems: 1, maxItems: 16 }), Location]),
+    from: Type.Optional(Location),
+    tier: Type.Optional(Type.String({ minLength: 1, maxLength: 64, description: 'provider-native tier at the target(s)' })),
+    wait: Type.Optional(Type.Boolean({ description: 'wait for the jobs (default true)' })),
+  },
+  { additionalProperties: false },
+);
+
+export const JobView = Type.Object({
+  id: Type.String(),
+  kind: Type.String(),
+  state: Type.String({ description: 'queued | running | succeeded | failed | dead' }),
+  attempts: Type.Integer(),
+  result: Type.Union([Type.Record(Type.String(), Type.Unknown()), Type.Null()]),
+  last_error: Type.Union([Type.String(), Type.Null()]),
+});
+
+export function jobView(job: JobOutcome): { id: string; kind: string; state: string; attempts: number; result: Record<string, unknown> | null; last_error: string | null } {
+  return { id: job.id, kind: job.kind, state: job.state, attempts: job.attempts, result: job.result, last_error: job.lastError };
+}
+
+export interface ReplicationRoutesOptions {
+  readonly metadata: MetadataStore;
+  readonly jobs: JobRunner;
+  readonly locations: readonly string[];
+}
+
+export const replicationRoutes: FastifyPluginAsyncTypebox<ReplicationRoutesOptions> = async (app, { metadata, jobs, locations }) => {
+  const known = (location: string): void => {
+    if (!locations.includes(location)) throw new MovingDataError('not_found', `no location named '${location}'; locations: ${locations.join(', ')}`, { details: { location } });
+  };
+
+  app.post(
+    '/files/*',
+    {
+      config: { auth: true },
+      schema: {
+        tags: ['replication'],
+        summary: 'POST /files/{key}/replicate or /files/{key}/move',
+        description: 'The last path segment names the operation; everything before it is the file key.',
+        security: [...BEARER_SECURITY],
+        params: Type.Object({ '*': Type.String() }),
+        body: OperationBody,
+        response: { 200: Type.Object({ ok: Type.Boolean(), key: Type.String(), jobs: Type.Array(JobView) }), 202: Type.Object({ ok: Type.Boolean(), key: Type.String(), jobs: Type.Array(JobView) }) },
+      },
+    },
+    async (request, reply) => {
+      const path = request.params['*'];
+      const cut = path.lastIndexOf('/');
+      const action = path.slice(cut + 1);
+      const key = cut < 0 ? '' : path.slice(0, cut);
+      if (action !== 'replicate' && action !== 'move') throw new MovingDataError('not_found', `no operation '${action}': use /files/{key}/replicate or /files/{key}/move`);
+      const file = key === '' ? undefined : await metadata.findFileByKey(key);
+      if (file === undefined || file.currentVersion === null) throw new MovingDataError('not_found', `no file '${key}'`, { details: { key } });
+      const replicas = await metadata.listReplicasOfVersion(file.id, file.currentVersion);
+      const verified = replicas.filter((r) => r.state === 'verified').map((r) => r.location);
+      const body = request.body;
+      const to = Array.isArray(body.to) ? body.to : [body.to];
+      const waitMs = body.wait === false ? 0 : WAIT_MS;
+      let submitted: JobOutcome[];
+      if (action === 'replicate') {
+        if (body.from !== undefined) throw new MovingDataError('invalid_argument', 'replicate takes { to: [locations] } (no from: the source is any verified copy)');
+        const targets = to;
+        targets.forEach(known);
+        // Read from where the caller may read; write where the caller may write.
+        const sources: string[] = [];
+        for (const location of verified) if (request.server.accessControl.policy.authorize(request.principal!, location).allowed) sources.push(location);
+        if (sources.length === 0) await authorizeLocation(request, verified[0] ?? targets[0]!, { objectKey: key, action: 'read' });
+        let principal = request.principal!;
+        for (const target of targets) principal = await authorizeLocation(request, target, { objectKey: key, action: 'replicate' });
+        submitted = await Promise.all(
+          targets.map((location) =>
+            jobs.submit(
+              'replicate',
+              { file_id: file.id, location, principal: principal.name, sources, ...(body.tier === undefined ? {} : { tier: body.tier }) },
+              { dedupeKey: `replicate:${file.id}:${location}`, waitMs },
+            ),
+          ),
+        );
+      } else {
+        if (to.length !== 1 || body.from === undefined) throw new MovingDataError('invalid_argument', 'move takes { from, to } with one location each');
+        const target = to[0]!;
+        known(body.from);
+        known(target);
+        if (body.from === target && body.tier === undefined) throw new MovingDataError('invalid_argument', 'a move within one location needs a tier');
+        if (!replicas.some((r) => r.location === body.from && r.state === 'verified')) {
+          throw new MovingDataError('conflict', `'${key}' has no verified copy at ${body.from}`, { details: { key, from: body.from } });
+        }
+        await authorizeLocation(request, body.from, { objectKey: key, action: 'move' });
+        const principal = await authorizeLocation(request, target, { objectKey: key, action: 'move' });
+        submitted = [
+          await jobs.submit(
+            'move',
+            { file_id: file.id, from: body.from, to: target, principal: principal.name, ...(body.tier === undefined ? {} : { tier: body.tier }) },
+            { dedupeKey: `move:${file.id}`, waitMs },
+          ),
+        ];
+      }
+      const finished = submitted.every((j) => j.state === 'succeeded' || j.state === 'failed' || j.state === 'dead');
+      return reply.status(finished ? 200 : 202).send({ ok: submitted.every((j) => j.state === 'succeeded'), key, jobs: submitted.map(jobView) });
+    },
+  );
+};

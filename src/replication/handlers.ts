@@ -1,0 +1,84 @@
+/**
+ * The replication engine's work as job handlers: replicate, move, verify. Each takes a JSON
+ * payload (what the job queue stores) and is idempotent, so running it again after a crash —
+ * or after another worker died holding it — converges instead of doing things twice. A move
+ * saves the step it reached after each one, and resumes there.
+ */
+import { MovingDataError } from '../errors.ts';
+import type { JsonObject } from '../metadata/index.ts';
+import { MOVE_STEPS, type MoveStep, type Replicator } from './replicator.ts';
+
+export interface HandlerContext {
+  readonly signal: AbortSignal;
+  /** Where an earlier run of this job got to (empty on the first run). */
+  readonly progress: JsonObject;
+  saveProgress(progress: JsonObject): Promise<void>;
+}
+
+export type JobHandler = (payload: JsonObject, context: HandlerContext) => Promise<JsonObject>;
+
+export const REPLICATION_KINDS = ['replicate', 'move', 'verify'] as const;
+export type ReplicationKind = (typeof REPLICATION_KINDS)[number];
+
+function text(payload: JsonObject, field: string): string {
+  const value = payload[field];
+  if (typeof value !== 'string' || value === '') throw new MovingDataError('invalid_argument', `job payload needs a string '${field}'`, { retryable: false });
+  return value;
+}
+
+function optionalText(payload: JsonObject, field: string): string | undefined {
+  const value = payload[field];
+  return typeof value === 'string' && value !== '' ? value : undefined;
+}
+
+/**
+ * Crash injection for the crash-safety tests: with MOVINGDATA_CRASH_AFTER=move:<step>, the
+ * process kills itself (SIGKILL, no cleanup) right after that step of a move completes and its
+ * progress is saved. Inert unless the variable is set.
+ */
+function crashPoint(point: string): void {
+  if (process.env['MOVINGDATA_CRASH_AFTER'] === point) process.kill(process.pid, 'SIGKILL');
+}
+
+export function replicationHandlers(replicator: Replicator): Record<ReplicationKind, JobHandler> {
+  return {
+    async replicate(payload, { signal }) {
+      const tier = optionalText(payload, 'tier');
+      const sources = Array.isArray(payload['sources']) ? payload['sources'].filter((s): s is string => typeof s === 'string') : undefined;
+      const replica = await replicator.replicate(optionalText(payload, 'principal') ?? 'system', text(payload, 'file_id'), text(payload, 'location'), {
+        signal,
+        ...(tier === undefined ? {} : { tier }),
+        ...(sources === undefined ? {} : { sources }),
+      });
+      return { location: replica.location, state: replica.state, version: replica.version, tier: replica.tier };
+    },
+
+    async move(payload, { signal, progress, saveProgress }) {
+      const tier = optionalText(payload, 'tier');
+      const move = { fileId: text(payload, 'file_id'), from: text(payload, 'from'), to: text(payload, 'to'), ...(tier === undefined ? {} : { tier }) };
+      const principal = optionalText(payload, 'principal') ?? 'system';
+      let step: MoveStep = MOVE_STEPS.includes(progress['step'] as MoveStep) ? (progress['step'] as MoveStep) : 'copy';
+      const completed: string[] = Array.isArray(progress['completed']) ? (progress['completed'] as string[]) : [];
+      while (step !== 'done') {
+        signal.throwIfAborted();
+        const next = await replicator.moveStep(principal, move, step, signal);
+        completed.push(step);
+        await saveProgress({ step: next, completed });
+        crashPoint(`move:${step}`);
+        step = next;
+      }
+      return { from: move.from, to: move.to, steps: completed };
+    },
+
+    async verify(payload, { signal }): Promise<JsonObject> {
+      const { metadata } = replicator;
+      const replica = await metadata.getReplica({ fileId: text(payload, 'file_id'), version: Number(payload['version']), location: text(payload, 'location') });
+      const check = await replicator.verify(replica, { deep: payload['deep'] === true, signal });
+      if (!check.ok) {
+        await metadata.transitionReplica(replica, { from: replica.state, to: 'failed', lastError: check.message });
+        return { ok: false, kind: check.kind, message: check.message };
+      }
+      return { ok: true };
+    },
+  };
+}
