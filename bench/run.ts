@@ -81,7 +81,9 @@ try {
   if (chosen.includes('api')) {
     const bytes = values.quick ? 256 * 1024 * 1024 : 4 * 1024 * 1024 * 1024;
     const embedded = await runApiBench({}, join(workDir, 'api-embedded'), bytes, ['aws'], log);
-    const onLab = await runApiBench(lab, join(workDir, 'api-lab'), bytes, ['aws', 'azure', 'gcp'], log);
+    // Not gcp: fake-gcs-server reads a whole upload into memory before storing it (4 GiB of RAM
+    // on the lab server for nothing this benchmark measures: the control plane's own memory).
+    const onLab = await runApiBench(lab, join(workDir, 'api-lab'), bytes, ['aws', 'azure'], log);
     const rows = [...embedded.map((r) => ({ setup: 'embedded (PGlite, local disk)', ...r })), ...onLab.map((r) => ({ setup: 'lab (PostgreSQL, real servers)', ...r }))];
     results['api'] = rows;
     console.log('\nA large object through the API (server process; peak RSS target < 128 MiB; peak is the whole run so far)');

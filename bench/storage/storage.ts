@@ -18,6 +18,7 @@
 import { randomFillSync } from 'node:crypto';
 import { mkdir, open, readdir, rm, stat } from 'node:fs/promises';
 import { join } from 'node:path';
+import { loadConfig } from '../../src/config/config.ts';
 import type { StoreConfig } from '../../src/storage/factory.ts';
 import { mibPerSecond, runMeasured } from '../lib/process.ts';
 import { rcloneElapsed, rcloneEnv, rcloneRemotes } from '../lib/rclone.ts';
@@ -135,36 +136,12 @@ function positiveInteger(name: string, fallback: number): number {
   return value;
 }
 
-/** The adapters' configuration for the lab's servers, without SSE-KMS (rclone stores without it too). */
+/** The lab's store settings, as the product itself reads them (no SSE-KMS: rclone stores without it). */
 function storeConfigs(lab: Readonly<Record<string, string>>, localRoot: string): Record<Adapter, StoreConfig> {
-  const need = (key: string): string => {
-    const value = lab[key];
-    if (value === undefined) throw new Error(`lab setting ${key} is missing`);
-    return value;
-  };
-  return {
-    s3: {
-      provider: 's3',
-      location: 'bench',
-      container: BUCKET,
-      endpoint: need('S3_ENDPOINT'),
-      region: need('S3_REGION'),
-      credentials: { accessKeyId: need('S3_ACCESS_KEY'), secretAccessKey: need('S3_SECRET_KEY') },
-      forcePathStyle: true,
-      sseKmsKeyId: undefined,
-      flavor: 'minio',
-    },
-    azure: {
-      provider: 'azure',
-      location: 'bench',
-      container: BUCKET,
-      accountUrl: need('AZURITE_BLOB_URL'),
-      accountName: need('AZURE_STORAGE_ACCOUNT'),
-      accountKey: need('AZURE_STORAGE_KEY'),
-    },
-    gcs: { provider: 'gcs', location: 'bench', container: BUCKET, apiEndpoint: need('GCS_ENDPOINT'), projectId: need('GCS_PROJECT_ID') },
-    local: { provider: 'local', location: 'bench', container: BUCKET, root: localRoot },
-  };
+  const { S3_SSE_KMS_KEY_ID: _sse, ...plain } = lab;
+  const config = loadConfig({ ...plain, S3_SSE_KMS_KEY_ID: 'none', S3_BUCKET: BUCKET, AZURE_CONTAINER: BUCKET, GCS_BUCKET: BUCKET, MOVINGDATA_DATA_DIR: join(localRoot, '..') });
+  const [s3, azure, gcs] = config.locations.map((l) => ({ ...l.store, location: 'bench' })) as [StoreConfig, StoreConfig, StoreConfig];
+  return { s3, azure, gcs, local: { provider: 'local', location: 'bench', container: BUCKET, root: localRoot } };
 }
 
 export async function runStorageBench(lab: Readonly<Record<string, string>>, workDir: string, cases: readonly StorageCase[], log: (line: string) => void): Promise<StorageRow[]> {

@@ -18,6 +18,7 @@ const COMMANDS: Record<string, Command> = {
   lab: { summary: 'install, start and stop the local lab of real servers', load: () => import('./commands/lab.ts') },
   tokens: { summary: 'issue, list and revoke API tokens', load: () => import('./commands/tokens.ts') },
   audit: { summary: 'verify and export the tamper-evident audit trail', load: () => import('./commands/audit.ts') },
+  worker: { summary: 'run background jobs (replication, repair, moves) from the shared queue', load: () => import('./commands/worker.ts') },
 };
 
 function usage(): string {

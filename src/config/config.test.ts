@@ -71,7 +71,7 @@ describe('configuration', () => {
       accountName: 'devstoreaccount1',
       accountKey: 'a2V5',
     });
-    expect(config.locations[2]?.store).toEqual({ provider: 'gcs', location: 'gcp', container: 'netapp-gcs', apiEndpoint: 'http://127.0.0.1:4443', projectId: 'movingdata-lab' });
+    expect(config.locations[2]?.store).toEqual({ provider: 'gcs', location: 'gcp', container: 'netapp-gcs', flavor: 'fake-gcs', apiEndpoint: 'http://127.0.0.1:4443', projectId: 'movingdata-lab' });
     expect(config.kafka.bootstrap).toEqual(['127.0.0.1:9092']);
   });
 

@@ -218,10 +218,12 @@ function gcpLocation(read: EnvReader, dataDir: string): StoreConfig {
   if (backend === 'local') return localLocation('gcp', bucket, dataDir);
   const projectId = read.optional('GCS_PROJECT_ID');
   const keyFilename = read.optional('GOOGLE_APPLICATION_CREDENTIALS');
+  const onGoogle = endpoint === undefined || endpoint.hostname.endsWith('.googleapis.com');
   return {
     provider: 'gcs',
     location: 'gcp',
     container: bucket,
+    flavor: read.oneOf('GCS_FLAVOR', ['gcs', 'fake-gcs'], onGoogle ? 'gcs' : 'fake-gcs'),
     ...(endpoint === undefined ? {} : { apiEndpoint: endpoint.toString().replace(/\/$/, '') }),
     ...(projectId === undefined ? {} : { projectId }),
     ...(keyFilename === undefined ? {} : { keyFilename }),

@@ -616,7 +616,8 @@ export interface JobQueue {
   requeueDead(filter?: RequeueFilter): Promise<number>;
   /**
    * Delete finished jobs (default: `succeeded` only) that finished more than `olderThanMs`
-   * ago, at most `limit` (default 10 000) per call, so the table does not grow forever.
+   * ago, oldest first, at most `limit` (default 10 000, at most 100 000) per call, so the
+   * table does not grow forever.
    * Returns how many were deleted.
    */
   purgeFinished(options: { readonly olderThanMs: number; readonly states?: readonly JobState[]; readonly limit?: number }): Promise<number>;

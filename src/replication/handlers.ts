@@ -12,7 +12,7 @@ export interface HandlerContext {
   readonly signal: AbortSignal;
   /** Where an earlier run of this job got to (empty on the first run). */
   readonly progress: JsonObject;
-  saveProgress(progress: JsonObject): Promise<void>;
+  readonly saveProgress: (progress: JsonObject) => Promise<void>;
 }
 
 export type JobHandler = (payload: JsonObject, context: HandlerContext) => Promise<JsonObject>;

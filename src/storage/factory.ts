@@ -37,6 +37,8 @@ export type StoreConfig =
     })
   | (Common & {
       readonly provider: 'gcs';
+      /** Real GCS, or fake-gcs-server (whose filesystem backend cannot store some keys). */
+      readonly flavor: 'gcs' | 'fake-gcs';
       readonly apiEndpoint?: string;
       readonly projectId?: string;
       readonly keyFilename?: string;
@@ -69,8 +71,8 @@ export async function openStore(config: StoreConfig): Promise<ObjectStore> {
     }
     case 'gcs': {
       const { GcsStore } = await import('./gcs/gcs-store.ts');
-      const { provider: _provider, container, ...options } = config;
-      return new GcsStore({ ...options, bucket: container });
+      const { provider: _provider, container, flavor, ...options } = config;
+      return new GcsStore({ ...options, bucket: container, keyRules: flavor });
     }
   }
 }

@@ -40,3 +40,25 @@ export function compareKeysUtf16(a: string, b: string): number {
 export function keyComparator(order: ListOrder | undefined): (a: string, b: string) => number {
   return order === 'utf16' ? compareKeysUtf16 : compareKeys;
 }
+
+const PATH_SEGMENT_MAX_BYTES = 255;
+
+/**
+ * Servers that store each object as a file named after its key (MinIO, fake-gcs-server's
+ * filesystem backend) cannot hold keys with an empty path segment (`a//b`, `/a`, `a/`), a `.`
+ * or `..` segment (MinIO also trims spaces and splits on `\\`), or a segment over 255 bytes
+ * (NAME_MAX). Their adapters refuse such keys up front, naming `server` in the reason, rather
+ * than letting the server fail or silently rename them. (Such servers also cannot list both
+ * `a` and `a/b`; no check of one key can catch that.)
+ */
+export function filesystemKeyProblem(key: string, server: string): string | undefined {
+  for (const segment of key.split('/')) {
+    if (segment === '') return `${server} cannot store a key with an empty path segment (leading, trailing or double \`/\`)`;
+    if (Buffer.byteLength(segment, 'utf8') > PATH_SEGMENT_MAX_BYTES) return `${server} cannot store a key with a path segment over ${PATH_SEGMENT_MAX_BYTES} bytes`;
+    for (const part of segment.split('\\')) {
+      const trimmed = part.trim();
+      if (trimmed === '.' || trimmed === '..') return `${server} cannot store a key with a \`.\` or \`..\` path segment`;
+    }
+  }
+  return undefined;
+}

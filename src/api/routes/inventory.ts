@@ -7,7 +7,7 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import { Type, type Static } from 'typebox';
 import type { AccessPolicy } from '../../access/policy.ts';
-import { REPLICA_STATES, type InventoryEntry, type MetadataStore, type Replica, type ReplicaState } from '../../metadata/index.ts';
+import { REPLICA_STATES, type InventoryEntry, type MetadataStore, type Replica } from '../../metadata/index.ts';
 import { BEARER_SECURITY, requirePrincipal } from '../auth.ts';
 
 const ReplicaView = Type.Object({
@@ -95,7 +95,7 @@ export const inventoryRoutes: FastifyPluginAsyncTypebox<InventoryRoutesOptions> 
       const page = await metadata.listInventory({
         ...(prefix === undefined ? {} : { prefix }),
         ...(location === undefined ? {} : { location }),
-        ...(state === undefined ? {} : { replicaStates: [state as ReplicaState] }),
+        ...(state === undefined ? {} : { replicaStates: [state] }),
         ...(cursor === undefined ? {} : { cursor }),
         limit: limit ?? 100,
       });

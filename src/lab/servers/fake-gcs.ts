@@ -3,10 +3,11 @@
  * 127.0.0.1 (its defaults, https on 0.0.0.0, are wrong for a lab). A custom endpoint makes
  * the GCS client skip authentication, so it needs no credentials.
  *
- * It keeps objects in memory (lost when it stops): its filesystem backend stores each object
- * at <root>/<bucket>/<name> unescaped, so it cannot hold keys real GCS accepts (`a` beside
- * `a/b`, segments over 255 bytes) and normalises `..` and `//` in names. `-filesystem-root`
- * stays on the command line because the process is recognised by that exact argument.
+ * It stores objects on disk (its filesystem backend). That backend keeps each object at
+ * <root>/<bucket>/<name> unescaped, so it cannot hold some keys real GCS accepts (`a` beside
+ * `a/b`, segments over 255 bytes, `.`/`..`/empty segments): the GCS adapter's `fake-gcs` key
+ * rules refuse those up front. (The memory backend has no such limits but keeps every object
+ * generation in memory for ever: it grew past 20 GB under the benchmarks.)
  */
 import { mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
@@ -47,7 +48,7 @@ export function fakeGcsServer(ctx: LabContext, at: Placement): LabServer {
         '-scheme', 'http',
         '-host', LAB_HOST,
         '-port', String(at.port),
-        '-backend', 'memory',
+        '-backend', 'filesystem',
         '-filesystem-root', dataDir,
         '-public-host', address,
         '-external-url', endpoint,

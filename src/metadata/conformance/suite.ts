@@ -13,6 +13,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { isMovingDataError } from '../../errors.ts';
 import { GENESIS_HASH, auditEntryHash } from '../audit-chain.ts';
 import type { AuditEntry, EncryptionDescriptor, FileRecord, MetadataStore, NewAuditEntry, Replica, ReplicaRef } from '../port.ts';
+import { describeJobQueueConformance } from './jobs.ts';
 
 export interface MetadataTarget {
   /** Open a store on this target; called again only after the previous store was closed. */
@@ -778,6 +779,8 @@ export function runMetadataConformance(options: MetadataConformanceOptions): voi
         expect(stillThere).toEqual([]);
       });
     });
+
+    describeJobQueueConformance(target);
 
     describe('errors', () => {
       it('reports not_found, conflict and bad input with stable codes', async () => {

@@ -22,6 +22,7 @@ import type {
   FileVersion,
   InventoryEntry,
   InventoryQuery,
+  JobQueue,
   LocationReplicaQuery,
   MetadataFeatures,
   MetadataOperations,
@@ -59,6 +60,7 @@ import {
 import { SqlAuditLog } from './audit.ts';
 import { decodeCursor, encodeCursor } from './cursor.ts';
 import { mapDatabaseError } from './errors.ts';
+import { SqlJobQueue } from './jobs.ts';
 import { SqlPrincipalStore } from './principals.ts';
 import { jsonText, parseId, toFileRecord, toFileVersion, toId, toReplica } from './rows.ts';
 import type { Database } from './schema.ts';
@@ -570,6 +572,7 @@ class SqlMetadataStore extends SqlOperations implements MetadataStore {
   readonly features: MetadataFeatures;
   readonly principals: PrincipalStore;
   readonly audit: AuditLog;
+  readonly jobs: JobQueue;
   readonly #db: Kysely<Database>;
   readonly #afterClose: (() => Promise<void>) | undefined;
   /** Set while `transaction` runs its work, in the work's async context only. */
@@ -591,6 +594,7 @@ class SqlMetadataStore extends SqlOperations implements MetadataStore {
     this.features = Object.freeze({ ...options.features });
     this.principals = new SqlPrincipalStore(options.db, guard);
     this.audit = new SqlAuditLog(options.db, guard);
+    this.jobs = new SqlJobQueue(options.db, guard);
     this.#db = options.db;
     this.#afterClose = options.afterClose;
     this.#inTransaction = inTransaction;

@@ -48,7 +48,7 @@ import {
 } from '@google-cloud/storage';
 import { MovingDataError } from '../../errors.ts';
 import { StorageError, type StorageErrorContext, isNetworkError } from '../errors.ts';
-import { assertStorableKey } from '../keys.ts';
+import { assertStorableKey, filesystemKeyProblem } from '../keys.ts';
 import type {
   Checksums,
   CopyOptions as PortCopyOptions,
@@ -101,6 +101,11 @@ export interface GcsStoreOptions {
   readonly timeoutMs?: number;
   /** Storage classes offered as tiers, default first (default STANDARD, NEARLINE, COLDLINE, ARCHIVE). */
   readonly storageClasses?: readonly string[];
+  /**
+   * `fake-gcs` refuses, as `invalid_key`, the keys fake-gcs-server's filesystem backend cannot
+   * store (see filesystemKeyProblem); default `gcs` (real GCS takes every key but a few names).
+   */
+  readonly keyRules?: 'gcs' | 'fake-gcs';
 }
 
 const KiB = 1024;
@@ -159,6 +164,7 @@ export class GcsStore implements ObjectStore {
   readonly #storage: Storage;
   readonly #bucket: Bucket;
   readonly #tiers: readonly TierSpec[];
+  readonly #keyRules: 'gcs' | 'fake-gcs';
   readonly #resumableThreshold: number;
   readonly #chunkSize: number | undefined;
   readonly #timeoutMs: number;
@@ -179,6 +185,7 @@ export class GcsStore implements ObjectStore {
     this.#timeoutMs = integerOption('timeoutMs', options.timeoutMs ?? DEFAULT_TIMEOUT_MS, 1, 24 * 3600 * 1000);
     const maxRetries = integerOption('maxRetries', options.maxRetries ?? DEFAULT_MAX_RETRIES, 0, 100);
     this.#maxRetries = maxRetries;
+    this.#keyRules = options.keyRules ?? 'gcs';
     this.#tiers = tierSpecs(options.storageClasses ?? DEFAULT_CLASSES);
     const features: StoreFeatures = { copy: true, tiers: this.#tiers, checksums: ['md5', 'crc32c'], multipartThreshold: this.#resumableThreshold };
     this.features = Object.freeze(features);
@@ -238,7 +245,14 @@ export class GcsStore implements ObjectStore {
    * a store that can list, read and write objects is usable.
    */
   keyProblem(key: string): string | undefined {
-    return gcsKeyProblem(key);
+    return gcsKeyProblem(key) ?? (this.#keyRules === 'fake-gcs' ? filesystemKeyProblem(key, 'fake-gcs-server (filesystem backend)') : undefined);
+  }
+
+  /** The port's key rules, then the server's, as `invalid_key` with the reason. */
+  #checkKey(key: string): void {
+    assertStorableKey(key);
+    const problem = this.keyProblem(key);
+    if (problem !== undefined) throw new MovingDataError('invalid_key', problem, { details: { reason: problem } });
   }
 
   async ping(signal?: AbortSignal): Promise<void> {
@@ -250,7 +264,7 @@ export class GcsStore implements ObjectStore {
   async put(key: string, body: Readable, options: PutOptions = {}): Promise<PutResult> {
     return this.#run('put', key, async () => {
       try {
-        checkKey(key);
+        this.#checkKey(key);
         const size = options.size;
         if (size !== undefined && (!Number.isSafeInteger(size) || size < 0)) {
           throw new MovingDataError('invalid_argument', `size must be a non-negative integer, got ${size}`);
@@ -292,7 +306,7 @@ export class GcsStore implements ObjectStore {
 
   async get(key: string, options: GetOptions = {}): Promise<GetResult> {
     return this.#run('get', key, async () => {
-      checkKey(key);
+      this.#checkKey(key);
       const [meta] = await this.#deadline(() => this.#bucket.file(key).getMetadata(), options.signal);
       const info = toInfo(key, meta);
       let range: { start: number; end: number } | undefined;
@@ -314,7 +328,7 @@ export class GcsStore implements ObjectStore {
 
   async head(key: string, signal?: AbortSignal): Promise<ObjectInfo> {
     return this.#run('head', key, async () => {
-      checkKey(key);
+      this.#checkKey(key);
       const [meta] = await this.#deadline(() => this.#bucket.file(key).getMetadata(), signal);
       return toInfo(key, meta);
     });
@@ -322,7 +336,7 @@ export class GcsStore implements ObjectStore {
 
   async delete(key: string, signal?: AbortSignal): Promise<void> {
     await this.#run('delete', key, async () => {
-      checkKey(key);
+      this.#checkKey(key);
       await this.#deadline(() => this.#bucket.file(key).delete({ ignoreNotFound: true }), signal);
     });
   }
@@ -350,8 +364,8 @@ export class GcsStore implements ObjectStore {
 
   async copy(sourceKey: string, destinationKey: string, options: PortCopyOptions = {}): Promise<ObjectInfo> {
     return this.#run('copy', sourceKey, async () => {
-      checkKey(sourceKey);
-      checkKey(destinationKey);
+      this.#checkKey(sourceKey);
+      this.#checkKey(destinationKey);
       const wanted = options.tier === undefined ? undefined : this.#checkTier(options.tier);
       const [source] = await this.#deadline(() => this.#bucket.file(sourceKey).getMetadata(), options.signal);
       const resource = await this.#rewrite(sourceKey, source, destinationKey, {
@@ -366,7 +380,7 @@ export class GcsStore implements ObjectStore {
 
   async setTier(key: string, tier: string, signal?: AbortSignal): Promise<void> {
     await this.#run('setTier', key, async () => {
-      checkKey(key);
+      this.#checkKey(key);
       const wanted = this.#checkTier(tier);
       const [meta] = await this.#deadline(() => this.#bucket.file(key).getMetadata(), signal);
       // GCS refuses a rewrite onto itself that changes nothing.
@@ -983,12 +997,6 @@ export function gcsKeyProblem(key: string): string | undefined {
   return undefined;
 }
 
-/** The port's key rules, plus names GCS itself refuses. */
-function checkKey(key: string): void {
-  assertStorableKey(key);
-  const problem = gcsKeyProblem(key);
-  if (problem !== undefined) throw new MovingDataError('invalid_key', problem, { details: { reason: problem } });
-}
 
 function isRetryable(err: ApiError): boolean {
   if (hasCode(err, UPLOAD_CANCELLED)) return false;

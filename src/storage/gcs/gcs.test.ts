@@ -9,7 +9,8 @@ const projectId = lab['GCS_PROJECT_ID'];
 
 runStoreConformance({
   name: 'gcs',
-  open: (container) => new GcsStore({ location: 'conformance', bucket: container, apiEndpoint: lab['GCS_ENDPOINT'], projectId }),
+  open: (container) => new GcsStore({ location: 'conformance', bucket: container, apiEndpoint: lab['GCS_ENDPOINT'], projectId, keyRules: 'fake-gcs' }),
+  serverLimits: { fileAndDirectory: 'fake-gcs-server’s filesystem backend keeps objects as files, so `a` and `a/b` cannot both exist; GCS has no such limit' },
   badCredentials: {
     skip: 'fake-gcs-server does not authenticate: fakestorage/server.go (buildMuxer) routes every request without reading Authorization, and the SDK sends none to a custom endpoint',
   },

@@ -20,7 +20,7 @@
  *
  * Keys go to the server verbatim, so other tools (aws, mc, rclone) see the same names. MinIO,
  * which stores objects as files, refuses some key shapes S3 accepts; with `keyRules: 'minio'`
- * those are refused up front as `invalid_key` with the reason (see minioKeyProblem).
+ * those are refused up front as `invalid_key` with the reason (see filesystemKeyProblem in keys.ts).
  */
 import { PassThrough, Readable, Transform, addAbortSignal, type TransformCallback } from 'node:stream';
 import {
@@ -46,7 +46,7 @@ import {
 } from '@aws-sdk/client-s3';
 import { MovingDataError } from '../../errors.ts';
 import { isStorageError, type StorageErrorContext } from '../errors.ts';
-import { assertStorableKey } from '../keys.ts';
+import { assertStorableKey, filesystemKeyProblem } from '../keys.ts';
 import type {
   ByteRange,
   ChecksumKind,
@@ -103,7 +103,7 @@ export interface S3StoreOptions {
   readonly maxAttempts?: number;
   /** A request fails when its connection stays silent this long (default 60 s). */
   readonly requestTimeoutMs?: number;
-  /** `minio` refuses, as `invalid_key`, the keys MinIO cannot store (minioKeyProblem); default `aws`. */
+  /** `minio` refuses, as `invalid_key`, the keys MinIO cannot store (filesystemKeyProblem); default `aws`. */
   readonly keyRules?: 'aws' | 'minio';
 }
 
@@ -273,30 +273,6 @@ class PartPool {
     if (waiter !== undefined) waiter(buffer);
     else this.#free.push(buffer);
   }
-}
-
-// --- keys ------------------------------------------------------------------------------------
-
-const MINIO_MAX_SEGMENT_BYTES = 255;
-
-/**
- * MinIO stores objects as files under directories named after the key's segments, so it
- * refuses (XMinioInvalidObjectName) an empty segment (`a//b`, `/a`, `a/`), a `.` or `..`
- * segment (spaces trimmed, `\` splitting too) and a segment over 255 bytes (NAME_MAX). S3
- * has none of these limits. Refusing them here gives the caller the reason instead of a
- * server error; mapping them onto other names would hide the objects from every other tool.
- * (MinIO also lists only `a` when both `a` and `a/b` exist; no key check can catch that.)
- */
-export function minioKeyProblem(key: string): string | undefined {
-  for (const segment of key.split('/')) {
-    if (segment === '') return 'MinIO cannot store a key with an empty path segment (leading, trailing or double `/`)';
-    if (Buffer.byteLength(segment, 'utf8') > MINIO_MAX_SEGMENT_BYTES) return `MinIO cannot store a key with a path segment over ${MINIO_MAX_SEGMENT_BYTES} bytes`;
-    for (const part of segment.split('\\')) {
-      const trimmed = part.trim();
-      if (trimmed === '.' || trimmed === '..') return 'MinIO cannot store a key with a `.` or `..` path segment';
-    }
-  }
-  return undefined;
 }
 
 // --- responses -------------------------------------------------------------------------------
@@ -504,7 +480,7 @@ export class S3Store implements ObjectStore {
   }
 
   keyProblem(key: string): string | undefined {
-    return this.#keyRules === 'minio' ? minioKeyProblem(key) : undefined;
+    return this.#keyRules === 'minio' ? filesystemKeyProblem(key, 'MinIO') : undefined;
   }
 
   async put(key: string, body: Readable, options: PutOptions = {}): Promise<PutResult> {
