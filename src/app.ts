@@ -3,23 +3,21 @@
  * them together. Everything below receives what it needs; nothing reaches for globals.
  */
 import type { FastifyInstance } from 'fastify';
-import { mkdir } from 'node:fs/promises';
-import { join } from 'node:path';
 import packageJson from '../package.json' with { type: 'json' };
 import { AccessPolicy } from './access/policy.ts';
 import { ensureDemoAdmin } from './access/principals.ts';
 import { buildApi } from './api/server.ts';
-import { AuditTrail } from './audit/audit-trail.ts';
+import type { AuditTrail } from './audit/audit-trail.ts';
 import type { Config } from './config/config.ts';
-import { EncryptedStore } from './crypto/encrypted-store.ts';
-import { LocalKeyring } from './crypto/keys/local-keyring.ts';
+import type { EncryptedStore } from './crypto/encrypted-store.ts';
 import type { KeyProvider } from './crypto/keys/port.ts';
+import { openEngine } from './engine.ts';
 import { FileService } from './files/file-service.ts';
-import { replicationHandlers } from './replication/handlers.ts';
-import { Replicator } from './replication/replicator.ts';
-import { InlineRunner, type JobRunner } from './replication/runner.ts';
-import { openMetadataStore, type MetadataStore } from './metadata/index.ts';
-import { openStore } from './storage/factory.ts';
+import type { JobRunner } from './jobs/runner.ts';
+import type { JobWorker } from './jobs/worker.ts';
+import type { MetadataStore } from './metadata/index.ts';
+import type { ConsistencyManager } from './replication/consistency.ts';
+import type { Replicator } from './replication/replicator.ts';
 
 export interface AppContext {
   readonly config: Config;
@@ -32,9 +30,12 @@ export interface AppContext {
   readonly policy: AccessPolicy;
   readonly audit: AuditTrail;
   readonly replicator: Replicator;
+  readonly consistency: ConsistencyManager;
   readonly files: FileService;
-  /** Where replication, moves and repairs are submitted. */
+  /** Where replication, moves, repairs and scans are submitted. */
   readonly jobs: JobRunner;
+  /** This process's own worker on the job queue; undefined with MOVINGDATA_WORKER_CONCURRENCY=0. */
+  readonly worker: JobWorker | undefined;
 }
 
 export interface App {
@@ -47,35 +48,26 @@ export interface App {
 }
 
 export async function createApp(config: Config): Promise<App> {
-  await mkdir(config.dataDir, { recursive: true });
-  // Keys first: a missing key outside demo mode stops start-up before anything else opens.
   const announcements: string[] = [];
-  const keys = await LocalKeyring.open({
-    dir: join(config.dataDir, 'keys'),
-    demo: config.demo,
-    sources: config.locations.map((l) => l.key),
-    announce: (message) => announcements.push(message),
-  });
-  const metadata = await openMetadataStore(config.metadata);
-  const stores = new Map<string, EncryptedStore>();
+  const engine = await openEngine(config, { announce: (message) => announcements.push(message) });
+  const { metadata, keys, stores, audit, replicator, consistency, jobs } = engine;
+  const policy = new AccessPolicy(Object.fromEntries(config.locations.map((l) => [l.name, l.allowedRoles])));
+  const files = new FileService({ metadata, stores, audit, replicator, jobs });
+  // `worker` is filled in once the API exists, so the worker can log through Fastify's logger.
+  const context: { -readonly [K in keyof AppContext]: AppContext[K] } = {
+    config, version: packageJson.version, startedAt: new Date(), metadata, keys, stores, policy, audit, replicator, consistency, files, jobs, worker: undefined,
+  };
+  let api: FastifyInstance;
   try {
-    for (const location of config.locations) {
-      const inner = await openStore(location.store);
-      stores.set(location.name, new EncryptedStore({ inner, keys: () => keys.keysFor(location.name) }));
-    }
+    api = await buildApi(context);
   } catch (err) {
-    await Promise.allSettled([...stores.values()].map((s) => s.close()));
-    await metadata.close();
+    await engine.close();
     throw err;
   }
-
-  const policy = new AccessPolicy(Object.fromEntries(config.locations.map((l) => [l.name, l.allowedRoles])));
-  const audit = new AuditTrail(metadata.audit);
-  const replicator = new Replicator({ metadata, stores, audit });
-  const files = new FileService({ metadata, stores, audit, replicator });
-  const jobs: JobRunner = new InlineRunner(replicationHandlers(replicator));
-  const context: AppContext = { config, version: packageJson.version, startedAt: new Date(), metadata, keys, stores, policy, audit, replicator, files, jobs };
-  const api = await buildApi(context);
+  // The embedded store (PGlite) admits one process, so by default the server runs its own
+  // worker; against PostgreSQL, `movingdata worker` processes can share (or take) the work.
+  const worker = config.engine.workerConcurrency > 0 ? engine.worker({ log: api.log.child({ component: 'worker' }), concurrency: config.engine.workerConcurrency }) : undefined;
+  context.worker = worker;
 
   for (const message of announcements) api.log.warn(message);
   if (config.demo && config.adminToken !== undefined) {
@@ -97,6 +89,12 @@ export async function createApp(config: Config): Promise<App> {
     }),
   );
 
+  // Jobs and scans start with the app (also for in-process use through api.inject).
+  worker?.start();
+  const stopScans =
+    config.engine.scanIntervalS > 0
+      ? consistency.schedule(jobs, config.engine.scanIntervalS * 1000, (err) => api.log.warn({ err: err instanceof Error ? err.message : String(err) }, 'could not queue the periodic drift scans'))
+      : undefined;
   let closed = false;
   return {
     context,
@@ -107,9 +105,13 @@ export async function createApp(config: Config): Promise<App> {
     async close() {
       if (closed) return;
       closed = true;
+      stopScans?.();
       await api.close();
-      await Promise.allSettled([...stores.values()].map((s) => s.close()));
-      await metadata.close();
+      if (worker !== undefined) {
+        const report = await worker.stop({ graceMs: config.server.shutdownTimeoutMs });
+        if (report.abandoned > 0) api.log.warn({ abandoned: report.abandoned }, 'jobs abandoned on shutdown; their leases return them to the queue');
+      }
+      await engine.close();
     },
   };
 }

@@ -16,6 +16,7 @@ import { fileRoutes } from './routes/files.ts';
 import { healthRoutes } from './routes/health.ts';
 import { inventoryRoutes } from './routes/inventory.ts';
 import { keyRoutes } from './routes/keys.ts';
+import { consistencyRoutes } from './routes/consistency.ts';
 import { replicationRoutes } from './routes/replication.ts';
 import { tokenRoutes } from './routes/tokens.ts';
 
@@ -63,6 +64,7 @@ export async function buildApi(context: AppContext): Promise<FastifyInstance> {
   await app.register(fileRoutes, { files: context.files });
   await app.register(demoRoutes, { metadata: context.metadata, replicator: context.replicator });
   await app.register(replicationRoutes, { metadata: context.metadata, jobs: context.jobs, locations: [...context.stores.keys()] });
+  await app.register(consistencyRoutes, { consistency: context.consistency, jobs: context.jobs, locations: [...context.stores.keys()] });
   await app.register(tokenRoutes, { metadata: context.metadata, audit: context.audit });
   await app.register(auditRoutes, { audit: context.audit });
   await app.register(keyRoutes, { keys: context.keys, stores: context.stores, metadata: context.metadata, audit: context.audit });

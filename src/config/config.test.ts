@@ -30,7 +30,15 @@ describe('configuration', () => {
       ['gcp', 'GCS_ENCRYPTION_KEY', undefined, ['admin', 'compliance', 'system']],
     ]);
     expect(config.kafka).toEqual({ bootstrap: undefined, topicAccess: 'access-events' });
+    expect(config.engine).toEqual({ workerConcurrency: 4, scanIntervalS: 300, deleteOrphans: false, maxAttempts: 10, retryBaseMs: 1000, retryCapMs: 300_000 });
     expect(Object.isFrozen(config.locations[0])).toBe(true);
+  });
+
+  it('reads the engine settings and names a bad one', () => {
+    const config = loadConfig({ MOVINGDATA_WORKER_CONCURRENCY: '0', CONSISTENCY_SCAN_INTERVAL_S: '30', MOVINGDATA_DELETE_ORPHANS: 'true', MOVINGDATA_JOB_MAX_ATTEMPTS: '3' }, '/srv/app');
+    expect(config.engine).toMatchObject({ workerConcurrency: 0, scanIntervalS: 30, deleteOrphans: true, maxAttempts: 3 });
+    expect(configError({ CONSISTENCY_SCAN_INTERVAL_S: '-1' }).variable).toBe('CONSISTENCY_SCAN_INTERVAL_S');
+    expect(configError({ MOVINGDATA_WORKER_CONCURRENCY: 'many' }).variable).toBe('MOVINGDATA_WORKER_CONCURRENCY');
   });
 
   it('uses the real servers when the lab variables are set', () => {

@@ -51,6 +51,20 @@ export interface Config {
   readonly metadata: MetadataConfig;
   /** Storage locations, in the seed's order: aws, azure, gcp. */
   readonly locations: readonly LocationConfig[];
+  /** The replication engine: background jobs and the consistency manager. */
+  readonly engine: {
+    /** Jobs the server's own worker runs at once; 0: none (separate `movingdata worker` processes do the work). */
+    readonly workerConcurrency: number;
+    /** Seconds between drift scans of every location; 0: on demand only. */
+    readonly scanIntervalS: number;
+    /** Remove objects the metadata does not know (orphans) on repair; default: report them only. */
+    readonly deleteOrphans: boolean;
+    /** Attempts per replication or repair job before it is dead-lettered. */
+    readonly maxAttempts: number;
+    /** Retry delays of failed jobs: exponential from `retryBaseMs`, capped at `retryCapMs`, with full jitter. */
+    readonly retryBaseMs: number;
+    readonly retryCapMs: number;
+  };
   readonly kafka: {
     /** Broker list; undefined means the embedded bus. */
     readonly bootstrap: readonly string[] | undefined;
@@ -95,6 +109,14 @@ export function loadConfig(env: Env = process.env, cwd: string = process.cwd()):
       location(read, 'azure', 'AZURE', azureLocation(read, dataDir)),
       location(read, 'gcp', 'GCS', gcpLocation(read, dataDir)),
     ],
+    engine: {
+      workerConcurrency: read.integer('MOVINGDATA_WORKER_CONCURRENCY', 4, { min: 0, max: 256 }),
+      scanIntervalS: read.integer('CONSISTENCY_SCAN_INTERVAL_S', 300, { min: 0, max: 7 * 86_400 }),
+      deleteOrphans: read.boolean('MOVINGDATA_DELETE_ORPHANS', false),
+      maxAttempts: read.integer('MOVINGDATA_JOB_MAX_ATTEMPTS', 10, { min: 1, max: 1000 }),
+      retryBaseMs: read.integer('MOVINGDATA_RETRY_BASE_MS', 1000, { min: 1, max: 3_600_000 }),
+      retryCapMs: read.integer('MOVINGDATA_RETRY_CAP_MS', 300_000, { min: 1, max: 86_400_000 }),
+    },
     kafka: {
       bootstrap: kafkaBootstrap(read),
       topicAccess: read.string('TOPIC_ACCESS', 'access-events'),

@@ -20,12 +20,15 @@ import type { ReplicaOutcome, Replicator } from '../replication/replicator.ts';
 import { PlaintextVerifier } from '../replication/verifiers.ts';
 import type { ByteRange, ObjectInfo } from '../storage/port.ts';
 import { assertFileKey } from './keys.ts';
+import type { JobRunner } from '../jobs/runner.ts';
 
 export interface FileServiceDeps {
   readonly metadata: MetadataStore;
   readonly stores: ReadonlyMap<string, EncryptedStore>;
   readonly audit: AuditTrail;
   readonly replicator: Replicator;
+  /** Where the copies a write could not make are queued for retry; without it they stay failed. */
+  readonly jobs?: JobRunner;
 }
 
 export interface WriteOptions {
@@ -49,6 +52,8 @@ export interface WriteResult {
   readonly tier: string | null;
   /** Every location written, the primary included. */
   readonly replicas: readonly ReplicaOutcome[];
+  /** The primary's copy failed and is queued (another copy holds the version): accepted, not yet there. */
+  readonly primaryPending: boolean;
 }
 
 export interface ReadResult {
@@ -87,8 +92,12 @@ export class FileService {
    */
   async write(principal: string, location: string, key: string, body: Readable, options: WriteOptions = {}): Promise<WriteResult> {
     const outcome = await this.#deps.replicator.write(principal, key, [location, ...(options.replicas ?? [])], body, options);
-    const primary = outcome.replicas.find((r) => r.location === location);
-    if (primary?.state !== 'verified') {
+    // The version is committed (at least one copy verified, or write() would have thrown): each
+    // copy that failed — a provider down, say — becomes a replication job, retried with backoff
+    // until the location is back, so the write converges without anyone acting.
+    const replicas = await Promise.all(outcome.replicas.map(async (r) => (r.state === 'failed' ? this.#queueRetry(principal, outcome.file.id, outcome.version, r) : r)));
+    const primary = replicas.find((r) => r.location === location);
+    if (primary?.state !== 'verified' && primary?.state !== 'pending') {
       throw new MovingDataError(primary?.error?.code === 'unavailable' ? 'unavailable' : 'internal', `the copy at ${location} failed: ${primary?.error?.message ?? 'unknown error'}`, {
         retryable: primary?.error?.code === 'unavailable',
         details: { replicas: outcome.replicas.map((r) => ({ location: r.location, state: r.state })) },
@@ -103,8 +112,18 @@ export class FileService {
       keyId: primary.keyId ?? '',
       storedSize: primary.storedSize ?? 0,
       tier: primary.tier,
-      replicas: outcome.replicas,
+      replicas,
+      primaryPending: primary.state === 'pending',
     };
+  }
+
+  async #queueRetry(principal: string, fileId: string, version: number, failed: ReplicaOutcome): Promise<ReplicaOutcome> {
+    const { jobs, metadata } = this.#deps;
+    if (jobs === undefined) return failed;
+    const ref = { fileId, version, location: failed.location };
+    await metadata.transitionReplica(ref, { from: 'failed', to: 'pending' });
+    const job = await jobs.submit('replicate', { file_id: fileId, location: failed.location, principal }, { dedupeKey: `replicate:${fileId}:${failed.location}` });
+    return { ...failed, state: 'pending', jobId: job.id };
   }
 
   async read(principal: string, location: string, key: string, options: { range?: ByteRange; signal?: AbortSignal } = {}): Promise<ReadResult> {

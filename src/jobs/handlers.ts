@@ -1,7 +1,7 @@
 /**
- * The handlers a `movingdata worker` process runs, by job kind. Replication, repair, verify
- * and move register here as their capabilities land; until then the registry holds two kinds
- * for trying the machinery out:
+ * The handlers a `movingdata worker` process runs, by job kind: the engine's (replicate, move,
+ * verify, repair, scan: see src/engine.ts), on the same configuration as the server, plus two
+ * kinds for trying the machinery out:
  *
  * - `noop`: succeeds at once with `{}`.
  * - `sleep`: payload `{ ms }` (0 .. 60 000); waits that long, stopping early if its lease is
@@ -23,6 +23,8 @@ export interface JobHandlerContext {
   readonly config: Config;
   readonly metadata: MetadataStore;
   readonly log: JobLogger;
+  /** Register a release to run when the worker process stops (stores, connections). */
+  readonly onClose: (close: () => Promise<void>) => void;
 }
 
 /** The shape of a module `movingdata worker --handlers MODULE` loads. */
@@ -44,6 +46,11 @@ const sleepFor: JobHandler = async (job, ctx) => {
   return { sleptMs: ms };
 };
 
-export function defaultHandlers(_context: JobHandlerContext): JobHandlers {
-  return { noop, sleep: sleepFor };
+export async function defaultHandlers(context: JobHandlerContext): Promise<JobHandlers> {
+  // Imported here, not at the top: the engine loads every storage SDK, which a worker run
+  // with a custom --handlers module does not need.
+  const { openEngine } = await import('../engine.ts');
+  const engine = await openEngine(context.config, { metadata: context.metadata, announce: (message) => context.log.warn({}, message) });
+  context.onClose(() => engine.close());
+  return { noop, sleep: sleepFor, ...engine.handlers };
 }

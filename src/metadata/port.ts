@@ -623,6 +623,25 @@ export interface JobQueue {
   purgeFinished(options: { readonly olderThanMs: number; readonly states?: readonly JobState[]; readonly limit?: number }): Promise<number>;
 }
 
+// ---- consistency reports --------------------------------------------------------------------
+
+export interface ConsistencyReport {
+  readonly location: string;
+  /** The scan's summary, as the consistency manager wrote it. */
+  readonly report: JsonObject;
+  readonly finishedAt: Date;
+  /** The last scan of this location that found no drift; null if none has yet. */
+  readonly lastCleanAt: Date | null;
+}
+
+/** The latest drift scan per location, for /consistency/status. */
+export interface ConsistencyReports {
+  /** Replace `location`'s report; `clean` (no drift) also moves its `lastCleanAt` to now. */
+  save(location: string, report: JsonObject, clean: boolean): Promise<ConsistencyReport>;
+  /** Every location's latest report, by location name. */
+  latest(): Promise<ConsistencyReport[]>;
+}
+
 export interface MetadataStore extends MetadataOperations {
   /** Adapter name, e.g. `pglite` or `postgres`. */
   readonly kind: string;
@@ -639,6 +658,8 @@ export interface MetadataStore extends MetadataOperations {
    * Not part of `transaction`: jobs outlive the business transactions that enqueue them.
    */
   readonly jobs: JobQueue;
+  /** The consistency manager's latest scan per location. Not part of `transaction`. */
+  readonly consistency: ConsistencyReports;
   /**
    * Run `work` in one transaction: everything it does through `tx` commits together, or, if it
    * throws, nothing does (the error is rethrown). Use only `tx` inside: on the embedded store

@@ -5,17 +5,10 @@
  * saves the step it reached after each one, and resumes there.
  */
 import { MovingDataError } from '../errors.ts';
+import type { PayloadHandler } from '../jobs/runner.ts';
 import type { JsonObject } from '../metadata/index.ts';
 import { MOVE_STEPS, type MoveStep, type Replicator } from './replicator.ts';
 
-export interface HandlerContext {
-  readonly signal: AbortSignal;
-  /** Where an earlier run of this job got to (empty on the first run). */
-  readonly progress: JsonObject;
-  readonly saveProgress: (progress: JsonObject) => Promise<void>;
-}
-
-export type JobHandler = (payload: JsonObject, context: HandlerContext) => Promise<JsonObject>;
 
 export const REPLICATION_KINDS = ['replicate', 'move', 'verify'] as const;
 export type ReplicationKind = (typeof REPLICATION_KINDS)[number];
@@ -40,7 +33,7 @@ function crashPoint(point: string): void {
   if (process.env['MOVINGDATA_CRASH_AFTER'] === point) process.kill(process.pid, 'SIGKILL');
 }
 
-export function replicationHandlers(replicator: Replicator): Record<ReplicationKind, JobHandler> {
+export function replicationHandlers(replicator: Replicator): Record<ReplicationKind, PayloadHandler> {
   return {
     async replicate(payload, { signal }) {
       const tier = optionalText(payload, 'tier');

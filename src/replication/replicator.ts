@@ -41,7 +41,10 @@ export interface WriteRequest {
 
 export interface ReplicaOutcome {
   readonly location: string;
-  readonly state: 'verified' | 'failed';
+  /** pending: this copy failed, and a replication job (retried with backoff) will make it. */
+  readonly state: 'verified' | 'failed' | 'pending';
+  /** The job that retries a failed copy. */
+  readonly jobId?: string;
   readonly keyId: string | null;
   readonly storedSize: number | null;
   readonly tier: string | null;

@@ -40,11 +40,12 @@ const WriteResponse = Type.Object({
   replicas: Type.Array(
     Type.Object({
       location: Type.String(),
-      state: Type.String({ description: 'verified or failed' }),
+      state: Type.String({ description: 'verified; pending (the copy failed and a replication job retries it, see job_id); or failed' }),
       key_id: Type.Union([Type.String(), Type.Null()]),
       stored_size: Type.Union([Type.Integer(), Type.Null()]),
       tier: Type.Union([Type.String(), Type.Null()]),
       error: Type.Union([Type.Object({ code: Type.String(), message: Type.String() }), Type.Null()]),
+      job_id: Type.Union([Type.String(), Type.Null()]),
     }),
   ),
 });
@@ -106,7 +107,7 @@ export const fileRoutes: FastifyPluginAsync<FileRoutesOptions> = async (app, { f
         summary: 'Upload an object to a location (streamed, encrypted); `replicas` stores it at more locations in the same pass',
         consumes: ['application/octet-stream', '*/*'],
         querystring: Type.Object({ replicas: Type.Optional(Type.String({ pattern: '^[a-z0-9][a-z0-9_,-]{0,255}$', description: 'CSV of more locations, e.g. azure,gcp' })) }),
-        response: { 201: WriteResponse },
+        response: { 201: WriteResponse, 202: WriteResponse },
       },
     },
     async (request, reply) => {
@@ -129,7 +130,8 @@ export const fileRoutes: FastifyPluginAsync<FileRoutesOptions> = async (app, { f
         throw err;
       }
       const written = await files.write(principal.name, location, key, body, options);
-      return reply.status(201).send({
+      // 202: the version is stored elsewhere and the copy here is queued (its location was down).
+      return reply.status(written.primaryPending ? 202 : 201).send({
         location: written.location,
         key: written.key,
         version: written.version,
@@ -138,7 +140,7 @@ export const fileRoutes: FastifyPluginAsync<FileRoutesOptions> = async (app, { f
         key_id: written.keyId,
         stored_size: written.storedSize,
         tier: written.tier,
-        replicas: written.replicas.map((r) => ({ location: r.location, state: r.state, key_id: r.keyId, stored_size: r.storedSize, tier: r.tier, error: r.error ?? null })),
+        replicas: written.replicas.map((r) => ({ location: r.location, state: r.state, key_id: r.keyId, stored_size: r.storedSize, tier: r.tier, error: r.error ?? null, job_id: r.jobId ?? null })),
       });
     },
   );

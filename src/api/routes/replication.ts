@@ -13,7 +13,7 @@ import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import { Type } from 'typebox';
 import { MovingDataError } from '../../errors.ts';
 import type { MetadataStore } from '../../metadata/index.ts';
-import type { JobOutcome, JobRunner } from '../../replication/runner.ts';
+import type { JobOutcome, JobRunner } from '../../jobs/runner.ts';
 import { BEARER_SECURITY, authorizeLocation } from '../auth.ts';
 
 const Location = Type.String({ pattern: '^[a-z0-9][a-z0-9_-]{0,63}$' });
@@ -37,11 +37,11 @@ export const JobView = Type.Object({
   kind: Type.String(),
   state: Type.String({ description: 'queued | running | succeeded | failed | dead' }),
   attempts: Type.Integer(),
-  result: Type.Union([Type.Record(Type.String(), Type.Unknown()), Type.Null()]),
+  result: Type.Unknown({ description: 'what the job returned (null until it succeeds)' }),
   last_error: Type.Union([Type.String(), Type.Null()]),
 });
 
-export function jobView(job: JobOutcome): { id: string; kind: string; state: string; attempts: number; result: Record<string, unknown> | null; last_error: string | null } {
+export function jobView(job: JobOutcome): { id: string; kind: string; state: string; attempts: number; result: unknown; last_error: string | null } {
   return { id: job.id, kind: job.kind, state: job.state, attempts: job.attempts, result: job.result, last_error: job.lastError };
 }
 

@@ -99,14 +99,16 @@ export async function run(args: string[]): Promise<number> {
   const config = loadConfig(process.env);
   const log = jsonLineLogger(config.server.logLevel);
   const metadata = await openMetadataStore(config.metadata);
+  const closers: Array<() => Promise<void>> = [];
   try {
     const module = (await import(options.handlers === undefined ? '../../jobs/handlers.ts' : pathToFileURL(resolve(options.handlers)).href)) as Partial<JobHandlerModule>;
     if (typeof module.defaultHandlers !== 'function') return usageError(`${options.handlers ?? 'the handler module'} does not export defaultHandlers(context)`);
-    const handlers = await module.defaultHandlers({ config, metadata, log });
+    const handlers = await module.defaultHandlers({ config, metadata, log, onClose: (close) => closers.push(close) });
     const worker = createWorker({
       metadata,
       handlers,
       log,
+      backoff: { baseMs: config.engine.retryBaseMs, capMs: Math.max(config.engine.retryBaseMs, config.engine.retryCapMs) },
       ...(options.kinds === undefined ? {} : { kinds: options.kinds }),
       ...(options.id === undefined ? {} : { id: options.id }),
       ...(options.concurrency === undefined ? {} : { concurrency: options.concurrency }),
@@ -144,6 +146,7 @@ export async function run(args: string[]): Promise<number> {
     }
     return 0;
   } finally {
+    await Promise.allSettled(closers.map((close) => close()));
     await metadata.close();
   }
 }

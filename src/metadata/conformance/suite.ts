@@ -782,6 +782,29 @@ export function runMetadataConformance(options: MetadataConformanceOptions): voi
 
     describeJobQueueConformance(target);
 
+    describe('consistency reports', () => {
+      it('keeps the latest report per location, and the last clean scan across scans with drift', async () => {
+        const store = await freshStore();
+        expect(await store.consistency.latest()).toEqual([]);
+        const clean = await store.consistency.save('aws', { drift: { missing: 0 }, objects: 3 }, true);
+        expect(clean.lastCleanAt).toBeInstanceOf(Date);
+        await store.consistency.save('gcp', { drift: { missing: 2 } }, false);
+        await new Promise((r) => setTimeout(r, 5));
+        const dirty = await store.consistency.save('aws', { drift: { missing: 1 }, objects: 3 }, false);
+        expect(dirty.report).toEqual({ drift: { missing: 1 }, objects: 3 });
+        expect(dirty.lastCleanAt?.getTime()).toBe(clean.lastCleanAt?.getTime());
+        expect(dirty.finishedAt.getTime()).toBeGreaterThanOrEqual(clean.finishedAt.getTime());
+        const latest = await store.consistency.latest();
+        expect(latest.map((r) => [r.location, r.lastCleanAt === null])).toEqual([
+          ['aws', false],
+          ['gcp', true],
+        ]);
+        const again = await store.consistency.save('gcp', { drift: { missing: 0 } }, true);
+        expect(again.lastCleanAt).not.toBeNull();
+        await expect(store.consistency.save('', {}, true)).rejects.toMatchObject({ code: 'invalid_argument' });
+      });
+    });
+
     describe('errors', () => {
       it('reports not_found, conflict and bad input with stable codes', async () => {
         const store = await freshStore();

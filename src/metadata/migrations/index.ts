@@ -10,11 +10,13 @@ import type { Migration, MigrationProvider } from 'kysely/migration';
 import * as m001 from './001_files_versions_replicas.ts';
 import * as m002 from './002_principals_audit.ts';
 import * as m003 from './003_jobs.ts';
+import * as m004 from './004_consistency_reports.ts';
 
 export const MIGRATIONS: Readonly<Record<string, Migration>> = Object.freeze({
   '001_files_versions_replicas': m001,
   '002_principals_audit': m002,
   '003_jobs': m003,
+  '004_consistency_reports': m004,
 });
 
 export const migrationProvider: MigrationProvider = {

@@ -83,7 +83,7 @@ export function toNullableDate(value: unknown, what?: string): Date | null {
   return value === null || value === undefined ? null : toDate(value, what);
 }
 
-function toJsonObject(value: unknown, what: string): JsonObject {
+export function toJsonObject(value: unknown, what: string): JsonObject {
   const parsed: unknown = typeof value === 'string' ? JSON.parse(value) : value;
   if (typeof parsed === 'object' && parsed !== null && !Array.isArray(parsed)) return parsed as JsonObject;
   throw corrupt(what, value);

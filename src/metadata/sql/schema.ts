@@ -104,6 +104,13 @@ export interface JobsTable {
   finished_at: NullableTimestamp;
 }
 
+export interface ConsistencyReportsTable {
+  location: string;
+  report: ColumnType<unknown, string, string>;
+  finished_at: Timestamp;
+  last_clean_at: NullableTimestamp;
+}
+
 export interface Database {
   files: FilesTable;
   file_versions: FileVersionsTable;
@@ -111,4 +118,5 @@ export interface Database {
   principals: PrincipalsTable;
   audit_log: AuditLogTable;
   jobs: JobsTable;
+  consistency_reports: ConsistencyReportsTable;
 }

@@ -22,6 +22,7 @@ import type {
   FileVersion,
   InventoryEntry,
   InventoryQuery,
+  ConsistencyReports,
   JobQueue,
   LocationReplicaQuery,
   MetadataFeatures,
@@ -60,6 +61,7 @@ import {
 import { SqlAuditLog } from './audit.ts';
 import { decodeCursor, encodeCursor } from './cursor.ts';
 import { mapDatabaseError } from './errors.ts';
+import { SqlConsistencyReports } from './consistency.ts';
 import { SqlJobQueue } from './jobs.ts';
 import { SqlPrincipalStore } from './principals.ts';
 import { jsonText, parseId, toFileRecord, toFileVersion, toId, toReplica } from './rows.ts';
@@ -573,6 +575,7 @@ class SqlMetadataStore extends SqlOperations implements MetadataStore {
   readonly principals: PrincipalStore;
   readonly audit: AuditLog;
   readonly jobs: JobQueue;
+  readonly consistency: ConsistencyReports;
   readonly #db: Kysely<Database>;
   readonly #afterClose: (() => Promise<void>) | undefined;
   /** Set while `transaction` runs its work, in the work's async context only. */
@@ -595,6 +598,7 @@ class SqlMetadataStore extends SqlOperations implements MetadataStore {
     this.principals = new SqlPrincipalStore(options.db, guard);
     this.audit = new SqlAuditLog(options.db, guard);
     this.jobs = new SqlJobQueue(options.db, guard);
+    this.consistency = new SqlConsistencyReports(options.db, guard);
     this.#db = options.db;
     this.#afterClose = options.afterClose;
     this.#inTransaction = inTransaction;

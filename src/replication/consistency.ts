@@ -1,0 +1,230 @@
+/**
+ * The consistency manager: drift scans (drift.ts) per location, periodic and on demand, each
+ * drift item turned into a repair job (retried with backoff by the job queue, dead-lettered
+ * after its attempts), and the status the API reports.
+ *
+ * Repair uses the last verified version as the source:
+ * - missing, differing, conflict, failed: the replica is marked failed (if it still said
+ *   verified) and copied again from a verified replica elsewhere (Replicator.replicate);
+ * - pending_delete: the object the metadata already calls deleted is removed;
+ * - orphan: reported; removed only when configured to (an object we did not write may be
+ *   someone else's), with the decision in the audit trail either way.
+ */
+import type { AuditTrail } from '../audit/audit-trail.ts';
+import { MovingDataError, isMovingDataError } from '../errors.ts';
+import type { JsonObject, MetadataStore } from '../metadata/index.ts';
+import { DRIFT_KINDS, emptyCounts, scanLocation, type DriftItem, type DriftKind, type LocationScan } from './drift.ts';
+import type { Replicator } from './replicator.ts';
+import type { JobOutcome, JobRunner, PayloadHandler } from '../jobs/runner.ts';
+
+export interface ConsistencyOptions {
+  /** Remove objects unknown to the metadata (default false: report them). */
+  readonly deleteOrphans: boolean;
+  /** Attempts per repair before it is dead-lettered (default 8). */
+  readonly repairAttempts?: number;
+}
+
+export interface ConsistencyDeps {
+  readonly metadata: MetadataStore;
+  readonly replicator: Replicator;
+  readonly audit: AuditTrail;
+}
+
+/** What a scan job returns (and the status keeps): the report minus most of the items. */
+export interface ScanSummary extends JsonObject {
+  readonly location: string;
+  readonly started_at: string;
+  readonly finished_at: string;
+  readonly objects: number;
+  readonly replicas: number;
+  readonly drift: Record<DriftKind, number>;
+  readonly repairs_queued: number;
+  readonly conflicts: Array<{ key: string; detail: string; stored_size: number | null; stored_at: string | null }>;
+}
+
+const MAX_CONFLICTS_KEPT = 20;
+
+function summary(scan: LocationScan, repairsQueued: number): ScanSummary {
+  return {
+    location: scan.location,
+    started_at: scan.startedAt,
+    finished_at: scan.finishedAt,
+    objects: scan.objects,
+    replicas: scan.replicas,
+    drift: { ...scan.counts },
+    repairs_queued: repairsQueued,
+    conflicts: scan.items
+      .filter((i) => i.kind === 'conflict')
+      .slice(0, MAX_CONFLICTS_KEPT)
+      .map((i) => ({ key: i.objectKey, detail: i.detail, stored_size: i.stored?.size ?? null, stored_at: i.stored?.lastModified ?? null })),
+  };
+}
+
+export function totalDrift(counts: Readonly<Record<DriftKind, number>>): number {
+  return DRIFT_KINDS.reduce((sum, kind) => sum + counts[kind], 0);
+}
+
+function driftItemPayload(item: DriftItem): JsonObject {
+  return {
+    kind: item.kind,
+    location: item.location,
+    object_key: item.objectKey,
+    ...(item.fileId === undefined ? {} : { file_id: item.fileId }),
+    ...(item.version === undefined ? {} : { version: item.version }),
+    detail: item.detail,
+  };
+}
+
+function payloadText(payload: JsonObject, field: string): string {
+  const value = payload[field];
+  if (typeof value !== 'string' || value === '') throw new MovingDataError('invalid_argument', `job payload needs a string '${field}'`, { retryable: false });
+  return value;
+}
+
+export class ConsistencyManager {
+  readonly #deps: ConsistencyDeps;
+  readonly #options: ConsistencyOptions;
+
+  constructor(deps: ConsistencyDeps, options: ConsistencyOptions) {
+    this.#deps = deps;
+    this.#options = options;
+  }
+
+  /** Scan one location and queue a repair per drift item; the summary is what the status shows. */
+  async scanAndQueueRepairs(location: string, jobs: JobRunner, signal?: AbortSignal): Promise<ScanSummary> {
+    const store = this.#deps.replicator.store(location).inner;
+    const scan = await scanLocation(this.#deps.metadata, store, location, signal ? { signal } : {});
+    let queued = 0;
+    for (const item of scan.items) {
+      if (item.kind === 'orphan' && !this.#options.deleteOrphans) continue;
+      await jobs.submit('repair', driftItemPayload(item), { dedupeKey: `repair:${location}:${item.objectKey}`, maxAttempts: this.#options.repairAttempts ?? 8 });
+      queued += 1;
+    }
+    const result = summary(scan, queued);
+    await this.#deps.metadata.consistency.save(location, result, totalDrift(scan.counts) === 0);
+    return result;
+  }
+
+  /** Repair one drift item (idempotent: re-checks what is there first). */
+  async repair(item: JsonObject, signal?: AbortSignal): Promise<JsonObject> {
+    const { replicator, metadata, audit } = this.#deps;
+    const kind = item['kind'] as DriftKind;
+    const location = payloadText(item, 'location');
+    const objectKey = payloadText(item, 'object_key');
+    const store = replicator.store(location).inner;
+    switch (kind) {
+      case 'pending_delete':
+        await store.delete(objectKey, signal);
+        return { action: 'deleted', location, key: objectKey };
+      case 'orphan':
+        if (!this.#options.deleteOrphans) return { action: 'reported', location, key: objectKey };
+        await audit.policy({ principal: 'system', decision: 'delete_orphan', location, objectKey });
+        await store.delete(objectKey, signal);
+        return { action: 'deleted', location, key: objectKey };
+      case 'missing':
+      case 'differing':
+      case 'conflict':
+      case 'failed': {
+        const fileId = payloadText(item, 'file_id');
+        const version = Number(item['version']);
+        const ref = { fileId, version, location };
+        const replica = await metadata.getReplica(ref).catch((err: unknown) => {
+          if (isMovingDataError(err) && err.code === 'not_found') return undefined;
+          throw err;
+        });
+        if (replica === undefined) return { action: 'skipped', reason: 'replica no longer recorded' };
+        if (replica.state === 'verified') {
+          // Re-check before undoing anything: the drift may have been fixed meanwhile.
+          const check = await replicator.verify(replica, signal ? { signal } : {});
+          if (check.ok) return { action: 'none', reason: 'in sync now' };
+          await metadata.transitionReplica(ref, { from: 'verified', to: 'failed', lastError: `${kind}: ${check.message}` });
+        }
+        if (kind === 'conflict') {
+          await audit.policy({ principal: 'system', decision: 'overwrite_conflict', location, objectKey, details: { detail: typeof item['detail'] === 'string' ? item['detail'] : '' } });
+        }
+        const repaired = await replicator.replicate('system', fileId, location, signal ? { signal } : {});
+        return { action: 'replicated', location, key: objectKey, state: repaired.state };
+      }
+    }
+  }
+
+  handlers(jobs: JobRunner): Record<'scan' | 'repair', PayloadHandler> {
+    return {
+      scan: async (payload, { signal }) => this.scanAndQueueRepairs(payloadText(payload, 'location'), jobs, signal),
+      repair: async (payload, { signal }) => this.repair(payload, signal),
+    };
+  }
+
+  /**
+   * Queue a scan of each location (all by default). One unfinished scan per location: asking
+   * again while one is queued or running returns that one (so timers in several processes
+   * and impatient operators never pile scans up).
+   */
+  async requestScans(jobs: JobRunner, options: { locations?: readonly string[]; waitMs?: number } = {}): Promise<JobOutcome[]> {
+    const locations = options.locations ?? this.#deps.replicator.locations;
+    for (const location of locations) this.#deps.replicator.store(location);
+    return Promise.all(
+      locations.map((location) => jobs.submit('scan', { location }, { dedupeKey: `scan:${location}`, maxAttempts: 3, ...(options.waitMs === undefined ? {} : { waitMs: options.waitMs }) })),
+    );
+  }
+
+  /** Request scans of every location now and then every `intervalMs`; returns the stop function. */
+  schedule(jobs: JobRunner, intervalMs: number, onError: (err: unknown) => void): () => void {
+    const tick = (): void => {
+      this.requestScans(jobs).catch(onError);
+    };
+    const timer = setInterval(tick, intervalMs);
+    timer.unref();
+    setImmediate(tick);
+    return () => clearInterval(timer);
+  }
+
+  /** The consistency status: drift by kind, retries, last successful sync per location, conflicts. */
+  async status(): Promise<ConsistencyStatus> {
+    const { metadata, replicator } = this.#deps;
+    const reports = await metadata.consistency.latest();
+    const counts = await metadata.jobs.counts();
+    const drift = emptyCounts();
+    const locations: ConsistencyStatus['locations'] = [];
+    const conflicts: ConsistencyStatus['recent_conflicts'] = [];
+    for (const location of replicator.locations) {
+      const report = reports.find((r) => r.location === location);
+      const scan = report?.report as ScanSummary | undefined;
+      if (scan) for (const kind of DRIFT_KINDS) drift[kind] += scan.drift[kind] ?? 0;
+      for (const conflict of scan?.conflicts ?? []) conflicts.push({ location, ...conflict });
+      locations.push({
+        location,
+        last_scan_at: scan?.finished_at ?? null,
+        last_successful_sync: report?.lastCleanAt?.toISOString() ?? null,
+        objects: scan?.objects ?? null,
+        drift: scan ? { ...scan.drift } : null,
+      });
+    }
+    const jobs: ConsistencyStatus['jobs'] = {};
+    let retrying = 0;
+    let dead = 0;
+    for (const [kind, c] of Object.entries(counts)) {
+      jobs[kind] = { ...c };
+      retrying += c.retrying;
+      dead += c.dead;
+    }
+    return { drift, drift_total: totalDrift(drift), retries: { retrying, dead }, locations, recent_conflicts: conflicts, jobs };
+  }
+}
+
+export interface ConsistencyStatus {
+  readonly drift: Record<DriftKind, number>;
+  readonly drift_total: number;
+  /** Jobs waiting for a retry after a failure, and jobs that gave up (the dead letter). */
+  readonly retries: { readonly retrying: number; readonly dead: number };
+  readonly locations: Array<{
+    readonly location: string;
+    readonly last_scan_at: string | null;
+    /** The last scan that found this location fully in sync. */
+    readonly last_successful_sync: string | null;
+    readonly objects: number | null;
+    readonly drift: Record<DriftKind, number> | null;
+  }>;
+  readonly recent_conflicts: Array<{ readonly location: string; readonly key: string; readonly detail: string; readonly stored_size: number | null; readonly stored_at: string | null }>;
+  readonly jobs: Record<string, Record<string, number>>;
+}
