@@ -98,10 +98,10 @@ export async function openEngine(config: Config, options: EngineOptions = {}): P
         handlers,
         log: workerOptions.log,
         backoff: { baseMs: config.engine.retryBaseMs, capMs: Math.max(config.engine.retryBaseMs, config.engine.retryCapMs) },
+        leaseMs: workerOptions.leaseMs ?? config.engine.leaseMs,
+        pollMs: workerOptions.pollMs ?? config.engine.pollMs,
         ...(workerOptions.concurrency === undefined ? {} : { concurrency: workerOptions.concurrency }),
         ...(workerOptions.id === undefined ? {} : { id: workerOptions.id }),
-        ...(workerOptions.pollMs === undefined ? {} : { pollMs: workerOptions.pollMs }),
-        ...(workerOptions.leaseMs === undefined ? {} : { leaseMs: workerOptions.leaseMs }),
       });
     },
     async close() {

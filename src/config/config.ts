@@ -64,6 +64,10 @@ export interface Config {
     /** Retry delays of failed jobs: exponential from `retryBaseMs`, capped at `retryCapMs`, with full jitter. */
     readonly retryBaseMs: number;
     readonly retryCapMs: number;
+    /** How long a claimed job is a worker's without a heartbeat: a dead worker's jobs come back after it. */
+    readonly leaseMs: number;
+    /** Pause between claims while the queue is empty. */
+    readonly pollMs: number;
   };
   readonly kafka: {
     /** Broker list; undefined means the embedded bus. */
@@ -116,6 +120,8 @@ export function loadConfig(env: Env = process.env, cwd: string = process.cwd()):
       maxAttempts: read.integer('MOVINGDATA_JOB_MAX_ATTEMPTS', 10, { min: 1, max: 1000 }),
       retryBaseMs: read.integer('MOVINGDATA_RETRY_BASE_MS', 1000, { min: 1, max: 3_600_000 }),
       retryCapMs: read.integer('MOVINGDATA_RETRY_CAP_MS', 300_000, { min: 1, max: 86_400_000 }),
+      leaseMs: read.integer('MOVINGDATA_JOB_LEASE_MS', 30_000, { min: 100, max: 86_400_000 }),
+      pollMs: read.integer('MOVINGDATA_JOB_POLL_MS', 1000, { min: 10, max: 60_000 }),
     },
     kafka: {
       bootstrap: kafkaBootstrap(read),

@@ -4,20 +4,16 @@
  * applied once, even though some jobs run twice (see test/fixtures/jobs/recording-handlers.ts
  * for the idempotent effect that makes "at least once" safe).
  */
-import { spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { once } from 'node:events';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import pg from 'pg';
 import { describe, expect, it } from 'vitest';
 import { labEnv } from '../../test/lab.ts';
+import { ROOT, killWorkers, spawnWorker as spawnAnyWorker, until, type WorkerProcess } from '../../test/workers.ts';
 import { openPostgresStore } from '../metadata/postgres/postgres-store.ts';
 
-const ROOT = fileURLToPath(new URL('../../', import.meta.url));
-const MAIN = join(ROOT, 'src/cli/main.ts');
 const HANDLERS = join(ROOT, 'test/fixtures/jobs/recording-handlers.ts');
 const JOBS = 500;
 const LEASE_MS = 1500;
@@ -28,44 +24,8 @@ function databaseUrl(): string {
   return url;
 }
 
-/** Polls `probe` every 25 ms until it returns a value, failing after `timeoutMs`. */
-async function until<T>(what: string, probe: () => Promise<T | undefined>, timeoutMs: number): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const value = await probe();
-    if (value !== undefined) return value;
-    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, 25));
-  }
-}
-
-interface WorkerProcess {
-  readonly id: string;
-  readonly child: ChildProcess;
-  /** Resolves once the worker has logged that it started. */
-  readonly ready: Promise<void>;
-  readonly exit: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
-  output(): string;
-}
-
 function spawnWorker(id: string, env: Record<string, string>): WorkerProcess {
-  const child = spawn(
-    process.execPath,
-    [MAIN, 'worker', '--handlers', HANDLERS, '--kinds', 'record', '--id', id, '--concurrency', '4', '--lease-ms', String(LEASE_MS), '--poll-ms', '50'],
-    { cwd: ROOT, env, stdio: ['ignore', 'pipe', 'pipe'] },
-  );
-  let output = '';
-  const exit = once(child, 'exit').then(([code, signal]) => ({ code: code as number | null, signal: signal as NodeJS.Signals | null }));
-  const ready = new Promise<void>((resolve, reject) => {
-    child.stdout.on('data', (chunk: Buffer) => {
-      output += chunk.toString();
-      if (output.includes(`"msg":"worker ${id} started"`)) resolve();
-    });
-    child.stderr.on('data', (chunk: Buffer) => (output += chunk.toString()));
-    void exit.then(({ code, signal }) => reject(new Error(`worker ${id} exited (${code ?? signal}) before starting:\n${output}`)));
-  });
-  ready.catch(() => undefined); // observed by whoever awaits it; never an unhandled rejection
-  return { id, child, ready, exit, output: () => output };
+  return spawnAnyWorker(id, env, ['--handlers', HANDLERS, '--kinds', 'record', '--concurrency', '4', '--lease-ms', String(LEASE_MS), '--poll-ms', '50']);
 }
 
 describe('job workers in several processes on PostgreSQL', () => {
@@ -164,8 +124,7 @@ describe('job workers in several processes on PostgreSQL', () => {
       // The restarted worker joined in whenever enough work was left for it to get a share.
       if (leftWhenRestarted >= 50) expect(jobs.filter((j) => j.locked_by === 'victim-restarted').length).toBeGreaterThan(0);
     } finally {
-      for (const w of workers) if (w.child.exitCode === null && w.child.signalCode === null) w.child.kill('SIGKILL');
-      await Promise.all(workers.map((w) => w.exit));
+      await killWorkers(workers);
       await store.close();
       await client.query(`drop schema if exists "${schema}" cascade`);
       await client.end();

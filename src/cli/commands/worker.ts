@@ -109,11 +109,11 @@ export async function run(args: string[]): Promise<number> {
       handlers,
       log,
       backoff: { baseMs: config.engine.retryBaseMs, capMs: Math.max(config.engine.retryBaseMs, config.engine.retryCapMs) },
+      leaseMs: options.leaseMs ?? config.engine.leaseMs,
+      pollMs: options.pollMs ?? config.engine.pollMs,
       ...(options.kinds === undefined ? {} : { kinds: options.kinds }),
       ...(options.id === undefined ? {} : { id: options.id }),
       ...(options.concurrency === undefined ? {} : { concurrency: options.concurrency }),
-      ...(options.leaseMs === undefined ? {} : { leaseMs: options.leaseMs }),
-      ...(options.pollMs === undefined ? {} : { pollMs: options.pollMs }),
     });
 
     const signal = await new Promise<NodeJS.Signals>((resolveSignal) => {
