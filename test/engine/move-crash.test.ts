@@ -48,8 +48,8 @@ async function startServer(dataDir: string, extra: Record<string, string> = {}):
       const found = /MovingData listening on (http:\/\/127\.0\.0\.1:\d+)/.exec(output)?.[1];
       if (found !== undefined) resolve(found);
     };
-    child.stdout!.on('data', onData);
-    child.stderr!.on('data', (chunk: Buffer) => (output += chunk.toString()));
+    child.stdout.on('data', onData);
+    child.stderr.on('data', (chunk: Buffer) => (output += chunk.toString()));
     void exit.then(() => reject(new Error(`server exited before listening:\n${output}`)));
     setTimeout(() => reject(new Error(`server did not listen within 30 s:\n${output}`)), 30_000).unref();
   });
