@@ -65,6 +65,11 @@ export function emptyCounts(): Record<DriftKind, number> {
   return Object.fromEntries(DRIFT_KINDS.map((k) => [k, 0])) as Record<DriftKind, number>;
 }
 
+/** An etag without its quotes: providers (Azure) quote it in some responses and not in listings. */
+function bareEtag(etag: string): string {
+  return etag.replace(/^(W\/)?"(.*)"$/, '$2');
+}
+
 /** Recorded and listed checksums agree on every kind both sides have (etag included). */
 function sameChecksums(replica: Replica, listed: ListedObject): { same: boolean; why?: string } {
   for (const kind of ['crc32', 'crc32c', 'md5', 'sha256'] as const) {
@@ -72,8 +77,9 @@ function sameChecksums(replica: Replica, listed: ListedObject): { same: boolean;
     const seen = listed.checksums[kind];
     if (recorded !== undefined && seen !== undefined && recorded !== seen) return { same: false, why: `${kind} ${seen}, recorded ${recorded}` };
   }
-  const recordedEtag = replica.checksums.etag;
-  if (recordedEtag !== undefined && listed.etag !== undefined && recordedEtag !== listed.etag) return { same: false, why: `etag ${listed.etag}, recorded ${recordedEtag}` };
+  const recordedEtag = replica.checksums.etag === undefined ? undefined : bareEtag(replica.checksums.etag);
+  const listedEtag = listed.etag === undefined ? undefined : bareEtag(listed.etag);
+  if (recordedEtag !== undefined && listedEtag !== undefined && recordedEtag !== listedEtag) return { same: false, why: `etag ${listed.etag}, recorded ${recordedEtag}` };
   return { same: true };
 }
 
