@@ -150,7 +150,17 @@ export class ConsistencyManager {
 
   handlers(jobs: JobRunner): Record<'scan' | 'repair', PayloadHandler> {
     return {
-      scan: async (payload, { signal }) => this.scanAndQueueRepairs(payloadText(payload, 'location'), jobs, signal),
+      // A scan that fails (a location down) is not retried: the next scan is its retry, and a
+      // scan job that piled up attempts would only report the outage late. It ends `failed`.
+      scan: async (payload, { signal }) => {
+        const location = payloadText(payload, 'location');
+        try {
+          return await this.scanAndQueueRepairs(location, jobs, signal);
+        } catch (err) {
+          if (signal.aborted) throw err;
+          throw new MovingDataError(isMovingDataError(err) ? err.code : 'internal', `scan of ${location} failed: ${err instanceof Error ? err.message : String(err)}`, { retryable: false, cause: err });
+        }
+      },
       repair: async (payload, { signal }) => this.repair(payload, signal),
     };
   }
