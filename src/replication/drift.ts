@@ -23,6 +23,7 @@
  */
 import type { MetadataStore, Replica } from '../metadata/index.ts';
 import { listAll } from '../storage/list.ts';
+import { bareEtag } from '../storage/etag.ts';
 import type { ListedObject, ObjectStore } from '../storage/port.ts';
 
 export const DRIFT_KINDS = ['missing', 'differing', 'conflict', 'failed', 'orphan', 'pending_delete'] as const;
@@ -63,11 +64,6 @@ export interface ScanOptions {
 
 export function emptyCounts(): Record<DriftKind, number> {
   return Object.fromEntries(DRIFT_KINDS.map((k) => [k, 0])) as Record<DriftKind, number>;
-}
-
-/** An etag without its quotes: providers (Azure) quote it in some responses and not in listings. */
-function bareEtag(etag: string): string {
-  return etag.replace(/^(W\/)?"(.*)"$/, '$2');
 }
 
 /** Recorded and listed checksums agree on every kind both sides have (etag included). */

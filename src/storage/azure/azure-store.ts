@@ -40,6 +40,7 @@ import {
 import { MovingDataError } from '../../errors.ts';
 import { isStorageError, StorageError, type StorageErrorContext } from '../errors.ts';
 import { assertStorableKey } from '../keys.ts';
+import { bareEtag } from '../etag.ts';
 import type {
   Checksums,
   CopyOptions,
@@ -291,7 +292,7 @@ export class AzureBlobStore implements ObjectStore {
         items.push({
           key,
           size: p.contentLength ?? 0,
-          etag: p.etag,
+          etag: bareEtag(p.etag),
           lastModified: p.lastModified,
           ...(p.accessTier === undefined ? {} : { tier: p.accessTier }),
           checksums: checksumsOf(p.contentMD5),
@@ -356,7 +357,7 @@ export class AzureBlobStore implements ObjectStore {
           blobHTTPHeaders: { blobContentMD5: md5, ...(plan.contentType === undefined ? {} : { blobContentType: plan.contentType }) },
           ...this.#writeOptions(plan),
         });
-        return { key, size: length, ...(response.etag === undefined ? {} : { etag: response.etag }), checksums: { md5: md5.toString('hex') } };
+        return { key, size: length, ...(response.etag === undefined ? {} : { etag: bareEtag(response.etag) }), checksums: { md5: md5.toString('hex') } };
       }
       whole.update(first);
       const ids = await this.#stageBlocks(blob, reader, first, whole, plan);
@@ -366,7 +367,7 @@ export class AzureBlobStore implements ObjectStore {
         blobHTTPHeaders: { blobContentMD5: md5, ...(plan.contentType === undefined ? {} : { blobContentType: plan.contentType }) },
         ...this.#writeOptions(plan),
       });
-      return { key, size: reader.total, ...(response.etag === undefined ? {} : { etag: response.etag }), checksums: { md5: md5.toString('hex') } };
+      return { key, size: reader.total, ...(response.etag === undefined ? {} : { etag: bareEtag(response.etag) }), checksums: { md5: md5.toString('hex') } };
     } catch (err) {
       await reader.discard();
       throw err;
@@ -809,7 +810,7 @@ function toInfo(
   return {
     key,
     size: raw.size,
-    ...(raw.etag === undefined ? {} : { etag: raw.etag }),
+    ...(raw.etag === undefined ? {} : { etag: bareEtag(raw.etag) }),
     ...(raw.lastModified === undefined ? {} : { lastModified: raw.lastModified }),
     ...(raw.tier === undefined ? {} : { tier: raw.tier }),
     ...(raw.contentType === undefined ? {} : { contentType: raw.contentType }),

@@ -406,6 +406,19 @@ export function runStoreConformance(options: StoreConformanceOptions): void {
         expect(seen).toEqual(expected);
       });
 
+      it('reports the same etag from put, head and the listing (bare, without quotes)', async () => {
+        const key = `${prefix}etag/object`;
+        const body = bufferBody('etag check');
+        const put = await store.put(key, body.stream, { size: body.bytes.length });
+        const head = await store.head(key);
+        const listed = (await store.listPage(`${prefix}etag/`)).items.find((i) => i.key === key);
+        expect(listed).toBeDefined();
+        const etags = [put.etag, head.etag, listed?.etag].filter((e): e is string => e !== undefined);
+        for (const etag of etags) expect(etag).not.toMatch(/^(W\/)?"/);
+        expect(new Set(etags).size).toBeLessThanOrEqual(1);
+        await store.delete(key);
+      });
+
       it('lists nothing for a prefix with no objects', async () => {
         const page = await store.listPage(`${prefix}nothing-here/`);
         expect(page.items).toEqual([]);

@@ -47,6 +47,7 @@ import {
 import { MovingDataError } from '../../errors.ts';
 import { isStorageError, type StorageErrorContext } from '../errors.ts';
 import { assertStorableKey, filesystemKeyProblem } from '../keys.ts';
+import { bareEtag } from '../etag.ts';
 import type {
   ByteRange,
   ChecksumKind,
@@ -296,10 +297,6 @@ interface InfoHeaders extends ChecksumHeaders {
   readonly Metadata?: Record<string, string> | undefined;
 }
 
-function stripQuotes(etag: string | undefined): string | undefined {
-  if (etag === undefined) return undefined;
-  return etag.replace(/^W\//, '').replace(/^"(.*)"$/, '$1');
-}
 
 function base64ToHex(value: string | undefined): string | undefined {
   // A composite checksum ("<base64>-<parts>") digests part digests, not the object.
@@ -321,7 +318,7 @@ function checksumsOf(headers: ChecksumHeaders): Checksums {
   }
   // The ETag is the content MD5 only for a single-part object that is not SSE-KMS or SSE-C
   // encrypted (SSE-S3 `AES256` keeps it); a multipart ETag carries a `-N` suffix.
-  const etag = stripQuotes(headers.ETag);
+  const etag = bareEtag(headers.ETag);
   const kms = headers.ServerSideEncryption?.startsWith('aws:kms') ?? false;
   if (etag !== undefined && /^[0-9a-f]{32}$/i.test(etag) && !kms && headers.SSECustomerAlgorithm === undefined) {
     out.md5 = etag.toLowerCase();
@@ -503,7 +500,7 @@ export class S3Store implements ObjectStore {
       try {
         const { size, signal } = options;
         const out = size !== undefined && size <= this.#partSize ? await this.#putSingle(params, meter, size, signal) : await this.#putMultipart(params, meter, size, signal);
-        const etag = stripQuotes(out.ETag);
+        const etag = bareEtag(out.ETag);
         return { key, size: meter.bytes, ...(etag === undefined ? {} : { etag }), checksums: checksumsOf(out) };
       } catch (err) {
         meter.destroy();
@@ -567,7 +564,7 @@ export class S3Store implements ObjectStore {
         if (entry.Key === undefined) continue;
         // Form encoding, as S3 and MinIO both produce it: `+` is a space, `%2B` a plus.
         const key = urlEncoded ? decodeURIComponent(entry.Key.replaceAll('+', ' ')) : entry.Key;
-        const etag = stripQuotes(entry.ETag);
+        const etag = bareEtag(entry.ETag);
         items.push({
           key,
           size: entry.Size ?? 0,
@@ -857,7 +854,7 @@ export class S3Store implements ObjectStore {
   }
 
   #info(key: string, out: InfoHeaders, size = out.ContentLength ?? 0): ObjectInfo {
-    const etag = stripQuotes(out.ETag);
+    const etag = bareEtag(out.ETag);
     const metadata = lowercaseKeys(out.Metadata);
     return {
       key,
