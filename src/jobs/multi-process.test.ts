@@ -106,12 +106,13 @@ describe('job workers in several processes on PostgreSQL', () => {
       expect(jobs.every((j) => effects.has(j.id))).toBe(true);
 
       // Runs: at least one per job; the victim's orphans ran again elsewhere, with the lost
-      // attempt counted and explained.
+      // attempt counted and explained. (The victim may have died between claiming a job and
+      // its handler's first statement, so the lost run is not always in job_runs.)
       const runs = new Map((await client.query<{ job_id: string; n: string }>('select job_id, count(*) as n from job_runs group by job_id')).rows.map((r) => [String(r.job_id), Number(r.n)]));
       expect(jobs.filter((j) => (runs.get(j.id) ?? 0) < 1)).toEqual([]);
       for (const id of orphans) {
         const job = jobs.find((j) => j.id === id);
-        expect(runs.get(id), `runs of orphan ${id}`).toBeGreaterThanOrEqual(2);
+        expect(runs.get(id), `runs of orphan ${id}`).toBeGreaterThanOrEqual(1);
         expect(job?.attempts).toBeGreaterThanOrEqual(2);
         expect(job?.locked_by).not.toBe('victim');
         expect(job?.last_error).toContain('lease of victim ran out');
