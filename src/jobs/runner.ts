@@ -19,6 +19,8 @@ export interface JobOutcome {
   readonly attempts: number;
   readonly result: JsonValue | null;
   readonly lastError: string | null;
+  /** The principal the job acts for (its payload's `principal`), if any. */
+  readonly submittedBy: string | null;
 }
 
 export interface SubmitOptions {
@@ -51,7 +53,8 @@ export function isFinished(outcome: JobOutcome): boolean {
 }
 
 function outcomeOf(job: Job): JobOutcome {
-  return { id: job.id, kind: job.kind, state: job.state, attempts: job.attempts, result: job.result, lastError: job.lastError };
+  const principal = job.payload['principal'];
+  return { id: job.id, kind: job.kind, state: job.state, attempts: job.attempts, result: job.result, lastError: job.lastError, submittedBy: typeof principal === 'string' ? principal : null };
 }
 
 const POLL_MIN_MS = 20;
@@ -112,6 +115,7 @@ export class InlineRunner implements JobRunner {
     const handler = this.#handlers[kind];
     if (handler === undefined) throw new MovingDataError('invalid_argument', `no handler for jobs of kind '${kind}'`);
     const id = `inline-${++this.#next}`;
+    const submittedBy = typeof payload['principal'] === 'string' ? payload['principal'] : null;
     let progress: JsonObject = {};
     let outcome: JobOutcome;
     try {
@@ -124,9 +128,9 @@ export class InlineRunner implements JobRunner {
           progress = next;
         },
       });
-      outcome = { id, kind, state: 'succeeded', attempts: 1, result, lastError: null };
+      outcome = { id, kind, state: 'succeeded', attempts: 1, result, lastError: null, submittedBy };
     } catch (err) {
-      outcome = { id, kind, state: 'failed', attempts: 1, result: null, lastError: err instanceof Error ? err.message : String(err) };
+      outcome = { id, kind, state: 'failed', attempts: 1, result: null, lastError: err instanceof Error ? err.message : String(err), submittedBy };
     }
     this.#done.set(id, outcome);
     return outcome;

@@ -113,6 +113,14 @@ describe.each(setups)('consistency manager on %s', (_label, environment) => {
     expect((await call('GET', '/consistency/status', undefined, token)).statusCode).toBe(403);
     expect((await call('GET', '/consistency/status', undefined, '')).statusCode).toBe(401);
     expect((await call('POST', '/consistency/scan', { locations: ['mars'] })).statusCode).toBe(404);
+
+    const scanned = await call('POST', '/consistency/scan', { locations: ['gcp'] });
+    const jobId = scanned.json<{ jobs: Array<{ id: string }> }>().jobs[0]!.id;
+    const job = await call('GET', `/jobs/${jobId}`);
+    expect(job.json()).toMatchObject({ id: jobId, kind: 'scan', state: 'succeeded', attempts: 1, result: { location: 'gcp', objects: 5 } });
+    expect((await call('GET', `/jobs/${jobId}`, undefined, token)).statusCode).toBe(403);
+    expect((await call('GET', '/jobs/999999999')).statusCode).toBe(404);
+    expect((await call('GET', '/jobs/not-a-number')).statusCode).toBe(400);
   });
 
   it('finds each kind of drift by listing, repairs it from the last verified version, and converges to drift 0', async () => {

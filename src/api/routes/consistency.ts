@@ -8,16 +8,17 @@
  * - GET /jobs/{id}: one job's state, attempts, result and last error — how a caller follows a
  *   replicate, move or scan it did not wait for.
  *
- * Operators' views: admin, operations and system roles (the status names object keys).
+ * Operators' views: admin, operations and system roles (the status names object keys); a job
+ * is also visible to the principal it acts for.
  */
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import { Type } from 'typebox';
 import { ADMIN_ROLE, SYSTEM_ROLE } from '../../access/policy.ts';
 import { MovingDataError } from '../../errors.ts';
-import type { JobRunner } from '../../jobs/runner.ts';
+import type { JobOutcome, JobRunner } from '../../jobs/runner.ts';
 import { DRIFT_KINDS } from '../../replication/drift.ts';
 import type { ConsistencyManager } from '../../replication/consistency.ts';
-import { BEARER_SECURITY, authorizeRoles } from '../auth.ts';
+import { BEARER_SECURITY, authorizeRoles, requirePrincipal } from '../auth.ts';
 import { JobView, jobView } from './replication.ts';
 
 export const OPERATOR_ROLES: readonly string[] = Object.freeze([ADMIN_ROLE, 'operations', SYSTEM_ROLE]);
@@ -111,8 +112,13 @@ export const consistencyRoutes: FastifyPluginAsyncTypebox<ConsistencyRoutesOptio
       },
     },
     async (request) => {
-      await authorizeRoles(request, OPERATOR_ROLES);
-      return jobView(await jobs.get(request.params.id));
+      // Operators see every job; anyone else the jobs they submitted (replicate, move).
+      const principal = requirePrincipal(request);
+      const job = await jobs.get(request.params.id).catch((err: unknown) => err);
+      const own = !(job instanceof Error) && (job as JobOutcome).submittedBy === principal.name;
+      if (!own) await authorizeRoles(request, OPERATOR_ROLES);
+      if (job instanceof Error) throw job;
+      return jobView(job as JobOutcome);
     },
   );
 };
