@@ -5,7 +5,11 @@
  * Suites: storage (put/get per adapter vs rclone), crypto (age encrypt/decrypt streams vs
  * `openssl speed -evp chacha20-poly1305`, in-process, no lab needed), encryption (1 GiB per
  * adapter, encrypted vs plain through the same adapter), api (peak RSS of the server while a
- * 4 GiB object goes through PUT and GET /files, on embedded defaults and on the lab).
+ * 4 GiB object goes through PUT and GET /files, on embedded defaults and on the lab),
+ * fanout (1 MiB × 1000 and 256 MiB × 4 fanned out encrypted and verified to azure + gcp vs
+ * `rclone copy` to each and vs plain puts through the same adapters: the raw-SDK ceiling),
+ * drift (drift scan of 100k objects on each of aws, azure and gcp against PostgreSQL metadata vs
+ * `rclone check` aws↔azure and aws↔gcp on the same objects; populated once, then cached).
  */
 import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { cpus, tmpdir } from 'node:os';
@@ -18,8 +22,10 @@ import { FULL_CASES, QUICK_CASES, runStorageBench } from './storage/storage.ts';
 import { opensslVersion, runCryptoBench } from './crypto/crypto.ts';
 import { runApiBench } from './api/api.ts';
 import { runEncryptionBench } from './encryption/encryption.ts';
+import { DRIFT_CASES, runDriftBench } from './drift/drift.ts';
+import { FULL_CASES as FANOUT_FULL, QUICK_CASES as FANOUT_QUICK, runFanoutBench } from './fanout/fanout.ts';
 
-const SUITES = ['storage', 'crypto', 'encryption', 'api'] as const;
+const SUITES = ['storage', 'crypto', 'encryption', 'api', 'fanout', 'drift'] as const;
 
 const { values, positionals } = parseArgs({ options: { quick: { type: 'boolean' }, help: { type: 'boolean', short: 'h' } }, allowPositionals: true });
 if (values.help) {
@@ -35,11 +41,11 @@ for (const name of chosen) {
 }
 
 const log = (line: string) => console.error(`bench: ${line}`);
-const rcloneVersion = chosen.includes('storage') ? (execFileSync('rclone', ['version'], { encoding: 'utf8' }).split('\n')[0] ?? 'rclone ?') : 'rclone not used';
+const rcloneVersion = chosen.some((s) => ['storage', 'fanout', 'drift'].includes(s)) ? (execFileSync('rclone', ['version'], { encoding: 'utf8' }).split('\n')[0] ?? 'rclone ?') : 'rclone not used';
 const openssl = chosen.includes('crypto') ? opensslVersion() : 'openssl not used';
 console.log(`MovingData benchmarks — node ${process.version}, ${rcloneVersion}, ${openssl}, ${cpus().length} CPUs, ${new Date().toISOString()}${values.quick ? ' (quick)' : ''}`);
 
-// Only the storage suite needs the lab's servers.
+// Every suite but crypto needs the lab's servers.
 const lab = chosen.some((s) => s !== 'crypto') ? (await startLab()).env : {};
 const workDir = await mkdtemp(join(tmpdir(), 'movingdata-bench-'));
 const results: Record<string, unknown> = {};
@@ -93,6 +99,36 @@ try {
         rows.map((r) => [r.setup, r.location, r.bytes / (1024 * 1024), r.putMiBs, r.getMiBs, r.idleRssMiB, r.peakRssMiB, r.peakRssMiB < 128 ? 'yes' : 'NO']),
       ),
     );
+  }
+  if (chosen.includes('fanout')) {
+    const rows = await runFanoutBench(lab, workDir, values.quick ? FANOUT_QUICK : FANOUT_FULL, log);
+    results['fanout'] = rows;
+    console.log('\nFan-out to azure + gcp, encrypted and verified, MiB/s of plaintext (ours/rclone: rclone = one `rclone copy` per destination, one after the other; target > 1. ours/ceiling: ceiling = plain put through the same adapters to both at once; target ≥ 0.85. rclone ‖ = both rclone runs at once)');
+    console.log(
+      table(
+        ['case', 'at once', 'ours MiB/s', 'rclone MiB/s', 'rclone ‖ MiB/s', 'ceiling MiB/s', 'ours/rclone', 'ours/ceiling', 'ours RSS MiB', 'rclone RSS MiB', 'ceiling RSS MiB'],
+        rows.map((r) => [r.case, String(r.concurrency), r.oursMiBs, r.rcloneMiBs, r.rcloneParallelMiBs, r.ceilingMiBs, r.ratioRclone, r.ratioCeiling, r.oursRssMiB, r.rcloneRssMiB, r.ceilingRssMiB]),
+      ),
+    );
+    for (const row of rows) if (row.note !== undefined) console.log(`note: fanout ${row.case}: ${row.note}`);
+  }
+  if (chosen.includes('drift')) {
+    const rows = await runDriftBench(lab, workDir, values.quick ? DRIFT_CASES.quick : DRIFT_CASES.full, log);
+    results['drift'] = rows;
+    console.log(
+      '\nDrift scan of aws + azure + gcp (PostgreSQL metadata) vs `rclone check` aws↔azure + aws↔gcp (rclone s = the faster of the two checks at once / one after the other; ratio = rclone s / ours s, target > 1; obj/s = objects at the three locations / s)',
+    );
+    console.log(
+      table(
+        ['scan', 'objects', 'ours s', 'ours obj/s', 'rclone s', 'rclone obj/s', 'ratio', 'rclone at once s', 'rclone 1-by-1 s', 'ours RSS MiB', 'rclone RSS MiB'],
+        rows.map((r) => [r.variant, `${r.objects} × ${r.locations}`, r.oursSeconds, r.oursObjectsPerSecond, r.rcloneSeconds, r.rcloneObjectsPerSecond, r.ratio, r.rcloneParallelSeconds, r.rcloneSequentialSeconds, r.oursRssMiB, r.rcloneRssMiB]),
+      ),
+    );
+    for (const r of rows) {
+      const where = Object.entries(r.oursPerLocation).map(([l, s]) => `${l} ${s.toFixed(1)} s`).join(', ');
+      console.log(`${r.variant}: per location ${where}; ${r.oursCpuSeconds.toFixed(1)} CPU-s`);
+    }
+    for (const r of rows) if (r.note !== undefined) console.log(`note: drift, ${r.variant}: ${r.note}`);
   }
 } finally {
   await rm(workDir, { recursive: true, force: true });
