@@ -19,6 +19,17 @@ describe('crc32Combine', () => {
     }
   });
 
+  it('is associative for lengths past 4 GiB (the high zero-byte operators)', () => {
+    const [a, b, c] = [0x12345678, 0x9abcdef0, 0x0badf00d];
+    for (const [lb, lc] of [
+      [2 ** 33 + 7, 2 ** 32 + 1],
+      [5 * 1024 ** 3, 3],
+      [1, 2 ** 40 + 12345],
+    ] as const) {
+      expect(crc32Combine(crc32Combine(a, b, lb), c, lc), `${lb}+${lc}`).toBe(crc32Combine(a, crc32Combine(b, c, lc), lb + lc));
+    }
+  });
+
   it('matches a known vector: "123456789" is cbf43926', () => {
     expect(crc32Combine(crc32Of(Buffer.from('1234')), crc32Of(Buffer.from('56789')), 5).toString(16)).toBe('cbf43926');
   });

@@ -23,26 +23,43 @@ function gf2Square(square: Uint32Array, matrix: Uint32Array): void {
   for (let n = 0; n < 32; n++) square[n] = gf2Times(matrix, matrix[n]!);
 }
 
+/**
+ * ZEROS[k]: the operator that appends 2^k zero bytes, built once on first use by repeated
+ * squaring of the one-zero-bit operator (zlib rebuilds them on every call; fan-out combines
+ * twice per copy, so they are kept). 53 operators cover every safe-integer length.
+ */
+let ZEROS: Uint32Array[] | undefined;
+
+function zeroOperators(): Uint32Array[] {
+  if (ZEROS !== undefined) return ZEROS;
+  let op = new Uint32Array(32);
+  op[0] = POLY;
+  for (let n = 1, row = 1; n < 32; n++, row <<= 1) op[n] = row >>> 0;
+  for (let bits = 1; bits < 8; bits *= 2) {
+    const next = new Uint32Array(32);
+    gf2Square(next, op);
+    op = next;
+  }
+  const operators = [op];
+  for (let k = 1; k < 53; k++) {
+    const next = new Uint32Array(32);
+    gf2Square(next, operators[k - 1]!);
+    operators.push(next);
+  }
+  ZEROS = operators;
+  return operators;
+}
+
 /** CRC-32 of A ‖ B, given crc(A), crc(B) and the length of B in bytes. */
 export function crc32Combine(crcA: number, crcB: number, lengthB: number): number {
   if (lengthB <= 0) return crcA >>> 0;
-  const even = new Uint32Array(32);
-  const odd = new Uint32Array(32);
-  odd[0] = POLY;
-  for (let n = 1, row = 1; n < 32; n++, row <<= 1) odd[n] = row >>> 0;
-  gf2Square(even, odd); // two zero bits
-  gf2Square(odd, even); // four zero bits
+  const operators = zeroOperators();
   let crc = crcA >>> 0;
   let remaining = lengthB;
-  do {
-    gf2Square(even, odd);
-    if (remaining % 2 === 1) crc = gf2Times(even, crc);
+  for (let k = 0; remaining > 0; k++) {
+    if (remaining % 2 === 1) crc = gf2Times(operators[k]!, crc);
     remaining = Math.floor(remaining / 2);
-    if (remaining === 0) break;
-    gf2Square(odd, even);
-    if (remaining % 2 === 1) crc = gf2Times(odd, crc);
-    remaining = Math.floor(remaining / 2);
-  } while (remaining !== 0);
+  }
   return (crc ^ crcB) >>> 0;
 }
 
