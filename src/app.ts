@@ -14,7 +14,6 @@ import type { KeyProvider } from './crypto/keys/port.ts';
 import { openEngine } from './engine.ts';
 import { FileService } from './files/file-service.ts';
 import type { JobRunner } from './jobs/runner.ts';
-import type { JobWorker } from './jobs/worker.ts';
 import type { MetadataStore } from './metadata/index.ts';
 import type { ConsistencyManager } from './replication/consistency.ts';
 import type { Replicator } from './replication/replicator.ts';
@@ -34,8 +33,6 @@ export interface AppContext {
   readonly files: FileService;
   /** Where replication, moves, repairs and scans are submitted. */
   readonly jobs: JobRunner;
-  /** This process's own worker on the job queue; undefined with MOVINGDATA_WORKER_CONCURRENCY=0. */
-  readonly worker: JobWorker | undefined;
 }
 
 export interface App {
@@ -52,11 +49,8 @@ export async function createApp(config: Config): Promise<App> {
   const engine = await openEngine(config, { announce: (message) => announcements.push(message) });
   const { metadata, keys, stores, audit, replicator, consistency, jobs } = engine;
   const policy = new AccessPolicy(Object.fromEntries(config.locations.map((l) => [l.name, l.allowedRoles])));
-  const files = new FileService({ metadata, stores, audit, replicator, jobs });
-  // `worker` is filled in once the API exists, so the worker can log through Fastify's logger.
-  const context: { -readonly [K in keyof AppContext]: AppContext[K] } = {
-    config, version: packageJson.version, startedAt: new Date(), metadata, keys, stores, policy, audit, replicator, consistency, files, jobs, worker: undefined,
-  };
+  const files = new FileService({ metadata, audit, replicator, jobs });
+  const context: AppContext = { config, version: packageJson.version, startedAt: new Date(), metadata, keys, stores, policy, audit, replicator, consistency, files, jobs };
   let api: FastifyInstance;
   try {
     api = await buildApi(context);
@@ -65,9 +59,9 @@ export async function createApp(config: Config): Promise<App> {
     throw err;
   }
   // The embedded store (PGlite) admits one process, so by default the server runs its own
-  // worker; against PostgreSQL, `movingdata worker` processes can share (or take) the work.
+  // worker (built after the API, to log through Fastify's logger); against PostgreSQL,
+  // `movingdata worker` processes can share (or take) the work.
   const worker = config.engine.workerConcurrency > 0 ? engine.worker({ log: api.log.child({ component: 'worker' }), concurrency: config.engine.workerConcurrency }) : undefined;
-  context.worker = worker;
 
   for (const message of announcements) api.log.warn(message);
   if (config.demo && config.adminToken !== undefined) {

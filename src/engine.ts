@@ -13,7 +13,7 @@ import { EncryptedStore } from './crypto/encrypted-store.ts';
 import { LocalKeyring } from './crypto/keys/local-keyring.ts';
 import type { KeyProvider } from './crypto/keys/port.ts';
 import { QueueRunner, type PayloadHandler } from './jobs/runner.ts';
-import { createWorker, type JobHandlers, type JobLogger, type JobWorker } from './jobs/worker.ts';
+import { createWorker, workerSettings, type JobHandlers, type JobLogger, type JobWorker } from './jobs/worker.ts';
 import { openMetadataStore, type MetadataStore } from './metadata/index.ts';
 import { ConsistencyManager } from './replication/consistency.ts';
 import { replicationHandlers } from './replication/handlers.ts';
@@ -97,9 +97,9 @@ export async function openEngine(config: Config, options: EngineOptions = {}): P
         metadata,
         handlers,
         log: workerOptions.log,
-        backoff: { baseMs: config.engine.retryBaseMs, capMs: Math.max(config.engine.retryBaseMs, config.engine.retryCapMs) },
-        leaseMs: workerOptions.leaseMs ?? config.engine.leaseMs,
-        pollMs: workerOptions.pollMs ?? config.engine.pollMs,
+        ...workerSettings(config.engine),
+        ...(workerOptions.leaseMs === undefined ? {} : { leaseMs: workerOptions.leaseMs }),
+        ...(workerOptions.pollMs === undefined ? {} : { pollMs: workerOptions.pollMs }),
         ...(workerOptions.concurrency === undefined ? {} : { concurrency: workerOptions.concurrency }),
         ...(workerOptions.id === undefined ? {} : { id: workerOptions.id }),
       });

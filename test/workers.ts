@@ -12,19 +12,10 @@ import { once } from 'node:events';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
+export { until } from './until.ts';
+
 export const ROOT = fileURLToPath(new URL('../', import.meta.url));
 export const MAIN = join(ROOT, 'src/cli/main.ts');
-
-/** Polls `probe` every `everyMs` (default 25 ms) until it returns a value, failing after `timeoutMs`. */
-export async function until<T>(what: string, probe: () => Promise<T | undefined>, timeoutMs: number, everyMs = 25): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const value = await probe();
-    if (value !== undefined) return value;
-    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, everyMs));
-  }
-}
 
 export interface WorkerExit {
   readonly code: number | null;

@@ -28,8 +28,7 @@
  * Each side's process CPU time and how many of the machine's cores were busy meanwhile (the
  * servers run on the same cores) are recorded, and a missed target gets a note saying which.
  */
-import { randomFillSync } from 'node:crypto';
-import { mkdir, open, rm } from 'node:fs/promises';
+import { mkdir, rm } from 'node:fs/promises';
 import { cpus } from 'node:os';
 import { join } from 'node:path';
 import { loadConfig } from '../../src/config/config.ts';
@@ -38,6 +37,7 @@ import { busyCores, machineCpu } from '../lib/cpu.ts';
 import { mibPerSecond, runMeasured } from '../lib/process.ts';
 import { rcloneElapsed, rcloneEnv, rcloneRemotes, type Remote } from '../lib/rclone.ts';
 import { median, positiveInteger } from '../lib/stats.ts';
+import { writeSource, type BenchCase } from '../lib/source.ts';
 import type { FanoutJob, FanoutWorkerResult } from './worker.ts';
 
 const MiB = 1024 * 1024;
@@ -46,14 +46,7 @@ const BUCKET = 'mdbench-fanout';
 /** As the storage suite (see WORKER_NODE_FLAGS there): the deployment setting we recommend. */
 const WORKER_NODE_FLAGS = ['--max-semi-space-size=1'];
 
-export interface FanoutCase {
-  readonly name: string;
-  readonly files: number;
-  readonly bytesEach: number;
-  /** Files in flight at once, on every side (rclone: --transfers). */
-  readonly concurrency: number;
-  readonly runs: number;
-}
+export type FanoutCase = BenchCase;
 
 /**
  * Concurrency, swept on the lab (2 CPUs shared with the servers; ours and the ceiling, medians of
@@ -125,23 +118,6 @@ async function withMachineCpu<T extends Omit<Sample, 'machine'>>(work: () => Pro
   const started = performance.now();
   const result = await work();
   return { ...result, machine: busyCores(before, machineCpu(), (performance.now() - started) / 1000) };
-}
-
-async function writeSource(dir: string, c: FanoutCase): Promise<string[]> {
-  await mkdir(dir, { recursive: true });
-  const names: string[] = [];
-  const block = Buffer.allocUnsafe(Math.min(c.bytesEach, 8 * MiB));
-  for (let i = 0; i < c.files; i++) {
-    const name = `file-${String(i).padStart(5, '0')}.bin`;
-    names.push(name);
-    const handle = await open(join(dir, name), 'w');
-    for (let written = 0; written < c.bytesEach; written += block.length) {
-      randomFillSync(block);
-      await handle.write(block, 0, Math.min(block.length, c.bytesEach - written));
-    }
-    await handle.close();
-  }
-  return names;
 }
 
 /** The two target locations as the product configures them on the lab (no SSE-KMS: rclone writes without it). */

@@ -15,13 +15,13 @@
  * they then skip re-compiling and type-stripping the SDKs and our sources on every start. And
  * with 1 MiB semi-spaces (WORKER_NODE_FLAGS): see there.
  */
-import { randomFillSync } from 'node:crypto';
-import { mkdir, open, readdir, rm, stat } from 'node:fs/promises';
+import { mkdir, readdir, rm, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { loadConfig } from '../../src/config/config.ts';
 import type { StoreConfig } from '../../src/storage/factory.ts';
 import { mibPerSecond, runMeasured } from '../lib/process.ts';
 import { rcloneElapsed, rcloneEnv, rcloneRemotes } from '../lib/rclone.ts';
+import { writeSource, type BenchCase } from '../lib/source.ts';
 
 const MiB = 1024 * 1024;
 const WORKER = join(import.meta.dirname, 'worker.ts');
@@ -38,14 +38,7 @@ const WORKER_NODE_FLAGS = ['--max-semi-space-size=1'];
 /** rclone 1.60's --multi-thread-cutoff: larger files are downloaded in --multi-thread-streams (4). */
 const RCLONE_MULTI_THREAD_CUTOFF = 256 * MiB;
 
-export interface StorageCase {
-  readonly name: string;
-  readonly files: number;
-  readonly bytesEach: number;
-  readonly concurrency: number;
-  /** Runs per measurement (the median is reported) unless MOVINGDATA_BENCH_RUNS says otherwise. */
-  readonly runs: number;
-}
+export type StorageCase = BenchCase;
 
 export const FULL_CASES: readonly StorageCase[] = [
   { name: '1MiBx200', files: 200, bytesEach: MiB, concurrency: 4, runs: 3 },
@@ -97,24 +90,6 @@ interface Sample {
 }
 
 type Adapter = 's3' | 'azure' | 'gcs' | 'local';
-
-async function writeSource(dir: string, c: StorageCase): Promise<string[]> {
-  await mkdir(dir, { recursive: true });
-  const names: string[] = [];
-  const block = Buffer.allocUnsafe(Math.min(c.bytesEach, 8 * MiB));
-  for (let i = 0; i < c.files; i++) {
-    const name = `file-${String(i).padStart(4, '0')}.bin`;
-    names.push(name);
-    const path = join(dir, name);
-    const handle = await open(path, 'w');
-    for (let written = 0; written < c.bytesEach; written += block.length) {
-      randomFillSync(block);
-      await handle.write(block, 0, Math.min(block.length, c.bytesEach - written));
-    }
-    await handle.close();
-  }
-  return names;
-}
 
 async function dirBytes(dir: string): Promise<number> {
   let total = 0;

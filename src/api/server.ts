@@ -64,7 +64,7 @@ export async function buildApi(context: AppContext): Promise<FastifyInstance> {
   await app.register(fileRoutes, { files: context.files });
   await app.register(demoRoutes, { metadata: context.metadata, replicator: context.replicator });
   await app.register(replicationRoutes, { metadata: context.metadata, jobs: context.jobs, locations: [...context.stores.keys()] });
-  await app.register(consistencyRoutes, { consistency: context.consistency, jobs: context.jobs, locations: [...context.stores.keys()] });
+  await app.register(consistencyRoutes, { consistency: context.consistency, jobs: context.jobs });
   await app.register(tokenRoutes, { metadata: context.metadata, audit: context.audit });
   await app.register(auditRoutes, { audit: context.audit });
   await app.register(keyRoutes, { keys: context.keys, stores: context.stores, metadata: context.metadata, audit: context.audit });

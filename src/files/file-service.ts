@@ -24,7 +24,6 @@ import type { JobRunner } from '../jobs/runner.ts';
 
 export interface FileServiceDeps {
   readonly metadata: MetadataStore;
-  readonly stores: ReadonlyMap<string, EncryptedStore>;
   readonly audit: AuditTrail;
   readonly replicator: Replicator;
   /** Where the copies a write could not make are queued for retry; without it they stay failed. */
@@ -79,11 +78,7 @@ export class FileService {
 
   /** The location's store; `not_found` for a location that is not configured. */
   store(location: string): EncryptedStore {
-    const store = this.#deps.stores.get(location);
-    if (store === undefined) {
-      throw new MovingDataError('not_found', `no location named '${location}'; locations: ${[...this.#deps.stores.keys()].join(', ')}`, { details: { location } });
-    }
-    return store;
+    return this.#deps.replicator.store(location);
   }
 
   /**

@@ -14,6 +14,7 @@
  */
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { Config } from '../config/config.ts';
+import { openEngine } from '../engine.ts';
 import { MovingDataError } from '../errors.ts';
 import type { MetadataStore } from '../metadata/index.ts';
 import type { JobHandler, JobHandlers, JobLogger } from './worker.ts';
@@ -47,9 +48,6 @@ const sleepFor: JobHandler = async (job, ctx) => {
 };
 
 export async function defaultHandlers(context: JobHandlerContext): Promise<JobHandlers> {
-  // Imported here, not at the top: the engine loads every storage SDK, which a worker run
-  // with a custom --handlers module does not need.
-  const { openEngine } = await import('../engine.ts');
   const engine = await openEngine(context.config, { metadata: context.metadata, announce: (message) => context.log.warn({}, message) });
   context.onClose(() => engine.close());
   return { noop, sleep: sleepFor, ...engine.handlers };

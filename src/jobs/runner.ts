@@ -2,13 +2,13 @@
  * How the API hands work to the engine: submit a job (replicate, move, verify, repair, scan)
  * and, if the caller wants, wait for its outcome.
  *
- * - `QueueRunner` stores the job in the metadata store's queue, where any worker process (or
- *   the server's own) claims it: a crash resumes it, a failure is retried with backoff, and
- *   repeated submissions of the same work (same dedupe key) are one job.
- * - `InlineRunner` runs the handler here and now, for tools and unit tests with no queue.
+ * `QueueRunner` stores the job in the metadata store's queue, where any worker process (or the
+ * server's own) claims it: a crash resumes it, a failure is retried with backoff, and repeated
+ * submissions of the same work (same dedupe key) are one job. With PGlite the same queue runs
+ * in the one process, so there is no second, in-process runner to keep in step.
  */
 import { MovingDataError } from '../errors.ts';
-import type { Job, JobQueue, JsonObject, JsonValue } from '../metadata/index.ts';
+import type { Job, JobQueue, JsonObject, JsonValue, NewJob } from '../metadata/index.ts';
 
 export type JobOutcomeState = Job['state'];
 
@@ -33,8 +33,17 @@ export interface SubmitOptions {
   readonly delayMs?: number;
 }
 
+/** One job of a batch; batches are not waited for. */
+export interface BatchJob {
+  readonly kind: string;
+  readonly payload: JsonObject;
+  readonly options?: Omit<SubmitOptions, 'waitMs'>;
+}
+
 export interface JobRunner {
   submit(kind: string, payload: JsonObject, options?: SubmitOptions): Promise<JobOutcome>;
+  /** Submit many jobs at once (the queue: one transaction per 10 000); outcomes in input order. */
+  submitMany(jobs: readonly BatchJob[]): Promise<JobOutcome[]>;
   /** A job's current outcome; `not_found` for an unknown id. */
   get(id: string): Promise<JobOutcome>;
 }
@@ -48,6 +57,18 @@ export interface PayloadContext {
 }
 export type PayloadHandler = (payload: JsonObject, context: PayloadContext) => Promise<JsonObject>;
 
+/** A payload's non-empty string `field`; a job without one is wrong, so retrying cannot help. */
+export function payloadText(payload: JsonObject, field: string): string {
+  const value = payload[field];
+  if (typeof value !== 'string' || value === '') throw new MovingDataError('invalid_argument', `job payload needs a string '${field}'`, { retryable: false });
+  return value;
+}
+
+export function optionalPayloadText(payload: JsonObject, field: string): string | undefined {
+  const value = payload[field];
+  return typeof value === 'string' && value !== '' ? value : undefined;
+}
+
 export function isFinished(outcome: JobOutcome): boolean {
   return outcome.state === 'succeeded' || outcome.state === 'failed' || outcome.state === 'dead';
 }
@@ -57,6 +78,8 @@ function outcomeOf(job: Job): JobOutcome {
   return { id: job.id, kind: job.kind, state: job.state, attempts: job.attempts, result: job.result, lastError: job.lastError, submittedBy: typeof principal === 'string' ? principal : null };
 }
 
+/** JobQueue.enqueueMany's limit per call. */
+const ENQUEUE_BATCH = 10_000;
 const POLL_MIN_MS = 20;
 const POLL_MAX_MS = 500;
 
@@ -71,16 +94,29 @@ export class QueueRunner implements JobRunner {
   }
 
   async submit(kind: string, payload: JsonObject, options: SubmitOptions = {}): Promise<JobOutcome> {
-    const { job } = await this.#queue.enqueue({
+    const { job } = await this.#queue.enqueue(this.#newJob({ kind, payload, options }));
+    const waitMs = options.waitMs ?? 0;
+    if (waitMs <= 0) return outcomeOf(job);
+    return this.wait(job.id, waitMs);
+  }
+
+  async submitMany(jobs: readonly BatchJob[]): Promise<JobOutcome[]> {
+    const outcomes: JobOutcome[] = [];
+    for (let i = 0; i < jobs.length; i += ENQUEUE_BATCH) {
+      const results = await this.#queue.enqueueMany(jobs.slice(i, i + ENQUEUE_BATCH).map((j) => this.#newJob(j)));
+      for (const { job } of results) outcomes.push(outcomeOf(job));
+    }
+    return outcomes;
+  }
+
+  #newJob({ kind, payload, options = {} }: BatchJob): NewJob {
+    return {
       kind,
       payload,
       maxAttempts: options.maxAttempts ?? this.#defaultMaxAttempts,
       ...(options.dedupeKey === undefined ? {} : { dedupeKey: options.dedupeKey }),
       ...(options.delayMs === undefined ? {} : { delayMs: options.delayMs }),
-    });
-    const waitMs = options.waitMs ?? 0;
-    if (waitMs <= 0) return outcomeOf(job);
-    return this.wait(job.id, waitMs);
+    };
   }
 
   async get(id: string): Promise<JobOutcome> {
@@ -98,47 +134,5 @@ export class QueueRunner implements JobRunner {
       await new Promise((resolve) => setTimeout(resolve, Math.min(pause, Math.max(1, deadline - Date.now()))));
       pause = Math.min(POLL_MAX_MS, pause * 2);
     }
-  }
-}
-
-/** Runs handlers in this process, right away; no retries beyond the handler's own. */
-export class InlineRunner implements JobRunner {
-  readonly #handlers: Readonly<Record<string, PayloadHandler>>;
-  readonly #done = new Map<string, JobOutcome>();
-  #next = 0;
-
-  constructor(handlers: Readonly<Record<string, PayloadHandler>>) {
-    this.#handlers = handlers;
-  }
-
-  async submit(kind: string, payload: JsonObject): Promise<JobOutcome> {
-    const handler = this.#handlers[kind];
-    if (handler === undefined) throw new MovingDataError('invalid_argument', `no handler for jobs of kind '${kind}'`);
-    const id = `inline-${++this.#next}`;
-    const submittedBy = typeof payload['principal'] === 'string' ? payload['principal'] : null;
-    let progress: JsonObject = {};
-    let outcome: JobOutcome;
-    try {
-      const result = await handler(payload, {
-        signal: new AbortController().signal,
-        get progress() {
-          return progress;
-        },
-        saveProgress: async (next) => {
-          progress = next;
-        },
-      });
-      outcome = { id, kind, state: 'succeeded', attempts: 1, result, lastError: null, submittedBy };
-    } catch (err) {
-      outcome = { id, kind, state: 'failed', attempts: 1, result: null, lastError: err instanceof Error ? err.message : String(err), submittedBy };
-    }
-    this.#done.set(id, outcome);
-    return outcome;
-  }
-
-  async get(id: string): Promise<JobOutcome> {
-    const outcome = this.#done.get(id);
-    if (outcome === undefined) throw new MovingDataError('not_found', `no job ${id}`, { details: { id } });
-    return outcome;
   }
 }

@@ -26,6 +26,7 @@
  */
 import { randomBytes } from 'node:crypto';
 import { hostname } from 'node:os';
+import type { Config } from '../config/config.ts';
 import { MovingDataError, isMovingDataError } from '../errors.ts';
 import type { Job, JobId, JobQueue, JsonObject, JsonValue, MetadataStore, Transition } from '../metadata/index.ts';
 import { DEFAULT_BACKOFF, backoffDelayMs, checkBackoffPolicy, type BackoffPolicy } from './backoff.ts';
@@ -483,6 +484,12 @@ export class JobWorker {
 }
 
 /** A worker on `metadata.jobs` running `handlers`; call `start()`, later `stop()`. */
+/** The configured retry policy, lease and poll interval (the server's worker and `movingdata worker` alike). */
+export function workerSettings(engine: Config['engine']): { backoff: BackoffPolicy; leaseMs: number; pollMs: number } {
+  const { retryBaseMs, retryCapMs, leaseMs, pollMs } = engine;
+  return { backoff: { baseMs: retryBaseMs, capMs: Math.max(retryBaseMs, retryCapMs) }, leaseMs, pollMs };
+}
+
 export function createWorker(options: JobWorkerOptions): JobWorker {
   return new JobWorker(options);
 }

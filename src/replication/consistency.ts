@@ -15,7 +15,7 @@ import { MovingDataError, isMovingDataError } from '../errors.ts';
 import type { JsonObject, MetadataStore } from '../metadata/index.ts';
 import { DRIFT_KINDS, emptyCounts, scanLocation, type DriftItem, type DriftKind, type LocationScan } from './drift.ts';
 import type { Replicator } from './replicator.ts';
-import type { JobOutcome, JobRunner, PayloadHandler } from '../jobs/runner.ts';
+import { payloadText, type JobOutcome, type JobRunner, type PayloadHandler } from '../jobs/runner.ts';
 
 export interface ConsistencyOptions {
   /** Remove objects unknown to the metadata (default false: report them). */
@@ -75,12 +75,6 @@ function driftItemPayload(item: DriftItem): JsonObject {
   };
 }
 
-function payloadText(payload: JsonObject, field: string): string {
-  const value = payload[field];
-  if (typeof value !== 'string' || value === '') throw new MovingDataError('invalid_argument', `job payload needs a string '${field}'`, { retryable: false });
-  return value;
-}
-
 export class ConsistencyManager {
   readonly #deps: ConsistencyDeps;
   readonly #options: ConsistencyOptions;
@@ -94,13 +88,12 @@ export class ConsistencyManager {
   async scanAndQueueRepairs(location: string, jobs: JobRunner, signal?: AbortSignal): Promise<ScanSummary> {
     const store = this.#deps.replicator.store(location).inner;
     const scan = await scanLocation(this.#deps.metadata, store, location, signal ? { signal } : {});
-    let queued = 0;
-    for (const item of scan.items) {
-      if (item.kind === 'orphan' && !this.#options.deleteOrphans) continue;
-      await jobs.submit('repair', driftItemPayload(item), { dedupeKey: `repair:${location}:${item.objectKey}`, maxAttempts: this.#options.repairAttempts ?? 8 });
-      queued += 1;
-    }
-    const result = summary(scan, queued);
+    // One batch, not a round trip per item: a scan can find thousands.
+    const repairs = scan.items
+      .filter((item) => item.kind !== 'orphan' || this.#options.deleteOrphans)
+      .map((item) => ({ kind: 'repair', payload: driftItemPayload(item), options: { dedupeKey: `repair:${location}:${item.objectKey}`, maxAttempts: this.#options.repairAttempts ?? 8 } }));
+    await jobs.submitMany(repairs);
+    const result = summary(scan, repairs.length);
     await this.#deps.metadata.consistency.save(location, result, totalDrift(scan.counts) === 0);
     return result;
   }
@@ -178,14 +171,16 @@ export class ConsistencyManager {
     );
   }
 
-  /** Request scans of every location now and then every `intervalMs`; returns the stop function. */
+  /**
+   * Request scans of every location every `intervalMs`; returns the stop function. The first
+   * comes after one interval, not at start-up: the last reports are in the metadata, and a
+   * restart should not cost a full listing of every location.
+   */
   schedule(jobs: JobRunner, intervalMs: number, onError: (err: unknown) => void): () => void {
-    const tick = (): void => {
+    const timer = setInterval(() => {
       this.requestScans(jobs).catch(onError);
-    };
-    const timer = setInterval(tick, intervalMs);
+    }, intervalMs);
     timer.unref();
-    setImmediate(tick);
     return () => clearInterval(timer);
   }
 

@@ -23,7 +23,6 @@
  */
 import type { MetadataStore, Replica } from '../metadata/index.ts';
 import { listAll } from '../storage/list.ts';
-import { bareEtag } from '../storage/etag.ts';
 import type { ListedObject, ObjectStore } from '../storage/port.ts';
 
 export const DRIFT_KINDS = ['missing', 'differing', 'conflict', 'failed', 'orphan', 'pending_delete'] as const;
@@ -66,6 +65,15 @@ export function emptyCounts(): Record<DriftKind, number> {
   return Object.fromEntries(DRIFT_KINDS.map((k) => [k, 0])) as Record<DriftKind, number>;
 }
 
+/** What a drift item says the location holds. */
+function storedOf(listed: ListedObject): NonNullable<DriftItem['stored']> {
+  return {
+    size: listed.size,
+    ...(listed.etag === undefined ? {} : { etag: listed.etag }),
+    ...(listed.lastModified === undefined ? {} : { lastModified: listed.lastModified.toISOString() }),
+  };
+}
+
 /** Recorded and listed checksums agree on every kind both sides have (etag included). */
 function sameChecksums(replica: Replica, listed: ListedObject): { same: boolean; why?: string } {
   for (const kind of ['crc32', 'crc32c', 'md5', 'sha256'] as const) {
@@ -73,8 +81,9 @@ function sameChecksums(replica: Replica, listed: ListedObject): { same: boolean;
     const seen = listed.checksums[kind];
     if (recorded !== undefined && seen !== undefined && recorded !== seen) return { same: false, why: `${kind} ${seen}, recorded ${recorded}` };
   }
-  const recordedEtag = replica.checksums.etag === undefined ? undefined : bareEtag(replica.checksums.etag);
-  const listedEtag = listed.etag === undefined ? undefined : bareEtag(listed.etag);
+  // Adapters report etags bare in put, head and listings alike (the storage conformance suite checks it).
+  const recordedEtag = replica.checksums.etag;
+  const listedEtag = listed.etag;
   if (recordedEtag !== undefined && listedEtag !== undefined && recordedEtag !== listedEtag) return { same: false, why: `etag ${listed.etag}, recorded ${recordedEtag}` };
   return { same: true };
 }
@@ -105,11 +114,7 @@ export async function scanLocation(metadata: MetadataStore, store: ObjectStore, 
     const listed = listing.get(live.objectKey);
     listing.delete(live.objectKey);
     const at = { location, objectKey: live.objectKey, fileId: live.fileId, version: live.version };
-    const stored = listed && {
-      size: listed.size,
-      ...(listed.etag === undefined ? {} : { etag: listed.etag }),
-      ...(listed.lastModified === undefined ? {} : { lastModified: listed.lastModified.toISOString() }),
-    };
+    const stored = listed && storedOf(listed);
     switch (live.state) {
       case 'deleted':
         if (listed) report({ ...at, kind: 'pending_delete', detail: 'deleted in the metadata, still stored', ...(stored ? { stored } : {}) });
@@ -155,7 +160,7 @@ export async function scanLocation(metadata: MetadataStore, store: ObjectStore, 
       location,
       objectKey: key,
       detail: 'stored, unknown to the metadata',
-      stored: { size: listed.size, ...(listed.etag === undefined ? {} : { etag: listed.etag }), ...(listed.lastModified === undefined ? {} : { lastModified: listed.lastModified.toISOString() }) },
+      stored: storedOf(listed),
     });
   }
   const total = Object.values(counts).reduce((a, b) => a + b, 0);

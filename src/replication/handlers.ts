@@ -4,8 +4,7 @@
  * or after another worker died holding it — converges instead of doing things twice. A move
  * saves the step it reached after each one, and resumes there.
  */
-import { MovingDataError } from '../errors.ts';
-import type { PayloadHandler } from '../jobs/runner.ts';
+import { optionalPayloadText, payloadText, type PayloadHandler } from '../jobs/runner.ts';
 import type { JsonObject } from '../metadata/index.ts';
 import { MOVE_STEPS, type MoveStep, type Replicator } from './replicator.ts';
 
@@ -13,16 +12,6 @@ import { MOVE_STEPS, type MoveStep, type Replicator } from './replicator.ts';
 export const REPLICATION_KINDS = ['replicate', 'move', 'verify'] as const;
 export type ReplicationKind = (typeof REPLICATION_KINDS)[number];
 
-function text(payload: JsonObject, field: string): string {
-  const value = payload[field];
-  if (typeof value !== 'string' || value === '') throw new MovingDataError('invalid_argument', `job payload needs a string '${field}'`, { retryable: false });
-  return value;
-}
-
-function optionalText(payload: JsonObject, field: string): string | undefined {
-  const value = payload[field];
-  return typeof value === 'string' && value !== '' ? value : undefined;
-}
 
 /**
  * Crash injection for the crash-safety tests: with MOVINGDATA_CRASH_AFTER=move:<step>, the
@@ -36,9 +25,9 @@ function crashPoint(point: string): void {
 export function replicationHandlers(replicator: Replicator): Record<ReplicationKind, PayloadHandler> {
   return {
     async replicate(payload, { signal }) {
-      const tier = optionalText(payload, 'tier');
+      const tier = optionalPayloadText(payload, 'tier');
       const sources = Array.isArray(payload['sources']) ? payload['sources'].filter((s): s is string => typeof s === 'string') : undefined;
-      const replica = await replicator.replicate(optionalText(payload, 'principal') ?? 'system', text(payload, 'file_id'), text(payload, 'location'), {
+      const replica = await replicator.replicate(optionalPayloadText(payload, 'principal') ?? 'system', payloadText(payload, 'file_id'), payloadText(payload, 'location'), {
         signal,
         ...(tier === undefined ? {} : { tier }),
         ...(sources === undefined ? {} : { sources }),
@@ -47,9 +36,9 @@ export function replicationHandlers(replicator: Replicator): Record<ReplicationK
     },
 
     async move(payload, { signal, progress, saveProgress }) {
-      const tier = optionalText(payload, 'tier');
-      const move = { fileId: text(payload, 'file_id'), from: text(payload, 'from'), to: text(payload, 'to'), ...(tier === undefined ? {} : { tier }) };
-      const principal = optionalText(payload, 'principal') ?? 'system';
+      const tier = optionalPayloadText(payload, 'tier');
+      const move = { fileId: payloadText(payload, 'file_id'), from: payloadText(payload, 'from'), to: payloadText(payload, 'to'), ...(tier === undefined ? {} : { tier }) };
+      const principal = optionalPayloadText(payload, 'principal') ?? 'system';
       let step: MoveStep = MOVE_STEPS.includes(progress['step'] as MoveStep) ? (progress['step'] as MoveStep) : 'copy';
       const completed: string[] = Array.isArray(progress['completed']) ? (progress['completed'] as string[]) : [];
       while (step !== 'done') {
@@ -65,7 +54,7 @@ export function replicationHandlers(replicator: Replicator): Record<ReplicationK
 
     async verify(payload, { signal }): Promise<JsonObject> {
       const { metadata } = replicator;
-      const replica = await metadata.getReplica({ fileId: text(payload, 'file_id'), version: Number(payload['version']), location: text(payload, 'location') });
+      const replica = await metadata.getReplica({ fileId: payloadText(payload, 'file_id'), version: Number(payload['version']), location: payloadText(payload, 'location') });
       const check = await replicator.verify(replica, { deep: payload['deep'] === true, signal });
       if (!check.ok) {
         await metadata.transitionReplica(replica, { from: replica.state, to: 'failed', lastError: check.message });

@@ -15,6 +15,7 @@ import { createApp, type App } from '../../src/app.ts';
 import { loadConfig } from '../../src/config/config.ts';
 import { scanLocation } from '../../src/replication/drift.ts';
 import { labEnv } from '../lab.ts';
+import { until } from '../until.ts';
 
 const ADMIN = 'demo-admin-token-for-consistency-tests';
 const sha256 = (bytes: Buffer): string => createHash('sha256').update(bytes).digest('hex');
@@ -65,14 +66,15 @@ describe.each(setups)('consistency manager on %s', (_label, environment) => {
   }
 
   async function repairsSettled(): Promise<Status> {
-    const deadline = Date.now() + 60_000;
-    for (;;) {
-      const s = await status();
-      const open = Object.values(s.jobs).reduce((n, c) => n + (c['queued'] ?? 0) + (c['running'] ?? 0), 0);
-      if (open === 0) return s;
-      if (Date.now() > deadline) throw new Error(`jobs still open after 60 s: ${JSON.stringify(s.jobs)}`);
-      await new Promise((resolve) => setTimeout(resolve, 50));
-    }
+    return until(
+      'the repair jobs to finish',
+      async () => {
+        const s = await status();
+        return Object.values(s.jobs).every((c) => (c['queued'] ?? 0) + (c['running'] ?? 0) === 0) ? s : undefined;
+      },
+      60_000,
+      50,
+    );
   }
 
   beforeAll(async () => {

@@ -13,6 +13,7 @@ import { mkdtemp, readdir, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
+import { until } from '../until.ts';
 
 const MAIN = join(import.meta.dirname, '../../src/cli/main.ts');
 const ADMIN = 'demo-admin-token-for-the-crash-tests';
@@ -65,15 +66,6 @@ async function call(server: Server, method: string, path: string, body?: Buffer 
   });
 }
 
-async function until<T>(what: string, probe: () => Promise<T | undefined>, timeoutMs = 30_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const value = await probe();
-    if (value !== undefined) return value;
-    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, 50));
-  }
-}
 
 /** Objects stored under a local location's directory (the embedded stand-in for a bucket; files are named by key hash). */
 async function storedObjects(dataDir: string, location: string, container: string): Promise<number> {
@@ -113,7 +105,7 @@ describe('a move killed after each step converges after a restart', () => {
       const job = await until('the move to finish on the restarted server', async () => {
         const j = (await (await call(server, 'GET', `/jobs/${jobId}`)).json()) as { state: string; attempts: number; result: { steps?: string[] } | null; last_error: string | null };
         return j.state === 'queued' || j.state === 'running' ? undefined : j;
-      });
+      }, 30_000, 50);
       expect(job.state, job.last_error ?? '').toBe('succeeded');
       expect(job.attempts).toBe(2);
       // The resumed run did only the steps after the one that completed before the crash.

@@ -13,6 +13,7 @@ import { createApp, type App } from '../../src/app.ts';
 import { loadConfig } from '../../src/config/config.ts';
 import { startPrivateMinio, type PrivateServer } from '../../src/lab/index.ts';
 import { labEnv } from '../lab.ts';
+import { until } from '../until.ts';
 
 const ADMIN = 'demo-admin-token-for-the-outage-test';
 const sha256 = (bytes: Buffer): string => createHash('sha256').update(bytes).digest('hex');
@@ -108,7 +109,7 @@ describe('an S3 outage in the middle of a run', () => {
       expect(body.replicas.find((r) => r.location === 'aws')?.job_id).toEqual(expect.any(String));
     }
     // The S3 copies wait with retries while MinIO is down; the others read fine meanwhile.
-    await until('the S3 copies to be retrying', async () => ((await status()).jobs['replicate']?.['retrying'] ?? 0) > 0 || undefined, 20_000);
+    await until('the S3 copies to be retrying', async () => ((await status()).jobs['replicate']?.['retrying'] ?? 0) > 0 || undefined, 20_000, 100);
     const meanwhile = await call('GET', '/files/gcp/outage/during-3.bin');
     expect(sha256(meanwhile.rawPayload)).toBe(sha256(contents.get('outage/during-3.bin')!));
 
@@ -123,6 +124,7 @@ describe('an S3 outage in the middle of a run', () => {
         return fresh && open === 0 && s.drift_total === 0 ? s : undefined;
       },
       90_000,
+      100,
     );
     expect(converged.retries.dead).toBe(0);
 
@@ -137,12 +139,3 @@ describe('an S3 outage in the middle of a run', () => {
   }, 180_000);
 });
 
-async function until<T>(what: string, probe: () => Promise<T | undefined>, timeoutMs: number): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const value = await probe();
-    if (value !== undefined) return value;
-    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, 100));
-  }
-}

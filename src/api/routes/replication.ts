@@ -13,7 +13,7 @@ import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import { Type } from 'typebox';
 import { MovingDataError } from '../../errors.ts';
 import type { MetadataStore } from '../../metadata/index.ts';
-import type { JobOutcome, JobRunner } from '../../jobs/runner.ts';
+import { isFinished, type JobOutcome, type JobRunner } from '../../jobs/runner.ts';
 import { BEARER_SECURITY, authorizeLocation } from '../auth.ts';
 
 const Location = Type.String({ pattern: '^[a-z0-9][a-z0-9_-]{0,63}$' });
@@ -122,7 +122,7 @@ export const replicationRoutes: FastifyPluginAsyncTypebox<ReplicationRoutesOptio
           ),
         ];
       }
-      const finished = submitted.every((j) => j.state === 'succeeded' || j.state === 'failed' || j.state === 'dead');
+      const finished = submitted.every(isFinished);
       return reply.status(finished ? 200 : 202).send({ ok: submitted.every((j) => j.state === 'succeeded'), key, jobs: submitted.map(jobView) });
     },
   );

@@ -8,7 +8,7 @@ import { pathToFileURL } from 'node:url';
 import { parseArgs } from 'node:util';
 import { LOG_LEVELS, loadConfig, type LogLevel } from '../../config/config.ts';
 import type { JobHandlerModule } from '../../jobs/handlers.ts';
-import { DEFAULT_WORKER, createWorker, type JobLogger } from '../../jobs/worker.ts';
+import { DEFAULT_WORKER, createWorker, workerSettings, type JobLogger } from '../../jobs/worker.ts';
 import { openMetadataStore } from '../../metadata/index.ts';
 
 const HELP = `usage: movingdata worker [--concurrency N] [--kinds a,b] [--lease-ms N] [--poll-ms N]
@@ -108,9 +108,9 @@ export async function run(args: string[]): Promise<number> {
       metadata,
       handlers,
       log,
-      backoff: { baseMs: config.engine.retryBaseMs, capMs: Math.max(config.engine.retryBaseMs, config.engine.retryCapMs) },
-      leaseMs: options.leaseMs ?? config.engine.leaseMs,
-      pollMs: options.pollMs ?? config.engine.pollMs,
+      ...workerSettings(config.engine),
+      ...(options.leaseMs === undefined ? {} : { leaseMs: options.leaseMs }),
+      ...(options.pollMs === undefined ? {} : { pollMs: options.pollMs }),
       ...(options.kinds === undefined ? {} : { kinds: options.kinds }),
       ...(options.id === undefined ? {} : { id: options.id }),
       ...(options.concurrency === undefined ? {} : { concurrency: options.concurrency }),

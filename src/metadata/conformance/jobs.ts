@@ -4,8 +4,8 @@
  * and every wait for one to run out polls with a deadline.
  */
 import { describe, expect, it } from 'vitest';
-import { isMovingDataError } from '../../errors.ts';
 import type { Job, JobQueue, MetadataStore, NewJob } from '../port.ts';
+import { expectCode } from './expect.ts';
 
 export interface JobsTarget {
   /** Another store on the same target (call again for several, where the adapter allows). */
@@ -13,16 +13,6 @@ export interface JobsTarget {
 }
 
 const MINUTE = 60_000;
-
-async function expectCode(promise: Promise<unknown>, code: string): Promise<void> {
-  const err = await promise.then(
-    () => undefined,
-    (e: unknown) => e,
-  );
-  expect(err, `expected an error with code ${code}`).toBeDefined();
-  expect(isMovingDataError(err), `expected a MovingDataError, got ${String(err)}`).toBe(true);
-  expect((err as { code: string }).code).toBe(code);
-}
 
 /** Polls `probe` every 10 ms until it returns a value, failing after `timeoutMs`. */
 async function eventually<T>(what: string, probe: () => Promise<T | undefined>, timeoutMs = 10_000): Promise<T> {

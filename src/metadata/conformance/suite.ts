@@ -10,10 +10,10 @@
  */
 import { createHash } from 'node:crypto';
 import { afterEach, describe, expect, it } from 'vitest';
-import { isMovingDataError } from '../../errors.ts';
 import { GENESIS_HASH, auditEntryHash } from '../audit-chain.ts';
 import type { AuditEntry, EncryptionDescriptor, FileRecord, MetadataStore, NewAuditEntry, Replica, ReplicaRef } from '../port.ts';
 import { describeJobQueueConformance } from './jobs.ts';
+import { expectCode } from './expect.ts';
 
 export interface MetadataTarget {
   /** Open a store on this target; called again only after the previous store was closed. */
@@ -80,16 +80,6 @@ const SHA_B = 'b'.repeat(64);
 
 function byBytes(a: string, b: string): number {
   return Buffer.compare(Buffer.from(a, 'utf8'), Buffer.from(b, 'utf8'));
-}
-
-async function expectCode(promise: Promise<unknown>, code: string): Promise<void> {
-  const err = await promise.then(
-    () => undefined,
-    (e: unknown) => e,
-  );
-  expect(err, `expected an error with code ${code}`).toBeDefined();
-  expect(isMovingDataError(err), `expected a MovingDataError, got ${String(err)}`).toBe(true);
-  expect((err as { code: string }).code).toBe(code);
 }
 
 /** A file with one committed version. */

@@ -31,7 +31,7 @@ import {
   checkNullableLabel,
   checkNullableSha256,
 } from '../validation.ts';
-import { mapDatabaseError } from './errors.ts';
+import { guarded } from './errors.ts';
 import { jsonText, toAuditEntry, toDate, toSafeInteger } from './rows.ts';
 import type { Database } from './schema.ts';
 
@@ -48,13 +48,8 @@ export class SqlAuditLog implements AuditLog {
     this.#guard = guard;
   }
 
-  async #run<T>(operation: string, work: () => Promise<T>): Promise<T> {
-    this.#guard();
-    try {
-      return await work();
-    } catch (err) {
-      throw mapDatabaseError(err, operation);
-    }
+  #run<T>(operation: string, work: () => Promise<T>): Promise<T> {
+    return guarded(this.#guard, operation, work);
   }
 
   async append(input: NewAuditEntry): Promise<AuditEntry> {

@@ -5,7 +5,7 @@
 import { sql, type Kysely } from 'kysely';
 import { MovingDataError } from '../../errors.ts';
 import type { ConsistencyReport, ConsistencyReports, JsonObject } from '../port.ts';
-import { mapDatabaseError } from './errors.ts';
+import { guarded } from './errors.ts';
 import { jsonText, toDate, toJsonObject, toNullableDate } from './rows.ts';
 import type { Database } from './schema.ts';
 
@@ -44,8 +44,7 @@ export class SqlConsistencyReports implements ConsistencyReports {
     if (Buffer.byteLength(text) > MAX_REPORT_BYTES) {
       throw new MovingDataError('invalid_argument', `a consistency report is at most ${MAX_REPORT_BYTES} bytes of JSON`, { retryable: false, details: { location } });
     }
-    this.#guard();
-    try {
+    return guarded(this.#guard, 'saveConsistencyReport', async () => {
       const row = await this.#db
         .insertInto('consistency_reports')
         .values({ location, report: text, last_clean_at: clean ? sql<Date>`now()` : null })
@@ -59,18 +58,13 @@ export class SqlConsistencyReports implements ConsistencyReports {
         .returningAll()
         .executeTakeFirstOrThrow();
       return toReport(row);
-    } catch (err) {
-      throw mapDatabaseError(err, 'saveConsistencyReport');
-    }
+    });
   }
 
   async latest(): Promise<ConsistencyReport[]> {
-    this.#guard();
-    try {
+    return guarded(this.#guard, 'latestConsistencyReports', async () => {
       const rows = await this.#db.selectFrom('consistency_reports').selectAll().orderBy('location').execute();
       return rows.map(toReport);
-    } catch (err) {
-      throw mapDatabaseError(err, 'latestConsistencyReports');
-    }
+    });
   }
 }

@@ -58,3 +58,16 @@ export function mapDatabaseError(err: unknown, operation: string): MovingDataErr
   if (klass === '28') return make('access_denied', false); // invalid authorization
   return make('internal', false);
 }
+
+/**
+ * One store operation: the store's misuse guard first (see SqlMetadataStore.transaction), then
+ * `work`, whose errors come out as MovingDataError. Every SQL sub-store runs its calls through it.
+ */
+export async function guarded<T>(guard: (() => void) | undefined, operation: string, work: () => Promise<T>): Promise<T> {
+  guard?.();
+  try {
+    return await work();
+  } catch (err) {
+    throw mapDatabaseError(err, operation);
+  }
+}

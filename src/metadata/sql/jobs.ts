@@ -53,7 +53,7 @@ import {
   checkStates,
 } from '../validation.ts';
 import { decodeIdCursor, encodeIdCursor } from './cursor.ts';
-import { mapDatabaseError } from './errors.ts';
+import { guarded, mapDatabaseError } from './errors.ts';
 import { jsonText, parseId, toId, toJob, toSafeInteger, type JobRow } from './rows.ts';
 import type { Database } from './schema.ts';
 
@@ -132,13 +132,8 @@ export class SqlJobQueue implements JobQueue {
     this.#guard = guard;
   }
 
-  async #run<T>(operation: string, work: () => Promise<T>): Promise<T> {
-    this.#guard();
-    try {
-      return await work();
-    } catch (err) {
-      throw mapDatabaseError(err, operation);
-    }
+  #run<T>(operation: string, work: () => Promise<T>): Promise<T> {
+    return guarded(this.#guard, operation, work);
   }
 
   // ---- producers ----------------------------------------------------------------------------

@@ -6,7 +6,7 @@ import { sql, type Kysely } from 'kysely';
 import { MovingDataError } from '../../errors.ts';
 import type { NewPrincipal, Principal, PrincipalStore, PrincipalUpdate } from '../port.ts';
 import { checkPrincipalName, checkRoles, checkTokenHash } from '../validation.ts';
-import { mapDatabaseError } from './errors.ts';
+import { guarded, mapDatabaseError } from './errors.ts';
 import { jsonText, parseId, toPrincipal } from './rows.ts';
 import type { Database } from './schema.ts';
 
@@ -39,13 +39,8 @@ export class SqlPrincipalStore implements PrincipalStore {
     this.#guard = guard;
   }
 
-  async #run<T>(operation: string, work: () => Promise<T>): Promise<T> {
-    this.#guard();
-    try {
-      return await work();
-    } catch (err) {
-      throw mapDatabaseError(err, operation);
-    }
+  #run<T>(operation: string, work: () => Promise<T>): Promise<T> {
+    return guarded(this.#guard, operation, work);
   }
 
   async create(input: NewPrincipal): Promise<Principal> {

@@ -60,7 +60,7 @@ import {
 } from '../validation.ts';
 import { SqlAuditLog } from './audit.ts';
 import { decodeCursor, encodeCursor } from './cursor.ts';
-import { mapDatabaseError } from './errors.ts';
+import { guarded, mapDatabaseError } from './errors.ts';
 import { SqlConsistencyReports } from './consistency.ts';
 import { SqlJobQueue } from './jobs.ts';
 import { SqlPrincipalStore } from './principals.ts';
@@ -118,13 +118,8 @@ class SqlOperations implements MetadataOperations {
     return this.#db.transaction().execute(work);
   }
 
-  async #run<T>(operation: string, work: () => Promise<T>): Promise<T> {
-    this.#guard?.();
-    try {
-      return await work();
-    } catch (err) {
-      throw mapDatabaseError(err, operation);
-    }
+  #run<T>(operation: string, work: () => Promise<T>): Promise<T> {
+    return guarded(this.#guard, operation, work);
   }
 
   // ---- files --------------------------------------------------------------------------------
