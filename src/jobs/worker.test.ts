@@ -191,6 +191,35 @@ describe('job worker', () => {
     expect(worker.stats).toMatchObject({ succeeded: 0, lost: 1 });
   });
 
+  it('never runs a job twice at once when its lease runs out under it and its own claim takes it back', async () => {
+    // Heartbeats pretend to land, so the database lease runs out while the run goes on, and
+    // the worker's own polling claims the job again.
+    const jobs = withHeartbeat(store.jobs, async () => true);
+    let runs = 0;
+    let release!: () => void;
+    const held = new Promise<void>((resolve) => (release = resolve));
+    const worker = startWorker({
+      metadata: { jobs },
+      leaseMs: 100,
+      heartbeatMs: 20,
+      pollMs: 10,
+      handlers: {
+        'w6b.slow': async () => {
+          runs += 1;
+          await held;
+          return 'done';
+        },
+      },
+    });
+    const { job } = await store.jobs.enqueue({ kind: 'w6b.slow' });
+    await until('the worker to claim it again after its lease ran out', async () => ((await store.jobs.get(job.id)).attempts >= 2 ? true : undefined));
+    expect(runs).toBe(1);
+    release();
+    expect(await finished(job.id)).toMatchObject({ state: 'succeeded', result: 'done', lockedBy: worker.id });
+    expect(runs).toBe(1);
+    expect(worker.stats).toMatchObject({ succeeded: 1, lost: 0 });
+  });
+
   it('aborts the handler when the lease cannot be renewed for a whole lease (database unreachable)', async () => {
     const jobs = withHeartbeat(store.jobs, async () => Promise.reject(new MovingDataError('unavailable', 'connection refused')));
     let reason: unknown;

@@ -316,13 +316,17 @@ export class JobWorker {
         await this.#pause(this.pollMs);
         continue;
       }
+      // A job whose lease ran out while it still runs here (its heartbeats did not land) can
+      // come back to this worker's own claim. The claim renewed its lease; the run already
+      // going keeps it. A second run of it in this process would only race the first.
+      const fresh = claimed.filter((job) => !this.#running.has(job.id));
       if (this.#state !== 'running') {
         // Stop arrived during the claim: hand the jobs straight back rather than start them.
-        await Promise.all(claimed.map((job) => this.#queue.release(job.id, this.id).catch(() => false)));
+        await Promise.all(fresh.map((job) => this.#queue.release(job.id, this.id).catch(() => false)));
         break;
       }
-      this.#stats.claimed += claimed.length;
-      for (const job of claimed) this.#start(job, claimedAt);
+      this.#stats.claimed += fresh.length;
+      for (const job of fresh) this.#start(job, claimedAt);
       // Fewer than asked for: nothing more is due now, so wait before asking again.
       if (claimed.length < free) await this.#pause(this.pollMs);
     }
