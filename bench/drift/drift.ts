@@ -4,9 +4,10 @@
  * verified replica per location whose stored size and checksums are what the stores hold.
  *
  * - ours:   src/replication/drift.ts `scanLocation` for the three locations at once, as the
- *           product runs them: each lists its location (1000 per request) and merges the listing
- *           with the metadata's replicas at that location (10 000 per page). 3 listings + 3
- *           metadata walks; everything is expected in place (every count must come out 0).
+ *           product runs them: each lists its location (listSharded: the top-level prefixes by a
+ *           delimited listing, then each of them flat, 8 listings at once) and merges the listing
+ *           with the metadata's replicas at that location (10 000 per page). Everything is
+ *           expected in place (every count must come out 0).
  * - rclone: `rclone check aws:bucket azure:container` and `rclone check aws:bucket gcs:bucket`
  *           (two pairwise checks cover every object of the three; `rclone check` only ever
  *           compares two listings), both started at once and, separately, one after the other;
@@ -16,10 +17,9 @@
  *           request per object; --checkers 8 (the default) lists up to 8 directories at once.
  *           Ours compares more (3 listings, each against the metadata: size and every checksum
  *           or ETag both sides have) and reads the metadata on top.
- * - ours, listing per directory: a second row, a bench-side prototype of a fix, not the product:
- *           the same scanLocation, whose store serves the full listing by listing the 100
- *           directories, 8 at once, as rclone does (it knows the layout; the product would find
- *           the directories with a delimiter listing).
+ * - ours, flat (MOVINGDATA_BENCH_DRIFT_FLAT=1): a second row, scanLocation with one listing at a
+ *           time (listConcurrency 1: one flat listing, page after page), to show what sharding
+ *           the listing buys.
  * Objects/s = 3 × N (the objects at the three locations) / seconds, for both. Before measuring,
  * one page of the flat listing and one of a directory are timed at each location: on the lab,
  * a flat page costs time that grows with the container on Azurite and fake-gcs-server (they
@@ -42,7 +42,8 @@
  * the marker (or with MOVINGDATA_BENCH_DRIFT_REPOPULATE=1) the schema is dropped and everything
  * is written again. Measurements: MOVINGDATA_BENCH_RUNS (default 3, 1 in --quick), the sides
  * taking turns going first; medians. MOVINGDATA_BENCH_DRIFT_OBJECTS sets N (its own servers' data
- * directory and schema).
+ * directory and schema). MOVINGDATA_BENCH_CPU_PROFILE=<dir> writes a V8 CPU profile of each of our
+ * scans there (node --cpu-prof), to see where our side's CPU goes.
  */
 import { createHash, randomBytes } from 'node:crypto';
 import { mkdir } from 'node:fs/promises';
@@ -70,7 +71,7 @@ const MARKER_KEY = '.bench-drift-populated';
 const RCLONE_CHECKERS = 8;
 
 export interface DriftRow {
-  /** Which scan: the product's, or the bench-side prototype of a listing per directory. */
+  /** Which scan: the product's, or the same with one flat listing at a time. */
   readonly variant: string;
   readonly objects: number;
   readonly locations: number;
@@ -241,24 +242,23 @@ async function probePages(locations: ReadonlyArray<{ location: string; store: St
   return { objects: count, ms };
 }
 
-function missNote(row: DriftRow, prototype: boolean): string {
+function missNote(row: DriftRow, flat: boolean): string {
   const slowest = Object.entries(row.oursPerLocation).sort((a, b) => b[1] - a[1])[0];
   const costs = Object.entries(row.pageCosts.ms)
     .map(([l, c]) => `${l} ${c.flat.toFixed(0)} ms flat, ${c.directory.toFixed(0)} ms for one directory`)
     .join('; ');
-  const head = `slower than rclone check (${(Math.floor(row.ratio * 1000) / 1000).toFixed(3)}); slowest location ${slowest?.[0]} (${slowest?.[1].toFixed(1)} s); our process ${row.oursCpuSeconds.toFixed(1)} CPU-s. `;
-  if (prototype) {
+  const head = `slower than rclone check (${(Math.floor(row.ratio * 1000) / 1000).toFixed(3)}); slowest location ${slowest?.[0]} (${slowest?.[1].toFixed(1)} s); our process ${row.oursCpuSeconds.toFixed(1)} CPU-s. A page of ${row.pageCosts.objects} objects costs ${costs}. `;
+  if (flat) {
     return (
       head +
-      `Listing per directory like rclone, the servers' page costs are rclone's too; what is left is CPU on a machine of ${cpus().length} cores shared with the servers: ` +
-      'our process decodes every listing through the SDKs (the Azure SDK\'s generic deserializer above all) and garbage-collects the listings it holds, rclone (Go) spends a fraction of that'
+      `Listed flat, ${Math.ceil(row.objects / 1000)} pages of 1000 one after the other; Azurite and fake-gcs-server serve every page of a flat listing in time that grows with the whole ` +
+      `container, while rclone check lists directory by directory, ${RCLONE_CHECKERS} at once, each a small listing`
     );
   }
   return (
     head +
-    `A page of ${row.pageCosts.objects} objects costs ${costs}. scanLocation lists each location flat, ${Math.ceil(row.objects / 1000)} pages of 1000 one after the other; Azurite and ` +
-    'fake-gcs-server serve every page of a flat listing in time that grows with the whole container (Azurite filters and sorts every blob after the marker, fake-gcs-server walks the ' +
-    `bucket and reads every object's attributes), while rclone check lists directory by directory, ${RCLONE_CHECKERS} at once, each a small listing`
+    `Listing ${RCLONE_CHECKERS} prefixes at once like rclone, the servers' page costs are rclone's too; what is left is CPU on a machine of ${cpus().length} cores shared with the servers: ` +
+    "our process decodes every listing through the SDKs (the Azure SDK's generic deserializer above all) and garbage-collects the listings it holds"
   );
 }
 
@@ -327,9 +327,10 @@ export async function runDriftBench(lab: Readonly<Record<string, string>>, workD
       return { seconds: Number.isFinite(elapsed) ? elapsed : m.seconds, rss: m.maxRssMiB };
     };
     const workerEnv: NodeJS.ProcessEnv = { ...process.env, NODE_COMPILE_CACHE: join(workDir, 'node-compile-cache') };
-    const directories = Array.from({ length: DIRECTORIES }, (_, i) => `d${String(i).padStart(2, '0')}/`);
     const worker = async (job: DriftJob): Promise<DriftWorkerResult & { rss: number }> => {
-      const m = await runMeasured(process.execPath, ['--max-semi-space-size=1', WORKER, JSON.stringify(job)], workerEnv);
+      const profile = process.env['MOVINGDATA_BENCH_CPU_PROFILE'];
+      const flags = ['--max-semi-space-size=1', ...(profile ? ['--cpu-prof', `--cpu-prof-dir=${profile}`] : [])];
+      const m = await runMeasured(process.execPath, [...flags, WORKER, JSON.stringify(job)], workerEnv);
       const result = JSON.parse(m.stdout.trim().split('\n').pop() ?? '{}') as DriftWorkerResult;
       for (const l of result.locations) {
         const drift = Object.entries(l.counts).filter(([, n]) => n > 0);
@@ -342,13 +343,10 @@ export async function runDriftBench(lab: Readonly<Record<string, string>>, workD
       }
       return { ...result, rss: m.maxRssMiB };
     };
-    const variants: Array<{ name: string; job: DriftJob }> = [
-      { name: 'ours (scanLocation × 3 at once)', job: { mode: 'scan', metadata: metadataConfig, locations } },
-      {
-        name: `ours, listing per directory (prototype, ${RCLONE_CHECKERS} at once)`,
-        job: { mode: 'scan', metadata: metadataConfig, locations, directories, directoryConcurrency: RCLONE_CHECKERS },
-      },
-    ];
+    const variants: Array<{ name: string; job: DriftJob }> = [{ name: 'ours (scanLocation × 3 at once)', job: { mode: 'scan', metadata: metadataConfig, locations } }];
+    if (process.env['MOVINGDATA_BENCH_DRIFT_FLAT'] === '1') {
+      variants.push({ name: 'ours, flat listing (listConcurrency 1)', job: { mode: 'scan', metadata: metadataConfig, locations, listConcurrency: 1 } });
+    }
 
     // Fills the compile cache; not measured.
     await worker({ mode: 'open', metadata: metadataConfig, locations });
@@ -430,7 +428,7 @@ export async function runDriftBench(lab: Readonly<Record<string, string>>, workD
           .map(([l, s]) => `${l} ${s.toFixed(2)}`)
           .join(', ')}; opening ${row.oursOpenSeconds.toFixed(2)} s; ${row.oursCpuSeconds.toFixed(1)} CPU-s; JS heap peak ${row.oursHeapMiB.toFixed(0)} MiB)`,
       );
-      const note = row.ratio < 1 ? missNote(row, variant.job.directories !== undefined) : undefined;
+      const note = row.ratio < 1 ? missNote(row, variant.job.listConcurrency === 1) : undefined;
       return note === undefined ? row : { ...row, note };
     });
   } finally {

@@ -1,7 +1,7 @@
 /**
  * Drift scan: what a location holds against what the metadata says it holds, by listing (one
- * request per 1000 objects, never one HEAD per object) — rclone's `check`, for every location of
- * the control plane. The report is data (rclone's fs/operations/check.go idea); repair is a
+ * request per 1000 objects, never one HEAD per object; several prefixes listed at once, see
+ * listSharded) — rclone's `check`, for every location of the control plane. The report is data (rclone's fs/operations/check.go idea); repair is a
  * separate step that consumes it (repair.ts).
  *
  * Per object key at a location, the replica that counts is the newest one (an object key holds
@@ -17,13 +17,13 @@
  *              object is still there; accounted for, and removed by repair.
  *
  * Memory: the location's listing is held as a map while the metadata streams past in pages —
- * O(objects at the location), about 200 bytes each (100k objects ≈ 20 MB). A merge-join would
+ * O(objects at the location), a small entry each (Held). A merge-join would
  * be O(1) but needs both sides in one order, and Azure lists in UTF-16 order while the metadata
  * sorts by UTF-8 bytes.
  */
 import type { MetadataStore, Replica } from '../metadata/index.ts';
-import { listAll } from '../storage/list.ts';
-import type { ListedObject, ObjectStore } from '../storage/port.ts';
+import { listSharded } from '../storage/list.ts';
+import type { Checksums, ListedObject, ObjectStore } from '../storage/port.ts';
 
 export const DRIFT_KINDS = ['missing', 'differing', 'conflict', 'failed', 'orphan', 'pending_delete'] as const;
 export type DriftKind = (typeof DRIFT_KINDS)[number];
@@ -58,6 +58,8 @@ export interface ScanOptions {
   readonly maxItems?: number;
   /** Tolerance when comparing a provider's clock with ours (default 5 s). */
   readonly clockSkewMs?: number;
+  /** Listings of the location in flight at once (default 8; see listSharded). */
+  readonly listConcurrency?: number;
   readonly signal?: AbortSignal;
 }
 
@@ -65,17 +67,33 @@ export function emptyCounts(): Record<DriftKind, number> {
   return Object.fromEntries(DRIFT_KINDS.map((k) => [k, 0])) as Record<DriftKind, number>;
 }
 
+/**
+ * What the scan keeps of each listed object until the metadata has been walked: the listing's
+ * own entries (key, tier, a Date) are larger, and 100k of them per location are held at once.
+ */
+interface Held {
+  readonly size: number;
+  readonly etag: string | undefined;
+  /** Epoch milliseconds; NaN when the listing gives no time. */
+  readonly modified: number;
+  readonly checksums: Checksums;
+}
+
+function held(listed: ListedObject): Held {
+  return { size: listed.size, etag: listed.etag, modified: listed.lastModified?.getTime() ?? Number.NaN, checksums: listed.checksums };
+}
+
 /** What a drift item says the location holds. */
-function storedOf(listed: ListedObject): NonNullable<DriftItem['stored']> {
+function storedOf(listed: Held): NonNullable<DriftItem['stored']> {
   return {
     size: listed.size,
     ...(listed.etag === undefined ? {} : { etag: listed.etag }),
-    ...(listed.lastModified === undefined ? {} : { lastModified: listed.lastModified.toISOString() }),
+    ...(Number.isNaN(listed.modified) ? {} : { lastModified: new Date(listed.modified).toISOString() }),
   };
 }
 
 /** Recorded and listed checksums agree on every kind both sides have (etag included). */
-function sameChecksums(replica: Replica, listed: ListedObject): { same: boolean; why?: string } {
+function sameChecksums(replica: Replica, listed: Held): { same: boolean; why?: string } {
   for (const kind of ['crc32', 'crc32c', 'md5', 'sha256'] as const) {
     const recorded = replica.checksums[kind];
     const seen = listed.checksums[kind];
@@ -100,8 +118,11 @@ export async function scanLocation(metadata: MetadataStore, store: ObjectStore, 
     if (items.length < maxItems) items.push(item);
   };
 
-  const listing = new Map<string, ListedObject>();
-  for await (const object of listAll(store, '', options.signal ? { signal: options.signal } : {})) listing.set(object.key, object);
+  const listing = new Map<string, Held>();
+  await listSharded(store, '', (object) => listing.set(object.key, held(object)), {
+    concurrency: options.listConcurrency ?? 8,
+    ...(options.signal ? { signal: options.signal } : {}),
+  });
   const objects = listing.size;
 
   // Replicas come in object-key order; the newest of each key is the one that counts.
@@ -134,7 +155,7 @@ export async function scanLocation(metadata: MetadataStore, store: ObjectStore, 
         const checksums = sameChecksums(live, listed);
         if (!sizeDiffers && checksums.same) return;
         const why = sizeDiffers ? `${listed.size} bytes, recorded ${live.storedSize}` : checksums.why!;
-        const newer = listed.lastModified !== undefined && live.verifiedAt !== null && listed.lastModified.getTime() > live.verifiedAt.getTime() + skew;
+        const newer = live.verifiedAt !== null && listed.modified > live.verifiedAt.getTime() + skew;
         report({ ...at, kind: newer ? 'conflict' : 'differing', detail: newer ? `written there after we verified ours: ${why}` : why, ...(stored ? { stored } : {}) });
         return;
       }

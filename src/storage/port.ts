@@ -73,6 +73,11 @@ export type ListedObject = Omit<ObjectInfo, 'metadata' | 'contentType'>;
 
 export interface ListPage {
   readonly items: readonly ListedObject[];
+  /**
+   * With a `delimiter`: the key prefixes one level down (each ends with the delimiter), rolled
+   * up instead of their objects, as S3's CommonPrefixes. Absent or empty otherwise.
+   */
+  readonly prefixes?: readonly string[];
   /** Opaque cursor for the next page; undefined when this was the last page. */
   readonly nextCursor?: string;
 }
@@ -82,6 +87,12 @@ export interface ListOptions {
   readonly cursor?: string;
   /** Maximum items per page (the provider may cap it, typically at 1000). */
   readonly limit?: number;
+  /**
+   * List one level only: a key with `/` after the prefix is not listed; its part up to and
+   * including that `/` comes once in `prefixes` instead (S3's Delimiter, Azure's hierarchy
+   * listing, GCS's delimiter). Items and prefixes share the page's limit and its order.
+   */
+  readonly delimiter?: '/';
   readonly signal?: AbortSignal;
 }
 

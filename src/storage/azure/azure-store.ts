@@ -277,12 +277,23 @@ export class AzureBlobStore implements ObjectStore {
       const requested = options.limit !== undefined && Number.isFinite(options.limit) ? Math.trunc(options.limit) : MAX_PAGE;
       const limit = Math.max(1, Math.min(requested, MAX_PAGE));
       const blobPrefix = toBlobPrefix(prefix);
-      const pages = this.#client
-        .listBlobsFlat({ ...(blobPrefix === '' ? {} : { prefix: blobPrefix }), abortSignal: options.signal })
-        .byPage({ ...(options.cursor === undefined ? {} : { continuationToken: options.cursor }), maxPageSize: limit });
+      const listOptions = { ...(blobPrefix === '' ? {} : { prefix: blobPrefix }), abortSignal: options.signal };
+      const pageOptions = { ...(options.cursor === undefined ? {} : { continuationToken: options.cursor }), maxPageSize: limit };
+      // Key segments map to blob-name segments one to one (toBlobName), so `/` delimits both.
+      const pages =
+        options.delimiter === undefined
+          ? this.#client.listBlobsFlat(listOptions).byPage(pageOptions)
+          : this.#client.listBlobsByHierarchy(options.delimiter, listOptions).byPage(pageOptions);
       const next = await pages.next();
       if (next.done === true) return { items: [] };
       const page = next.value;
+      const prefixes: string[] = [];
+      if ('blobPrefixes' in page.segment && page.segment.blobPrefixes !== undefined) {
+        for (const blobPrefix of page.segment.blobPrefixes as ReadonlyArray<{ name: string }>) {
+          const keyPrefix = fromBlobName(blobPrefix.name);
+          if (keyPrefix.startsWith(prefix)) prefixes.push(keyPrefix);
+        }
+      }
       const items: ListedObject[] = [];
       for (const blob of page.segment.blobItems) {
         const key = fromBlobName(blob.name);
@@ -299,7 +310,8 @@ export class AzureBlobStore implements ObjectStore {
         });
       }
       const cursor = page.continuationToken;
-      return cursor === undefined || cursor === '' ? { items } : { items, nextCursor: cursor };
+      const result = prefixes.length === 0 ? { items } : { items, prefixes };
+      return cursor === undefined || cursor === '' ? result : { ...result, nextCursor: cursor };
     });
   }
 

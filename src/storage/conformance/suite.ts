@@ -11,7 +11,7 @@ import { Readable } from 'node:stream';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { isStorageError } from '../errors.ts';
 import { keyComparator } from '../keys.ts';
-import { listAll } from '../list.ts';
+import { listAll, listSharded } from '../list.ts';
 import type { Checksums, ObjectStore } from '../port.ts';
 import { bufferBody, digestStream, generatedBody, type Digest } from './body.ts';
 
@@ -47,9 +47,10 @@ export interface StoreConformanceOptions {
   /**
    * Known limits of the server under test that real providers do not have, each with its
    * reason; the case is skipped and the reason shown. `fileAndDirectory`: `a` and `a/b` cannot
-   * both be listed (MinIO).
+   * both be listed (MinIO). `prefixesOverLimit`: a delimited page's limit bounds its items only,
+   * the prefixes come on top (S3, Azure and GCS count both).
    */
-  readonly serverLimits?: { readonly fileAndDirectory?: string };
+  readonly serverLimits?: { readonly fileAndDirectory?: string; readonly prefixesOverLimit?: string };
 }
 
 function skipReason(value: object | undefined): string | undefined {
@@ -423,6 +424,70 @@ export function runStoreConformance(options: StoreConformanceOptions): void {
         const page = await store.listPage(`${prefix}nothing-here/`);
         expect(page.items).toEqual([]);
         expect(page.nextCursor).toBeUndefined();
+      });
+    });
+
+    describe('one-level (delimited) listing', () => {
+      const prefixesOverLimit = options.serverLimits?.prefixesOverLimit;
+      const tree = `${prefix}tree/`;
+      // Objects at the top, in directories, nested directories, and directory names that need
+      // encoding somewhere (space, plus, non-ASCII, a trailing dot: Azure's blob names).
+      const objects = ['a', 'e', 'plus+one', 'b/1', 'b/2', 'b/c/3', 'd/4', 'sp ace/5', 'ü/6', 'dot./7', 'deep/x/y/z/8'].map((k) => `${tree}${k}`);
+      const topItems = ['a', 'e', 'plus+one'].map((k) => `${tree}${k}`);
+      const topPrefixes = ['b/', 'd/', 'sp ace/', 'ü/', 'dot./', 'deep/'].map((k) => `${tree}${k}`);
+
+      beforeAll(async () => {
+        await Promise.all(objects.map((key) => store.put(key, Readable.from([Buffer.from(key)]), { size: Buffer.byteLength(key) })));
+      });
+
+      async function level(at: string, limit?: number): Promise<{ items: string[]; prefixes: string[]; pages: number }> {
+        const items: string[] = [];
+        const prefixes: string[] = [];
+        let cursor: string | undefined;
+        let pages = 0;
+        do {
+          const page = await store.listPage(at, { delimiter: '/', ...(limit === undefined ? {} : { limit }), ...(cursor === undefined ? {} : { cursor }) });
+          if (limit !== undefined) expect(page.items.length + (prefixesOverLimit === undefined ? (page.prefixes?.length ?? 0) : 0)).toBeLessThanOrEqual(limit);
+          items.push(...page.items.map((i) => i.key));
+          prefixes.push(...(page.prefixes ?? []));
+          cursor = page.nextCursor;
+          pages += 1;
+        } while (cursor !== undefined);
+        return { items, prefixes, pages };
+      }
+
+      it('lists the objects of one level and rolls everything below into prefixes', async () => {
+        const top = await level(tree);
+        expect(top.items).toEqual([...topItems].sort(compareKeys));
+        expect([...top.prefixes].sort(compareKeys)).toEqual([...topPrefixes].sort(compareKeys));
+        const b = await level(`${tree}b/`);
+        expect(b.items).toEqual([`${tree}b/1`, `${tree}b/2`]);
+        expect(b.prefixes).toEqual([`${tree}b/c/`]);
+        expect(await level(`${tree}dot./`)).toMatchObject({ items: [`${tree}dot./7`], prefixes: [] });
+        // A prefix that ends inside a segment rolls up whole segments that start with it.
+        const d = await level(`${tree}d`);
+        expect(d.items).toEqual([]);
+        expect([...d.prefixes].sort(compareKeys)).toEqual([`${tree}d/`, `${tree}deep/`, `${tree}dot./`].sort(compareKeys));
+      });
+
+      it(`pages a delimited listing: items and prefixes share the limit${prefixesOverLimit ? ` (prefixes over it: ${prefixesOverLimit})` : ''}, each comes once`, async () => {
+        const paged = await level(tree, 2);
+        expect(paged.pages).toBeGreaterThanOrEqual(Math.ceil((topItems.length + (prefixesOverLimit === undefined ? topPrefixes.length : 0)) / 2));
+        expect([...paged.items].sort(compareKeys)).toEqual([...topItems].sort(compareKeys));
+        expect([...paged.prefixes].sort(compareKeys)).toEqual([...topPrefixes].sort(compareKeys));
+      });
+
+      it('lists every object exactly once through a sharded listing, however it is split', async () => {
+        const variants = [{}, { concurrency: 2, maxDepth: 5 }, { concurrency: 3, maxShards: 2 }, { maxDepth: 0 }, { concurrency: 1 }];
+        for (const variant of variants) {
+          const seen: string[] = [];
+          const count = await listSharded(store, tree, (object) => {
+            seen.push(object.key);
+            expect(object.size, object.key).toBe(Buffer.byteLength(object.key));
+          }, variant);
+          expect(count, JSON.stringify(variant)).toBe(objects.length);
+          expect([...seen].sort(compareKeys), JSON.stringify(variant)).toEqual([...objects].sort(compareKeys));
+        }
       });
     });
 

@@ -48,7 +48,7 @@ import {
 } from '@google-cloud/storage';
 import { MovingDataError } from '../../errors.ts';
 import { StorageError, type StorageErrorContext, isNetworkError } from '../errors.ts';
-import { assertStorableKey, filesystemKeyProblem } from '../keys.ts';
+import { assertStorableKey, compareKeys, filesystemKeyProblem } from '../keys.ts';
 import type {
   Checksums,
   CopyOptions as PortCopyOptions,
@@ -103,7 +103,8 @@ export interface GcsStoreOptions {
   readonly storageClasses?: readonly string[];
   /**
    * `fake-gcs` refuses, as `invalid_key`, the keys fake-gcs-server's filesystem backend cannot
-   * store (see filesystemKeyProblem); default `gcs` (real GCS takes every key but a few names).
+   * store (see filesystemKeyProblem), and pages its delimited listings as GCS does (see
+   * listPage); default `gcs` (real GCS takes every key but a few names).
    */
   readonly keyRules?: 'gcs' | 'fake-gcs';
 }
@@ -121,7 +122,7 @@ const DEFAULT_TIMEOUT_MS = 60_000;
 const MAX_PAGE = 1000;
 const DEFAULT_CONTENT_TYPE = 'application/octet-stream';
 /** Only what a ListedObject needs; real GCS then sends no ACLs, owners or links. */
-const LIST_FIELDS = 'items(name,size,md5Hash,crc32c,etag,updated,storageClass),nextPageToken';
+const LIST_FIELDS = 'items(name,size,md5Hash,crc32c,etag,updated,storageClass),prefixes,nextPageToken';
 
 /**
  * GCS storage classes and their temperature. ARCHIVE is online in GCS (read at once, at a
@@ -349,6 +350,7 @@ export class GcsStore implements ObjectStore {
           this.#bucket.getFiles({
             ...(prefix === '' ? {} : { prefix }),
             maxResults: limit,
+            ...(options.delimiter === undefined ? {} : { delimiter: options.delimiter }),
             // GCS's page token is opaque and already what the port wants from a cursor.
             ...(options.cursor === undefined ? {} : { pageToken: options.cursor }),
             autoPaginate: false,
@@ -356,9 +358,15 @@ export class GcsStore implements ObjectStore {
           }),
         options.signal,
       );
-      const page = (response ?? {}) as { items?: FileMetadata[]; nextPageToken?: string };
+      const page = (response ?? {}) as { items?: FileMetadata[]; prefixes?: string[]; nextPageToken?: string };
       const items = (page.items ?? []).map(toListed);
-      return page.nextPageToken ? { items, nextCursor: page.nextPageToken } : { items };
+      let prefixes = page.prefixes ?? [];
+      // fake-gcs-server returns every prefix from the page's start onwards on each page (its
+      // page token is the next object's name): keep those that sort before the next page.
+      const until = this.#keyRules === 'fake-gcs' ? page.nextPageToken : undefined;
+      if (until) prefixes = prefixes.filter((p) => compareKeys(p, until) < 0);
+      const result = prefixes.length === 0 ? { items } : { items, prefixes };
+      return page.nextPageToken ? { ...result, nextCursor: page.nextPageToken } : result;
     });
   }
 

@@ -76,9 +76,37 @@ interface StoredMeta {
   readonly metadata: Record<string, string>;
 }
 
+/** A listing row: an object, or (a string) a prefix rolled up by a delimiter listing. */
+type Row = ListedObject | string;
+
+function rowKey(row: Row): string {
+  return typeof row === 'string' ? row : row.key;
+}
+
 interface Snapshot {
-  readonly entries: readonly ListedObject[];
+  readonly rows: readonly Row[];
   readonly expires: number;
+}
+
+/**
+ * Objects (sorted, all under `prefix`) as a one-level listing: a key with `delimiter` after the
+ * prefix becomes its prefix up to that delimiter, once. Sorted keys keep every prefix's keys
+ * together and the prefix itself sorts before them, so one pass keeps the order.
+ */
+function rollUp(objects: readonly ListedObject[], prefix: string, delimiter: string): Row[] {
+  const rows: Row[] = [];
+  let last: string | undefined;
+  for (const object of objects) {
+    const cut = object.key.indexOf(delimiter, prefix.length);
+    if (cut < 0) {
+      rows.push(object);
+      continue;
+    }
+    const rolled = object.key.slice(0, cut + delimiter.length);
+    if (rolled !== last) rows.push(rolled);
+    last = rolled;
+  }
+  return rows;
 }
 
 /**
@@ -243,20 +271,26 @@ export class LocalStore implements ObjectStore {
       // process, expiry) rescans and resumes after the last key it returned.
       let snapshotId = cursor?.snapshot;
       let snapshot = snapshotId === undefined ? undefined : this.#snapshots.get(snapshotId);
-      if (snapshot === undefined || cursor?.prefix !== prefix) {
-        snapshot = { entries: await this.#scan(prefix, options.signal), expires: Date.now() + SNAPSHOT_TTL_MS };
+      const delimiter = options.delimiter ?? '';
+      if (snapshot === undefined || cursor?.prefix !== prefix || (cursor.delimiter ?? '') !== delimiter) {
+        const objects = await this.#scan(prefix, options.signal);
+        snapshot = { rows: delimiter === '' ? objects : rollUp(objects, prefix, delimiter), expires: Date.now() + SNAPSHOT_TTL_MS };
         snapshotId = randomBytes(8).toString('hex');
         this.#snapshots.set(snapshotId, snapshot);
       }
       let from = 0;
-      if (cursor !== undefined) from = firstAfter(snapshot.entries, cursor.after);
-      const items = snapshot.entries.slice(from, from + limit);
-      const last = items.at(-1);
-      if (from + limit >= snapshot.entries.length || last === undefined) {
+      if (cursor !== undefined) from = firstAfter(snapshot.rows, cursor.after);
+      const rows = snapshot.rows.slice(from, from + limit);
+      const items = rows.filter((row): row is ListedObject => typeof row !== 'string');
+      const prefixes = rows.filter((row): row is string => typeof row === 'string');
+      const page = prefixes.length === 0 ? { items } : { items, prefixes };
+      const last = rows.at(-1);
+      if (from + limit >= snapshot.rows.length || last === undefined) {
         this.#snapshots.delete(snapshotId!);
-        return { items };
+        return page;
       }
-      return { items, nextCursor: encodeCursor({ snapshot: snapshotId!, prefix, after: last.key }) };
+      const next: Cursor = { snapshot: snapshotId!, prefix, after: rowKey(last), ...(delimiter === '' ? {} : { delimiter }) };
+      return { ...page, nextCursor: encodeCursor(next) };
     });
   }
 
@@ -468,12 +502,12 @@ function emptyStream(handle: FileHandle): Readable {
   return Readable.from([]);
 }
 
-function firstAfter(entries: readonly ListedObject[], after: string): number {
+function firstAfter(rows: readonly Row[], after: string): number {
   let lo = 0;
-  let hi = entries.length;
+  let hi = rows.length;
   while (lo < hi) {
     const mid = (lo + hi) >>> 1;
-    if (compareKeys(entries[mid]!.key, after) <= 0) lo = mid + 1;
+    if (compareKeys(rowKey(rows[mid]!), after) <= 0) lo = mid + 1;
     else hi = mid;
   }
   return lo;
@@ -482,6 +516,7 @@ function firstAfter(entries: readonly ListedObject[], after: string): number {
 interface Cursor {
   readonly snapshot: string;
   readonly prefix: string;
+  readonly delimiter?: string;
   readonly after: string;
 }
 

@@ -552,18 +552,19 @@ export class S3Store implements ObjectStore {
           Bucket: this.#bucket,
           Prefix: prefix,
           MaxKeys: limit,
+          ...(options.delimiter === undefined ? {} : { Delimiter: options.delimiter }),
           // XML 1.0 cannot carry every character a key may hold; URL-encoded keys always fit.
           EncodingType: 'url',
           ...(options.cursor === undefined ? {} : { ContinuationToken: options.cursor }),
         }),
         { abortSignal: options.signal },
       );
-      const urlEncoded = out.EncodingType === 'url';
+      // Form encoding, as S3 and MinIO both produce it: `+` is a space, `%2B` a plus.
+      const decode = out.EncodingType === 'url' ? (raw: string): string => decodeURIComponent(raw.replaceAll('+', ' ')) : (raw: string): string => raw;
       const items: ListedObject[] = [];
       for (const entry of out.Contents ?? []) {
         if (entry.Key === undefined) continue;
-        // Form encoding, as S3 and MinIO both produce it: `+` is a space, `%2B` a plus.
-        const key = urlEncoded ? decodeURIComponent(entry.Key.replaceAll('+', ' ')) : entry.Key;
+        const key = decode(entry.Key);
         const etag = bareEtag(entry.ETag);
         items.push({
           key,
@@ -575,9 +576,11 @@ export class S3Store implements ObjectStore {
           checksums: {},
         });
       }
-      if (out.IsTruncated !== true) return { items };
+      const prefixes = (out.CommonPrefixes ?? []).flatMap((p) => (p.Prefix === undefined ? [] : [decode(p.Prefix)]));
+      const page = prefixes.length === 0 ? { items } : { items, prefixes };
+      if (out.IsTruncated !== true) return page;
       if (!out.NextContinuationToken) throw new MovingDataError('internal', 'the listing is truncated but has no continuation token');
-      return { items, nextCursor: out.NextContinuationToken };
+      return { ...page, nextCursor: out.NextContinuationToken };
     });
   }
 
