@@ -63,6 +63,17 @@ function broken(inner: ObjectStore): ObjectStore {
   });
 }
 
+/** A destination whose put answers with other figures than the bytes sent (`lie` rewrites it). */
+function misreporting(lie: (result: PutResult) => PutResult): (inner: ObjectStore) => ObjectStore {
+  return (inner) =>
+    new Proxy(inner, {
+      get(target, property, receiver) {
+        if (property !== 'put') return passThrough(target, property, receiver);
+        return async (key: string, body: Readable, options?: PutOptions): Promise<PutResult> => lie(await target.put(key, body, options));
+      },
+    });
+}
+
 async function stored(target: FanOutTarget, key: string): Promise<Buffer> {
   return (await digestStream((await target.store.inner.get(key)).body, { keep: true })).bytes!;
 }
@@ -106,6 +117,27 @@ describe('fan-out write', () => {
       ['b3', true],
     ]);
     await expect(targets[1]!.store.inner.head('fan/partial.bin')).rejects.toMatchObject({ code: 'not_found' });
+  });
+
+  it("fails a branch whose put reports another size or CRC-32 than the payload sent (no HEAD needed)", async () => {
+    const targets = [
+      await location('m1'),
+      await location('m2', undefined, misreporting((r) => ({ ...r, size: r.size - 1 }))),
+      await location('m3', undefined, misreporting((r) => ({ ...r, checksums: { ...r.checksums, crc32: '00000000' } }))),
+    ];
+    const body = bufferBody(Buffer.alloc(MiB + 5, 3));
+    const result = await fanOutWrite(body.stream, { key: 'fan/misreported.bin', targets, size: body.bytes.length });
+    expect(result.branches.map((b) => [b.location, b.ok])).toEqual([
+      ['m1', true],
+      ['m2', false],
+      ['m3', false],
+    ]);
+    for (const branch of result.branches.slice(1)) {
+      expect(branch.ok).toBe(false);
+      if (!branch.ok) expect(branch.error).toMatchObject({ code: 'checksum_mismatch' });
+    }
+    const good = result.branches[0]!;
+    expect(good.ok && good.stored.size).toBe((await targets[0]!.store.inner.head('fan/misreported.bin')).size);
   });
 
   it('fails every branch, and stores nothing, when the source breaks or lies about its size', async () => {

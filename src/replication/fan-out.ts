@@ -9,16 +9,17 @@
  * A location configured with Fernet cannot share an age payload: it gets the plaintext through
  * the same tee and seals it itself (bounded by the Fernet size limit).
  *
- * Each branch is then verified: the stored size must be the size sent, and the provider's
- * checksum must match what was sent (CRC-32 where the provider reports it, S3; otherwise the
- * checksum the provider computed when it accepted the upload, which its adapter checked).
+ * Each branch is then verified from its put's answer (confirmStored), without another request:
+ * the stored size must be the size sent, and the provider's checksum must match what was sent
+ * (CRC-32 where the provider reports it, S3; otherwise the checksum the provider checked in
+ * transit when it accepted the upload).
  */
 import { PassThrough, Transform, type Readable, type TransformCallback, type Writable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { createPayloadEncryptor, newFileKey, payloadSize } from '../crypto/age/index.ts';
 import { PlaintextMeter, type EncryptedStore } from '../crypto/encrypted-store.ts';
 import { MovingDataError } from '../errors.ts';
-import type { ObjectInfo, PutResult } from '../storage/port.ts';
+import type { ObjectInfo, ObjectStore, PutResult } from '../storage/port.ts';
 import { crc32Combine, crc32Hex, crc32Of } from './crc32.ts';
 import { NoBranchLeftError, Tee } from './tee.ts';
 
@@ -116,11 +117,14 @@ export async function fanOutWrite(body: Readable, request: FanOutRequest): Promi
       if (sourceError !== undefined) return { location: target.location, ok: false, keyId, error: sourceError };
       if (put.status === 'rejected') return { location: target.location, ok: false, keyId, error: put.reason };
       try {
-        const stored = await target.store.inner.head(request.key, request.signal);
         const isAge = i < ageTargets.length;
-        const expectedSize = isAge ? sealed[i]!.header.length + payloadSize(meter.size) : undefined;
-        const expectedCrc = isAge ? crc32Hex(crc32Combine(crc32Of(sealed[i]!.header), tap.crc, tap.length)) : undefined;
-        verifyStored(target.location, request.key, stored, put.value, expectedSize, expectedCrc);
+        const stored = isAge
+          ? await confirmStored(target.store.inner, target.location, request.key, put.value, {
+              size: sealed[i]!.header.length + payloadSize(meter.size),
+              crc32: crc32Hex(crc32Combine(crc32Of(sealed[i]!.header), tap.crc, tap.length)),
+              ...(request.signal ? { signal: request.signal } : {}),
+            })
+          : await headAndVerify(target.store.inner, target.location, request.key, put.value, {}, request.signal);
         return { location: target.location, ok: true, keyId: keyId ?? target.store.activeKeyId, stored };
       } catch (error) {
         return { location: target.location, ok: false, keyId, error };
@@ -128,6 +132,39 @@ export async function fanOutWrite(body: Readable, request: FanOutRequest): Promi
     }),
   );
   return { size: meter.size, sha256: meter.sha256 === '' ? undefined : meter.sha256, sourceError, branches: outcomes };
+}
+
+/**
+ * What a put stored, checked against what was sent. A put's answer already describes the stored
+ * object (the provider checked the bytes in transit; see PutResult), so no further request is
+ * made: its size must be the size sent, its CRC-32 (S3) the one computed from the payload. A put
+ * that reports no checksum at all is confirmed by a HEAD instead.
+ */
+export async function confirmStored(
+  store: ObjectStore,
+  location: string,
+  key: string,
+  put: PutResult,
+  expected: { readonly size?: number; readonly crc32?: string; readonly signal?: AbortSignal },
+): Promise<ObjectInfo> {
+  if (Object.keys(put.checksums).length === 0) return headAndVerify(store, location, key, put, expected, expected.signal);
+  const stored: ObjectInfo = {
+    key,
+    size: put.size,
+    ...(put.etag === undefined ? {} : { etag: put.etag }),
+    ...(put.tier === undefined ? {} : { tier: put.tier }),
+    checksums: put.checksums,
+    metadata: {},
+  };
+  verifyStored(location, key, stored, put, expected.size, expected.crc32);
+  return stored;
+}
+
+/** HEAD the stored object and check it against the put's answer and what was sent. */
+export async function headAndVerify(store: ObjectStore, location: string, key: string, put: PutResult, expected: { readonly size?: number; readonly crc32?: string }, signal?: AbortSignal): Promise<ObjectInfo> {
+  const stored = await store.head(key, signal);
+  verifyStored(location, key, stored, put, expected.size, expected.crc32);
+  return stored;
 }
 
 /** What the provider stored is what was sent: size, then the best checksum it reports. */

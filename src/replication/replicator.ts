@@ -22,7 +22,7 @@ import { MovingDataError, isMovingDataError } from '../errors.ts';
 import { assertFileKey } from '../files/keys.ts';
 import type { EncryptionDescriptor, FileRecord, FileVersion, MetadataStore, ProviderChecksums, Replica, ReplicaRef } from '../metadata/index.ts';
 import type { ObjectInfo } from '../storage/port.ts';
-import { fanOutWrite, verifyStored, type BranchOutcome } from './fan-out.ts';
+import { confirmStored, fanOutWrite, headAndVerify, type BranchOutcome } from './fan-out.ts';
 import { PayloadVerifier, PlaintextVerifier } from './verifiers.ts';
 
 export interface ReplicatorDeps {
@@ -374,15 +374,17 @@ export class Replicator {
       const payload = await from.inner.get(source.objectKey, { range: { start: opened.headerLength }, ...(options.signal ? { signal: options.signal } : {}) });
       const verifier = new PayloadVerifier(opened.fileKey, version.sha256!, what);
       const put = await target.putSealed(file.key, sealed, pipeline(payload.body, verifier, () => undefined), { ...common, plaintextSize: version.size! });
-      const info = await target.inner.head(file.key, options.signal);
-      verifyStored(target.location, file.key, info, put, sealed.header.length + (opened.storedSize - opened.headerLength), undefined);
+      const info = await confirmStored(target.inner, target.location, file.key, put, {
+        size: sealed.header.length + (opened.storedSize - opened.headerLength),
+        ...(options.signal ? { signal: options.signal } : {}),
+      });
       return { info, keyId: sealed.keyId };
     }
     // A Fernet side: decrypt and seal again (bounded by the Fernet size limit).
     const got = await from.get(source.objectKey, options.signal ? { signal: options.signal } : {});
     const put = await target.put(file.key, pipeline(got.body, new PlaintextVerifier(version.sha256!, what), () => undefined), { ...common, size: version.size! });
-    const info = await target.inner.head(file.key, options.signal);
-    verifyStored(target.location, file.key, info, { ...put, checksums: {} }, undefined, undefined);
+    // The put's answer is about the token, not this plaintext: the stored object is read back.
+    const info = await headAndVerify(target.inner, target.location, file.key, { ...put, checksums: {} }, {}, options.signal);
     return { info, keyId: target.activeKeyId };
   }
 }

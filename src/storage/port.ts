@@ -107,11 +107,20 @@ export interface PutOptions {
   readonly signal?: AbortSignal;
 }
 
+/**
+ * What a put stored. A put resolves only once the provider has checked the bytes it received
+ * against a checksum sent with them (S3 CRC32, Azure Content-MD5 per request, GCS MD5/CRC32C),
+ * so these figures describe the stored object as `head` would (the conformance suite checks
+ * that they agree), without another request.
+ */
 export interface PutResult {
   readonly key: string;
+  /** Bytes stored. */
   readonly size: number;
   readonly etag?: string;
   readonly checksums: Checksums;
+  /** The tier the object went into, when the request or the provider's answer says so. */
+  readonly tier?: string;
 }
 
 /** Inclusive byte range, as in HTTP. `end` undefined means "to the end". */

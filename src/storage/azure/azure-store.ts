@@ -369,7 +369,7 @@ export class AzureBlobStore implements ObjectStore {
           blobHTTPHeaders: { blobContentMD5: md5, ...(plan.contentType === undefined ? {} : { blobContentType: plan.contentType }) },
           ...this.#writeOptions(plan),
         });
-        return { key, size: length, ...(response.etag === undefined ? {} : { etag: bareEtag(response.etag) }), checksums: { md5: md5.toString('hex') } };
+        return { key, size: length, ...(response.etag === undefined ? {} : { etag: bareEtag(response.etag) }), checksums: { md5: md5.toString('hex') }, ...(plan.tier === undefined ? {} : { tier: plan.tier }) };
       }
       whole.update(first);
       const ids = await this.#stageBlocks(blob, reader, first, whole, plan);
@@ -379,7 +379,7 @@ export class AzureBlobStore implements ObjectStore {
         blobHTTPHeaders: { blobContentMD5: md5, ...(plan.contentType === undefined ? {} : { blobContentType: plan.contentType }) },
         ...this.#writeOptions(plan),
       });
-      return { key, size: reader.total, ...(response.etag === undefined ? {} : { etag: bareEtag(response.etag) }), checksums: { md5: md5.toString('hex') } };
+      return { key, size: reader.total, ...(response.etag === undefined ? {} : { etag: bareEtag(response.etag) }), checksums: { md5: md5.toString('hex') }, ...(plan.tier === undefined ? {} : { tier: plan.tier }) };
     } catch (err) {
       await reader.discard();
       throw err;

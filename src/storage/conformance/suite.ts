@@ -420,6 +420,26 @@ export function runStoreConformance(options: StoreConformanceOptions): void {
         await store.delete(key);
       });
 
+      it('reports from a put what head reports: size, checksums and tier (single and multipart)', async () => {
+        const threshold = store.features.multipartThreshold;
+        const sizes = [1234, ...(Number.isFinite(threshold) && threshold <= 32 * MiB ? [threshold + 1] : [])];
+        for (const [i, size] of sizes.entries()) {
+          const key = `${prefix}put-result/${i}`;
+          const body = generatedBody(size);
+          const put = await store.put(key, body.stream, { size });
+          const head = await store.head(key);
+          expect(put.size, key).toBe(size);
+          expect(head.size, key).toBe(size);
+          for (const [kind, value] of Object.entries(put.checksums)) {
+            const reported = head.checksums[kind as keyof Checksums];
+            if (reported !== undefined) expect(value, `${key} ${kind}`).toBe(reported);
+          }
+          expect(Object.keys(put.checksums).length, key).toBeGreaterThan(0);
+          if (put.tier !== undefined) expect(put.tier, key).toBe(head.tier);
+          await store.delete(key);
+        }
+      });
+
       it('lists nothing for a prefix with no objects', async () => {
         const page = await store.listPage(`${prefix}nothing-here/`);
         expect(page.items).toEqual([]);

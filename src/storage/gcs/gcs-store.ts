@@ -297,7 +297,13 @@ export class GcsStore implements ObjectStore {
           }
         }
         resource = await this.#settle(file, resource, upload, options.signal);
-        return { key, size: Number(resource.size ?? 0), ...(resource.etag ? { etag: resource.etag } : {}), checksums: checksumsOf(resource) };
+        return {
+          key,
+          size: Number(resource.size ?? 0),
+          ...(resource.etag ? { etag: resource.etag } : {}),
+          checksums: checksumsOf(resource),
+          ...(resource.storageClass ? { tier: resource.storageClass } : {}),
+        };
       } catch (err) {
         body.destroy();
         throw err;

@@ -204,7 +204,7 @@ export class LocalStore implements ObjectStore {
         await pipeline(body, digester, createWriteStream(tmp, { flags: 'wx', flush: this.#durable }), { signal: options.signal });
         if (meta === undefined) throw new MovingDataError('internal', 'upload ended without a trailer');
         await this.#commit(tmp, key);
-        return { key, size: meta.size, etag: meta.sha256, checksums: checksumsOf(meta) };
+        return { key, size: meta.size, etag: meta.sha256, checksums: checksumsOf(meta), tier: meta.tier };
       } catch (err) {
         body.destroy();
         await rm(tmp, { force: true });

@@ -483,6 +483,7 @@ export class S3Store implements ObjectStore {
   async put(key: string, body: Readable, options: PutOptions = {}): Promise<PutResult> {
     return this.#run('put', key, async () => {
       let params: WriteParams;
+      let tier: string;
       try {
         this.#assertKey(key);
         // Piping an ended or destroyed stream would wait forever for its end.
@@ -490,7 +491,7 @@ export class S3Store implements ObjectStore {
         if (options.size !== undefined && (!Number.isSafeInteger(options.size) || options.size < 0)) {
           throw new MovingDataError('invalid_argument', `size ${options.size} is not a byte count`);
         }
-        const tier = this.#checkTier(options.tier ?? this.#tiers[0]!.name);
+        tier = this.#checkTier(options.tier ?? this.#tiers[0]!.name);
         params = this.#writeParams(key, tier, options.contentType, lowercaseKeys(options.metadata));
       } catch (err) {
         body.destroy();
@@ -501,7 +502,7 @@ export class S3Store implements ObjectStore {
         const { size, signal } = options;
         const out = size !== undefined && size <= this.#partSize ? await this.#putSingle(params, meter, size, signal) : await this.#putMultipart(params, meter, size, signal);
         const etag = bareEtag(out.ETag);
-        return { key, size: meter.bytes, ...(etag === undefined ? {} : { etag }), checksums: checksumsOf(out) };
+        return { key, size: meter.bytes, ...(etag === undefined ? {} : { etag }), checksums: checksumsOf(out), tier };
       } catch (err) {
         meter.destroy();
         // What went wrong with the body explains the failure better than how the upload broke.
