@@ -28,7 +28,14 @@ export interface CryptoRow {
   /** CPU time of this process over wall time while ours ran (1.0 = one core busy). */
   readonly oursCpuPerWall: number;
   readonly nodeCryptoMiBs: number;
+  /**
+   * The ceiling of any design that calls node:crypto per piece: one cipher fed 64 KiB updates,
+   * no per-chunk setup, no tags (not a valid age payload; only what one `update` costs).
+   */
+  readonly nodeUpdateOnlyMiBs: number;
   readonly opensslMiBs: number;
+  /** `openssl speed -aead`: init, AAD, update, final and tag per 64 KiB block, as age does per chunk. */
+  readonly opensslAeadMiBs: number;
   /** ours / OpenSSL. */
   readonly ratio: number;
 }
@@ -54,7 +61,7 @@ export async function runCryptoBench(log: (line: string) => void, options: Crypt
 
   const encrypts: Measurement[] = [];
   const decrypts: Measurement[] = [];
-  const floors: { encrypt: number; decrypt: number }[] = [];
+  const floors: ReturnType<typeof nodeCryptoFloor>[] = [];
   for (let round = 1; round <= rounds; round += 1) {
     log(`crypto: round ${round}/${rounds}: encrypting ${bytes / MiB} MiB through createEncryptStream`);
     encrypts.push(await measure(() => pipeline(source(pool, bytes), createEncryptStream([identity.recipient]), sink())));
@@ -69,17 +76,37 @@ export async function runCryptoBench(log: (line: string) => void, options: Crypt
   }
   const encrypt = median(encrypts, (m) => m.seconds);
   const decrypt = median(decrypts, (m) => m.seconds);
-  const floor = { encrypt: median(floors, (f) => f.encrypt).encrypt, decrypt: median(floors, (f) => f.decrypt).decrypt };
+  const floor = {
+    encrypt: median(floors, (f) => f.encrypt).encrypt,
+    decrypt: median(floors, (f) => f.decrypt).decrypt,
+    updateOnly: median(floors, (f) => f.updateOnly).updateOnly,
+  };
 
   log(`crypto: openssl speed -evp chacha20-poly1305 -seconds ${seconds} -bytes ${PIECE} (encrypt, then -decrypt)`);
   const opensslEncrypt = opensslSpeed(seconds, false);
   const opensslDecrypt = opensslSpeed(seconds, true);
+  log(`crypto: openssl speed -aead (a whole AEAD message per ${PIECE}-byte block)`);
+  const opensslAeadEncrypt = opensslSpeed(seconds, false, true);
+  const opensslAeadDecrypt = opensslSpeed(seconds, true, true);
 
-  const row = (op: CryptoRow['op'], processed: number, run: Measurement, nodeCrypto: number, openssl: number): CryptoRow => {
+  const row = (op: CryptoRow['op'], processed: number, run: Measurement, nodeCrypto: number, openssl: number, opensslAead: number): CryptoRow => {
     const ours = mibPerSecond(processed, run.seconds);
-    return { op, bytes: processed, oursMiBs: ours, oursCpuPerWall: run.cpuSeconds / run.seconds, nodeCryptoMiBs: nodeCrypto, opensslMiBs: openssl, ratio: ours / openssl };
+    return {
+      op,
+      bytes: processed,
+      oursMiBs: ours,
+      oursCpuPerWall: run.cpuSeconds / run.seconds,
+      nodeCryptoMiBs: nodeCrypto,
+      nodeUpdateOnlyMiBs: floor.updateOnly,
+      opensslMiBs: openssl,
+      opensslAeadMiBs: opensslAead,
+      ratio: ours / openssl,
+    };
   };
-  return [row('encrypt', bytes, encrypt, floor.encrypt, opensslEncrypt), row('decrypt', decryptedBytes, decrypt, floor.decrypt, opensslDecrypt)];
+  return [
+    row('encrypt', bytes, encrypt, floor.encrypt, opensslEncrypt, opensslAeadEncrypt),
+    row('decrypt', decryptedBytes, decrypt, floor.decrypt, opensslDecrypt, opensslAeadDecrypt),
+  ];
 }
 
 function median<T>(values: readonly T[], by: (value: T) => number): T {
@@ -155,7 +182,7 @@ async function collect(input: Readable, transform: Transform): Promise<Buffer> {
  * kind of data as ours (plaintext from the 4 MiB pool; ciphertext from a 64 MiB set of chunks, so
  * that neither side decrypts cache-hot data).
  */
-function nodeCryptoFloor(pool: Buffer, bytes: number): { encrypt: number; decrypt: number } {
+function nodeCryptoFloor(pool: Buffer, bytes: number): { encrypt: number; decrypt: number; updateOnly: number } {
   const key = createSecretKey(randomBytes(32));
   const nonce = Buffer.alloc(12);
   const chunksPerPool = Math.floor(pool.length / CHUNK_SIZE);
@@ -186,12 +213,19 @@ function nodeCryptoFloor(pool: Buffer, bytes: number): { encrypt: number; decryp
     decipher.final();
   }
   const decrypt = mibPerSecond(chunks * CHUNK_SIZE, (performance.now() - started) / 1000);
-  return { encrypt, decrypt };
+  const one = createCipheriv('chacha20-poly1305', key, nonce, { authTagLength: 16 });
+  started = performance.now();
+  for (let i = 0; i < chunks; i += 1) {
+    const offset = (i % chunksPerPool) * CHUNK_SIZE;
+    one.update(pool.subarray(offset, offset + CHUNK_SIZE));
+  }
+  const updateOnly = mibPerSecond(chunks * CHUNK_SIZE, (performance.now() - started) / 1000);
+  return { encrypt, decrypt, updateOnly };
 }
 
 /** OpenSSL's single-core ChaCha20-Poly1305 throughput on 64 KiB blocks, MiB/s. */
-function opensslSpeed(seconds: number, decrypt: boolean): number {
-  const args = ['speed', ...(decrypt ? ['-decrypt'] : []), '-evp', 'chacha20-poly1305', '-seconds', String(seconds), '-bytes', String(PIECE)];
+function opensslSpeed(seconds: number, decrypt: boolean, aead = false): number {
+  const args = ['speed', ...(decrypt ? ['-decrypt'] : []), ...(aead ? ['-aead'] : []), '-evp', 'chacha20-poly1305', '-seconds', String(seconds), '-bytes', String(PIECE)];
   const output = execFileSync('openssl', args, { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
   // Last line: "ChaCha20-Poly1305  4428982.91k" (thousands of bytes per second).
   const match = /chacha20-poly1305\s+([0-9.]+)k\s*$/im.exec(output.trim());
