@@ -141,7 +141,7 @@ try {
     );
     for (const r of rows) {
       const where = Object.entries(r.oursPerLocation).map(([l, s]) => `${l} ${s.toFixed(1)} s`).join(', ');
-      console.log(`${r.variant}: per location ${where}; ${r.oursCpuSeconds.toFixed(1)} CPU-s`);
+      console.log(`${r.variant}: per location ${where}; ${r.oursCpuSeconds.toFixed(1)} CPU-s (rclone ${r.rcloneCpuSeconds.toFixed(1)})`);
     }
     for (const r of rows) if (r.note !== undefined) console.log(`note: drift, ${r.variant}: ${r.note}`);
   }

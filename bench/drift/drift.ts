@@ -42,8 +42,8 @@
  * the marker (or with MOVINGDATA_BENCH_DRIFT_REPOPULATE=1) the schema is dropped and everything
  * is written again. Measurements: MOVINGDATA_BENCH_RUNS (default 3, 1 in --quick), the sides
  * taking turns going first; medians. MOVINGDATA_BENCH_DRIFT_OBJECTS sets N (its own servers' data
- * directory and schema). MOVINGDATA_BENCH_CPU_PROFILE=<dir> writes a V8 CPU profile of each of our
- * scans there (node --cpu-prof), to see where our side's CPU goes.
+ * directory and schema). MOVINGDATA_BENCH_CPU_PROF=1 writes V8 CPU profiles of our scans to
+ * bench/results/profiles/ (as the fanout suite does), to see where our side's CPU goes.
  */
 import { createHash, randomBytes } from 'node:crypto';
 import { mkdir } from 'node:fs/promises';
@@ -62,6 +62,7 @@ import { median, positiveInteger } from '../lib/stats.ts';
 import type { DriftJob, DriftWorkerResult } from './worker.ts';
 
 const WORKER = join(import.meta.dirname, 'worker.ts');
+const PROFILE_DIR = join(import.meta.dirname, '..', 'results', 'profiles');
 const DIRECTORIES = 100;
 const PUT_CONCURRENCY = 64;
 const METADATA_BATCH = 500;
@@ -93,6 +94,8 @@ export interface DriftRow {
   /** rclone's peak RSS in its best mode (at once: both processes summed; one after the other: the larger). */
   readonly rcloneRssMiB: number;
   readonly oursCpuSeconds: number;
+  /** CPU seconds of the rclone processes of the reference run (both checks). */
+  readonly rcloneCpuSeconds: number;
   readonly oursOpenSeconds: number;
   /** Seconds each location's scan took (medians), within ours. */
   readonly oursPerLocation: Readonly<Record<string, number>>;
@@ -247,7 +250,7 @@ function missNote(row: DriftRow, flat: boolean): string {
   const costs = Object.entries(row.pageCosts.ms)
     .map(([l, c]) => `${l} ${c.flat.toFixed(0)} ms flat, ${c.directory.toFixed(0)} ms for one directory`)
     .join('; ');
-  const head = `slower than rclone check (${(Math.floor(row.ratio * 1000) / 1000).toFixed(3)}); slowest location ${slowest?.[0]} (${slowest?.[1].toFixed(1)} s); our process ${row.oursCpuSeconds.toFixed(1)} CPU-s. A page of ${row.pageCosts.objects} objects costs ${costs}. `;
+  const head = `slower than rclone check (${(Math.floor(row.ratio * 1000) / 1000).toFixed(3)}); slowest location ${slowest?.[0]} (${slowest?.[1].toFixed(1)} s); our process ${row.oursCpuSeconds.toFixed(1)} CPU-s, rclone's ${row.rcloneCpuSeconds.toFixed(1)}. A page of ${row.pageCosts.objects} objects costs ${costs}. `;
   if (flat) {
     return (
       head +
@@ -324,12 +327,13 @@ export async function runDriftBench(lab: Readonly<Record<string, string>>, workD
     const check = async (pair: (typeof pairs)[number]) => {
       const m = await runMeasured('rclone', ['check', `${pair.a.name}:${bucket}`, `${pair.b.name}:${bucket}`, '--checkers', String(RCLONE_CHECKERS), '--use-json-log', '-v', '--stats', '1h'], env);
       const elapsed = rcloneElapsed(m.stderr);
-      return { seconds: Number.isFinite(elapsed) ? elapsed : m.seconds, rss: m.maxRssMiB };
+      return { seconds: Number.isFinite(elapsed) ? elapsed : m.seconds, rss: m.maxRssMiB, cpu: m.cpuSeconds };
     };
     const workerEnv: NodeJS.ProcessEnv = { ...process.env, NODE_COMPILE_CACHE: join(workDir, 'node-compile-cache') };
+    const profile = process.env['MOVINGDATA_BENCH_CPU_PROF'] === '1';
+    if (profile) await mkdir(PROFILE_DIR, { recursive: true });
     const worker = async (job: DriftJob): Promise<DriftWorkerResult & { rss: number }> => {
-      const profile = process.env['MOVINGDATA_BENCH_CPU_PROFILE'];
-      const flags = ['--max-semi-space-size=1', ...(profile ? ['--cpu-prof', `--cpu-prof-dir=${profile}`] : [])];
+      const flags = ['--max-semi-space-size=1', ...(profile ? ['--cpu-prof', `--cpu-prof-dir=${PROFILE_DIR}`, `--cpu-prof-name=drift-${Date.now()}.cpuprofile`] : [])];
       const m = await runMeasured(process.execPath, [...flags, WORKER, JSON.stringify(job)], workerEnv);
       const result = JSON.parse(m.stdout.trim().split('\n').pop() ?? '{}') as DriftWorkerResult;
       for (const l of result.locations) {
@@ -352,8 +356,8 @@ export async function runDriftBench(lab: Readonly<Record<string, string>>, workD
     await worker({ mode: 'open', metadata: metadataConfig, locations });
 
     const ours = variants.map(() => [] as Array<DriftWorkerResult & { rss: number }>);
-    const parallel: Array<{ seconds: number; rss: number; each: Record<string, number> }> = [];
-    const sequential: Array<{ seconds: number; rss: number }> = [];
+    const parallel: Array<{ seconds: number; rss: number; cpu: number; each: Record<string, number> }> = [];
+    const sequential: Array<{ seconds: number; rss: number; cpu: number }> = [];
     for (let run = 1; run <= runs; run++) {
       const sides: Array<[string, () => Promise<void>]> = [
         ...variants.map((v, i): [string, () => Promise<void>] => [v.name, async () => void ours[i]!.push(await worker(v.job))]),
@@ -361,7 +365,12 @@ export async function runDriftBench(lab: Readonly<Record<string, string>>, workD
           'rclone check × 2 at once',
           async () => {
             const both = await Promise.all(pairs.map(check));
-            parallel.push({ seconds: Math.max(...both.map((b) => b.seconds)), rss: both.reduce((a, b) => a + b.rss, 0), each: Object.fromEntries(pairs.map((p, i) => [p.name, both[i]!.seconds])) });
+            parallel.push({
+              seconds: Math.max(...both.map((b) => b.seconds)),
+              rss: both.reduce((a, b) => a + b.rss, 0),
+              cpu: both.reduce((a, b) => a + b.cpu, 0),
+              each: Object.fromEntries(pairs.map((p, i) => [p.name, both[i]!.seconds])),
+            });
           },
         ],
         [
@@ -369,12 +378,14 @@ export async function runDriftBench(lab: Readonly<Record<string, string>>, workD
           async () => {
             let seconds = 0;
             let rss = 0;
+            let cpu = 0;
             for (const pair of pairs) {
               const one = await check(pair);
               seconds += one.seconds;
               rss = Math.max(rss, one.rss);
+              cpu += one.cpu;
             }
-            sequential.push({ seconds, rss });
+            sequential.push({ seconds, rss, cpu });
           },
         ],
       ];
@@ -415,6 +426,7 @@ export async function runDriftBench(lab: Readonly<Record<string, string>>, workD
         oursHeapMiB: median(samples.map((r) => r.peakHeapUsedMiB)),
         rcloneRssMiB: median(rcloneBest.map((r) => r.rss)),
         oursCpuSeconds: median(samples.map((r) => r.cpuSeconds)),
+        rcloneCpuSeconds: median(rcloneBest.map((r) => r.cpu)),
         oursOpenSeconds: median(samples.map((r) => r.openSeconds)),
         oursPerLocation: Object.fromEntries(locations.map((l) => [l.location, median(samples.map((r) => r.locations.find((x) => x.location === l.location)?.seconds ?? Number.NaN))])),
         rclonePerCheck,

@@ -7,13 +7,15 @@ import { spawn } from 'node:child_process';
 export interface Measured {
   readonly seconds: number;
   readonly maxRssMiB: number;
+  /** User + system CPU seconds of the process (GNU time's %U + %S). */
+  readonly cpuSeconds: number;
   readonly stdout: string;
   readonly stderr: string;
 }
 
 export async function runMeasured(command: string, args: readonly string[], env: NodeJS.ProcessEnv, timeoutMs = 30 * 60_000): Promise<Measured> {
   const started = performance.now();
-  const child = spawn('/usr/bin/time', ['-f', '__MAXRSS_KIB=%M', command, ...args], { env, stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawn('/usr/bin/time', ['-f', '__MAXRSS_KIB=%M __CPU_S=%U+%S', command, ...args], { env, stdio: ['ignore', 'pipe', 'pipe'] });
   let stdout = '';
   let stderr = '';
   child.stdout.on('data', (chunk: Buffer) => (stdout += chunk.toString()));
@@ -24,7 +26,8 @@ export async function runMeasured(command: string, args: readonly string[], env:
   const seconds = (performance.now() - started) / 1000;
   if (code !== 0) throw new Error(`${command} ${args.join(' ')} exited with ${code}:\n${stderr.slice(-2000)}`);
   const rss = /__MAXRSS_KIB=(\d+)/.exec(stderr);
-  return { seconds, maxRssMiB: rss ? Number(rss[1]) / 1024 : Number.NaN, stdout, stderr };
+  const cpu = /__CPU_S=([0-9.]+)\+([0-9.]+)/.exec(stderr);
+  return { seconds, maxRssMiB: rss ? Number(rss[1]) / 1024 : Number.NaN, cpuSeconds: cpu ? Number(cpu[1]) + Number(cpu[2]) : Number.NaN, stdout, stderr };
 }
 
 export function mibPerSecond(bytes: number, seconds: number): number {
