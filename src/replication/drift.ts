@@ -1,8 +1,9 @@
 /**
  * Drift scan: what a location holds against what the metadata says it holds, by listing (one
  * request per 1000 objects, never one HEAD per object; several prefixes listed at once, see
- * listSharded) — rclone's `check`, for every location of the control plane. The report is data (rclone's fs/operations/check.go idea); repair is a
- * separate step that consumes it (repair.ts).
+ * listSharded) — rclone's `check`, for every location of the control plane. The report is data
+ * (rclone's fs/operations/check.go idea); repair is a separate step that consumes it
+ * (consistency.ts).
  *
  * Per object key at a location, the replica that counts is the newest one (an object key holds
  * one version at a time; older versions' replicas — or those of a deleted file whose key was
@@ -17,9 +18,9 @@
  *              object is still there; accounted for, and removed by repair.
  *
  * Memory: the location's listing is held as a map while the metadata streams past in pages —
- * O(objects at the location), one short string each (pack). A merge-join would
- * be O(1) but needs both sides in one order, and Azure lists in UTF-16 order while the metadata
- * sorts by UTF-8 bytes.
+ * O(objects at the location), one short string each (pack). A merge-join would be O(1) but
+ * needs both sides in one order, and a sharded listing arrives in no order (nor does Azure list
+ * in the metadata's UTF-8 byte order).
  */
 import type { MetadataStore, Replica } from '../metadata/index.ts';
 import { listSharded } from '../storage/list.ts';
