@@ -56,6 +56,7 @@ import type {
   StoreFeatures,
   TierSpec,
 } from '../port.ts';
+import { listBlobs, listSender } from './list-blobs.ts';
 import { azureStatus, toAzureStorageError } from './map-error.ts';
 
 export interface AzureBlobStoreOptions {
@@ -120,6 +121,8 @@ export class AzureBlobStore implements ObjectStore {
   readonly setTier?: (key: string, tier: string, signal?: AbortSignal) => Promise<void>;
 
   readonly #client: ContainerClient;
+  /** Sends List Blobs through the client's pipeline; the answer is parsed by list-blobs.ts. */
+  readonly #lister: ReturnType<typeof listSender>;
   readonly #pipeline: Pipeline;
   readonly #agent: HttpAgent;
   readonly #blockSize: number;
@@ -153,6 +156,7 @@ export class AzureBlobStore implements ObjectStore {
     });
     this.#pipeline.factories.push(transportPolicy(this.#agent, tryTimeoutMs));
     this.#client = new ContainerClient(containerUrl.toString(), this.#pipeline);
+    this.#lister = listSender(this.#client);
 
     this.features = Object.freeze({
       copy: true,
@@ -277,41 +281,35 @@ export class AzureBlobStore implements ObjectStore {
       const requested = options.limit !== undefined && Number.isFinite(options.limit) ? Math.trunc(options.limit) : MAX_PAGE;
       const limit = Math.max(1, Math.min(requested, MAX_PAGE));
       const blobPrefix = toBlobPrefix(prefix);
-      const listOptions = { ...(blobPrefix === '' ? {} : { prefix: blobPrefix }), abortSignal: options.signal };
-      const pageOptions = { ...(options.cursor === undefined ? {} : { continuationToken: options.cursor }), maxPageSize: limit };
-      // Key segments map to blob-name segments one to one (toBlobName), so `/` delimits both.
-      const pages =
-        options.delimiter === undefined
-          ? this.#client.listBlobsFlat(listOptions).byPage(pageOptions)
-          : this.#client.listBlobsByHierarchy(options.delimiter, listOptions).byPage(pageOptions);
-      const next = await pages.next();
-      if (next.done === true) return { items: [] };
-      const page = next.value;
+      const page = await listBlobs(this.#lister, this.#client.url, {
+        prefix: blobPrefix,
+        maxResults: limit,
+        // Key segments map to blob-name segments one to one (toBlobName), so `/` delimits both.
+        ...(options.delimiter === undefined ? {} : { delimiter: options.delimiter }),
+        ...(options.cursor === undefined ? {} : { marker: options.cursor }),
+        ...(options.signal === undefined ? {} : { signal: options.signal }),
+      });
       const prefixes: string[] = [];
-      if ('blobPrefixes' in page.segment && page.segment.blobPrefixes !== undefined) {
-        for (const blobPrefix of page.segment.blobPrefixes as ReadonlyArray<{ name: string }>) {
-          const keyPrefix = fromBlobName(blobPrefix.name);
-          if (keyPrefix.startsWith(prefix)) prefixes.push(keyPrefix);
-        }
+      for (const name of page.prefixes) {
+        const keyPrefix = fromBlobName(name);
+        if (keyPrefix.startsWith(prefix)) prefixes.push(keyPrefix);
       }
       const items: ListedObject[] = [];
-      for (const blob of page.segment.blobItems) {
+      for (const blob of page.blobs) {
         const key = fromBlobName(blob.name);
         // The blob prefix can be shorter than the key prefix (see toBlobPrefix).
         if (!key.startsWith(prefix)) continue;
-        const p = blob.properties;
         items.push({
           key,
-          size: p.contentLength ?? 0,
-          etag: bareEtag(p.etag),
-          lastModified: p.lastModified,
-          ...(p.accessTier === undefined ? {} : { tier: p.accessTier }),
-          checksums: checksumsOf(p.contentMD5),
+          size: blob.size,
+          etag: bareEtag(blob.etag),
+          ...(blob.lastModified === undefined ? {} : { lastModified: blob.lastModified }),
+          ...(blob.accessTier === undefined ? {} : { tier: blob.accessTier }),
+          checksums: checksumsOf(blob.contentMD5),
         });
       }
-      const cursor = page.continuationToken;
       const result = prefixes.length === 0 ? { items } : { items, prefixes };
-      return cursor === undefined || cursor === '' ? result : { ...result, nextCursor: cursor };
+      return page.nextMarker === undefined ? result : { ...result, nextCursor: page.nextMarker };
     });
   }
 
