@@ -1,4 +1,5 @@
 import { Readable } from 'node:stream';
+import { ContainerSASPermissions, generateBlobSASQueryParameters, StorageSharedKeyCredential } from '@azure/storage-blob';
 import { describe, expect, it } from 'vitest';
 import { labEnv } from '../../../test/lab.ts';
 import { startPrivateServer } from '../../lab/index.ts';
@@ -67,6 +68,48 @@ describe('azure: names Azure would rewrite', () => {
     } finally {
       for (const key of keys) await store.delete(key);
       await store.close();
+    }
+  });
+});
+
+describe('azure: a container SAS instead of the account key', () => {
+  it('lists (flat, paged and one level) and reads with a SAS token', async () => {
+    const keyed = new AzureBlobStore({ location: 'sas-writer', container: 'mdconf', ...lab() });
+    const prefix = `sas-${Date.now().toString(36)}/`;
+    const keys = ['a b', 'c+d', 'dir/e', 'dir/f'].map((name) => `${prefix}${name}`);
+    const { accountName, accountKey } = lab();
+    const sas = generateBlobSASQueryParameters(
+      { containerName: 'mdconf', permissions: ContainerSASPermissions.parse('rl'), expiresOn: new Date(Date.now() + 3_600_000) },
+      new StorageSharedKeyCredential(accountName!, accountKey!),
+    ).toString();
+    const store = new AzureBlobStore({ location: 'sas', container: 'mdconf', accountUrl: lab().accountUrl, sasToken: sas });
+    try {
+      await keyed.ensureContainer();
+      for (const key of keys) await keyed.put(key, bufferBody(key).stream);
+      const listed: string[] = [];
+      let cursor: string | undefined;
+      do {
+        const page = await store.listPage(prefix, { limit: 1, ...(cursor === undefined ? {} : { cursor }) });
+        listed.push(...page.items.map((i) => i.key));
+        cursor = page.nextCursor;
+      } while (cursor !== undefined);
+      expect(listed).toEqual([...keys].sort());
+      const level = await store.listPage(prefix, { delimiter: '/' });
+      expect(level.items.map((i) => i.key)).toEqual(keys.slice(0, 2));
+      expect(level.prefixes).toEqual([`${prefix}dir/`]);
+      expect((await digestStream((await store.get(keys[0]!)).body, { keep: true })).bytes?.toString()).toBe(keys[0]);
+      // A SAS that may not list is refused as such, not as a parse failure.
+      const readOnly = generateBlobSASQueryParameters(
+        { containerName: 'mdconf', permissions: ContainerSASPermissions.parse('r'), expiresOn: new Date(Date.now() + 3_600_000) },
+        new StorageSharedKeyCredential(accountName!, accountKey!),
+      ).toString();
+      const cannotList = new AzureBlobStore({ location: 'sas-r', container: 'mdconf', accountUrl: lab().accountUrl, sasToken: readOnly, maxTries: 1 });
+      await expect(cannotList.listPage(prefix)).rejects.toMatchObject({ code: 'access_denied' });
+      await cannotList.close();
+    } finally {
+      for (const key of keys) await keyed.delete(key);
+      await store.close();
+      await keyed.close();
     }
   });
 });
