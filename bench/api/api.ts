@@ -14,7 +14,7 @@ import { createServer } from 'node:net';
 import { join } from 'node:path';
 import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
-import { mibPerSecond } from '../lib/process.ts';
+import { mibPerSecond, TRANSFER_NODE_FLAGS } from '../lib/process.ts';
 
 const MAIN = join(import.meta.dirname, '../../src/cli/main.ts');
 const TOKEN = 'bench-admin-token-0123456789abcdef';
@@ -86,7 +86,7 @@ function http(method: string, port: number, path: string, body?: Readable): Prom
 export async function runApiBench(env: Readonly<Record<string, string>>, dataDir: string, bytes: number, locations: readonly string[], log: (line: string) => void): Promise<ApiRow[]> {
   const port = await freePort();
   // The same flags as `npm start`.
-  const server = spawn(process.execPath, ['--max-semi-space-size=1', MAIN, 'serve', '--demo', '--port', String(port)], {
+  const server = spawn(process.execPath, [...TRANSFER_NODE_FLAGS, MAIN, 'serve', '--demo', '--port', String(port)], {
     env: { ...process.env, ...env, MOVINGDATA_DATA_DIR: dataDir, MOVINGDATA_ADMIN_TOKEN: TOKEN, MOVINGDATA_LOG_LEVEL: 'warn' },
     stdio: ['ignore', 'ignore', 'pipe'],
   });

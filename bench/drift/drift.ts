@@ -334,7 +334,7 @@ export async function runDriftBench(lab: Readonly<Record<string, string>>, workD
     if (profile) await mkdir(PROFILE_DIR, { recursive: true });
     const worker = async (job: DriftJob): Promise<DriftWorkerResult & { rss: number }> => {
       // Node's defaults, as `movingdata worker` (where scans run in this deployment) and the server
-      // run; the storage suites' 1 MiB semi-spaces suit transfers, not listings (more GC here).
+      // run; TRANSFER_NODE_FLAGS (1 MiB semi-spaces) suit transfers, not listings (more GC here).
       const flags = profile ? ['--cpu-prof', `--cpu-prof-dir=${PROFILE_DIR}`, `--cpu-prof-name=drift-${Date.now()}.cpuprofile`] : [];
       const m = await runMeasured(process.execPath, [...flags, WORKER, JSON.stringify(job)], workerEnv);
       const result = JSON.parse(m.stdout.trim().split('\n').pop() ?? '{}') as DriftWorkerResult;

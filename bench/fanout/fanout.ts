@@ -34,7 +34,7 @@ import { join } from 'node:path';
 import { loadConfig } from '../../src/config/config.ts';
 import type { KeySource } from '../../src/crypto/keys/local-keyring.ts';
 import { busyCores, machineCpu } from '../lib/cpu.ts';
-import { mibPerSecond, runMeasured } from '../lib/process.ts';
+import { mibPerSecond, runMeasured, TRANSFER_NODE_FLAGS } from '../lib/process.ts';
 import { rcloneElapsed, rcloneEnv, rcloneRemotes, type Remote } from '../lib/rclone.ts';
 import { median, positiveInteger } from '../lib/stats.ts';
 import { writeSource, type BenchCase } from '../lib/source.ts';
@@ -43,8 +43,6 @@ import type { FanoutJob, FanoutWorkerResult } from './worker.ts';
 const MiB = 1024 * 1024;
 const WORKER = join(import.meta.dirname, 'worker.ts');
 const BUCKET = 'mdbench-fanout';
-/** As the storage suite (see WORKER_NODE_FLAGS there): the deployment setting we recommend. */
-const WORKER_NODE_FLAGS = ['--max-semi-space-size=1'];
 
 export type FanoutCase = BenchCase;
 
@@ -145,7 +143,7 @@ export async function runFanoutBench(lab: Readonly<Record<string, string>>, work
 
   const worker = async (mode: FanoutJob['mode'], dir: string, prefix: string, names: readonly string[], concurrency: number): Promise<FanoutWorkerResult & { rss: number }> => {
     const job: FanoutJob = { mode, targets, keysDir, keySources, dir, names, prefix, concurrency };
-    const flags = profile && mode !== 'open' ? [...WORKER_NODE_FLAGS, '--cpu-prof', `--cpu-prof-dir=${profileDir}`, `--cpu-prof-name=fanout-${mode}-${prefix.replaceAll('/', '_')}${Date.now()}.cpuprofile`] : WORKER_NODE_FLAGS;
+    const flags = profile && mode !== 'open' ? [...TRANSFER_NODE_FLAGS, '--cpu-prof', `--cpu-prof-dir=${profileDir}`, `--cpu-prof-name=fanout-${mode}-${prefix.replaceAll('/', '_')}${Date.now()}.cpuprofile`] : [...TRANSFER_NODE_FLAGS];
     const measured = await runMeasured(process.execPath, [...flags, WORKER, JSON.stringify(job)], workerEnv);
     const result = JSON.parse(measured.stdout.trim().split('\n').pop() ?? '{}') as FanoutWorkerResult;
     return { ...result, rss: measured.maxRssMiB };

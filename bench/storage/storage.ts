@@ -13,28 +13,19 @@
  * they pile up). MOVINGDATA_BENCH_ADAPTERS=s3,gcs limits the adapters. Our workers run with a
  * Node compile cache (NODE_COMPILE_CACHE), warmed before measuring: as a deployed service would,
  * they then skip re-compiling and type-stripping the SDKs and our sources on every start. And
- * with 1 MiB semi-spaces (WORKER_NODE_FLAGS): see there.
+ * with 1 MiB semi-spaces (TRANSFER_NODE_FLAGS in bench/lib/process.ts): see there.
  */
 import { mkdir, readdir, rm, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { loadConfig } from '../../src/config/config.ts';
 import type { StoreConfig } from '../../src/storage/factory.ts';
-import { mibPerSecond, runMeasured } from '../lib/process.ts';
+import { mibPerSecond, runMeasured, TRANSFER_NODE_FLAGS } from '../lib/process.ts';
 import { rcloneElapsed, rcloneEnv, rcloneRemotes } from '../lib/rclone.ts';
 import { writeSource, type BenchCase } from '../lib/source.ts';
 
 const MiB = 1024 * 1024;
 const WORKER = join(import.meta.dirname, 'worker.ts');
 const BUCKET = 'mdbench';
-/**
- * V8's young generation at 1 MiB per semi-space instead of Node's default (16 MiB on 64-bit).
- * Every socket or file read allocates a Buffer whose memory lives outside the JS heap; with
- * large semi-spaces those Buffers outlive many reads before a scavenge frees them, the memory
- * outside the heap piles up and V8 answers with full mark-compact collections. Measured on the
- * lab (200 × 1 MiB): a quarter to a third less CPU per transfer on every adapter, and 40-70 MiB
- * less peak RSS. The deployment setting we recommend (NODE_OPTIONS=--max-semi-space-size=1).
- */
-const WORKER_NODE_FLAGS = ['--max-semi-space-size=1'];
 /** rclone 1.60's --multi-thread-cutoff: larger files are downloaded in --multi-thread-streams (4). */
 const RCLONE_MULTI_THREAD_CUTOFF = 256 * MiB;
 
@@ -136,7 +127,7 @@ export async function runStorageBench(lab: Readonly<Record<string, string>>, wor
 
   const workerEnv: NodeJS.ProcessEnv = { ...process.env, NODE_COMPILE_CACHE: join(workDir, 'node-compile-cache') };
   const worker = async (store: StoreConfig, op: 'put' | 'get' | 'open', dir: string, prefix: string, names: readonly string[], concurrency: number, unsynced = false): Promise<OursSample> => {
-    const measured = await runMeasured(process.execPath, [...WORKER_NODE_FLAGS, WORKER, JSON.stringify({ store, op, dir, prefix, names, concurrency, unsynced })], workerEnv);
+    const measured = await runMeasured(process.execPath, [...TRANSFER_NODE_FLAGS, WORKER, JSON.stringify({ store, op, dir, prefix, names, concurrency, unsynced })], workerEnv);
     const result = JSON.parse(measured.stdout.trim().split('\n').pop() ?? '{}') as WorkerResult;
     return { ...result, rss: measured.maxRssMiB };
   };

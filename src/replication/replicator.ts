@@ -374,16 +374,14 @@ export class Replicator {
       const payload = await from.inner.get(source.objectKey, { range: { start: opened.headerLength }, ...(options.signal ? { signal: options.signal } : {}) });
       const verifier = new PayloadVerifier(opened.fileKey, version.sha256!, what);
       const put = await target.putSealed(file.key, sealed, pipeline(payload.body, verifier, () => undefined), { ...common, plaintextSize: version.size! });
-      const info = await confirmStored(target.inner, target.location, file.key, put, {
-        size: sealed.header.length + (opened.storedSize - opened.headerLength),
-        ...(options.signal ? { signal: options.signal } : {}),
-      });
+      const info = confirmStored(target.location, file.key, put, { size: sealed.header.length + (opened.storedSize - opened.headerLength) });
       return { info, keyId: sealed.keyId };
     }
     // A Fernet side: decrypt and seal again (bounded by the Fernet size limit).
     const got = await from.get(source.objectKey, options.signal ? { signal: options.signal } : {});
     const put = await target.put(file.key, pipeline(got.body, new PlaintextVerifier(version.sha256!, what), () => undefined), { ...common, size: version.size! });
-    // The put's answer is about the token, not this plaintext: the stored object is read back.
+    // A Fernet put answers with the plaintext's size and SHA-256, not the stored token's: the
+    // stored object is read back.
     const info = await headAndVerify(target.inner, target.location, file.key, { ...put, checksums: {} }, {}, options.signal);
     return { info, keyId: target.activeKeyId };
   }

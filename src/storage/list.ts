@@ -50,19 +50,16 @@ export async function listSharded(store: ObjectStore, prefix: string, onObject: 
   let frontier = [prefix];
   for (let depth = 0; depth < maxDepth && frontier.length < concurrency; depth++) {
     const parents = frontier;
-    const found = new Map<string, string[]>();
+    const next: string[] = [];
     await eachLimit(parents, concurrency, async (parent) => {
-      const below: string[] = [];
-      found.set(parent, below);
       let cursor: string | undefined;
       do {
         const page = await store.listPage(parent, { delimiter: '/', ...(cursor === undefined ? {} : { cursor }), ...(signal ? { signal } : {}) });
         for (const object of page.items) emit(object);
-        below.push(...(page.prefixes ?? []));
+        next.push(...(page.prefixes ?? []));
         cursor = page.nextCursor;
       } while (cursor !== undefined);
     });
-    const next = [...found.values()].flat();
     if (next.length > maxShards) {
       // The objects right at each parent's level are listed already; the rest of it comes flat.
       await eachLimit(parents, concurrency, (parent) => flat(parent, (key) => key.includes('/', parent.length)));

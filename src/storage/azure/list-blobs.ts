@@ -23,7 +23,7 @@ import { XMLParser } from 'fast-xml-parser';
 import { MovingDataError } from '../../errors.ts';
 
 /** The REST API version the SDK speaks (its SERVICE_VERSION; not exported by the package). */
-export const LIST_API_VERSION = '2026-10-06';
+const LIST_API_VERSION = '2026-10-06';
 
 interface Sender {
   sendRequest(request: PipelineRequest): Promise<PipelineResponse>;
