@@ -141,7 +141,9 @@ try {
     );
     for (const r of rows) {
       const where = Object.entries(r.oursPerLocation).map(([l, s]) => `${l} ${s.toFixed(1)} s`).join(', ');
+      const servers = (cpu: Readonly<Record<string, number>>): string => Object.entries(cpu).map(([k, s]) => `${k} ${s.toFixed(1)}`).join(', ');
       console.log(`${r.variant}: per location ${where}; ${r.oursCpuSeconds.toFixed(1)} CPU-s (rclone ${r.rcloneCpuSeconds.toFixed(1)})`);
+      console.log(`  servers' CPU-s during ours: ${servers(r.serverCpu.ours)}; during rclone: ${servers(r.serverCpu.rclone)}`);
     }
     for (const r of rows) if (r.note !== undefined) console.log(`note: drift, ${r.variant}: ${r.note}`);
   }

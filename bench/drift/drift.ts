@@ -52,10 +52,11 @@ import { join } from 'node:path';
 import { Readable } from 'node:stream';
 import pg from 'pg';
 import { loadConfig } from '../../src/config/config.ts';
-import { labHome, startPrivateServer, type PrivateServer } from '../../src/lab/index.ts';
+import { labHome, labStatus, startPrivateServer, type PrivateServer } from '../../src/lab/index.ts';
 import { openMetadataStore, type MetadataConfig, type MetadataStore, type ProviderChecksums } from '../../src/metadata/index.ts';
 import { openStore, type StoreConfig } from '../../src/storage/factory.ts';
 import type { ObjectStore, PutResult } from '../../src/storage/port.ts';
+import { processCpu } from '../lib/cpu.ts';
 import { runMeasured } from '../lib/process.ts';
 import { rcloneElapsed, rcloneEnv, rcloneRemotes, type Remote } from '../lib/rclone.ts';
 import { median, positiveInteger } from '../lib/stats.ts';
@@ -96,6 +97,8 @@ export interface DriftRow {
   readonly oursCpuSeconds: number;
   /** CPU seconds of the rclone processes of the reference run (both checks). */
   readonly rcloneCpuSeconds: number;
+  /** CPU seconds each server (the three object servers, PostgreSQL) spent during a side's run (medians). */
+  readonly serverCpu: { readonly ours: Readonly<Record<string, number>>; readonly rclone: Readonly<Record<string, number>> };
   readonly oursOpenSeconds: number;
   /** Seconds each location's scan took (medians), within ours. */
   readonly oursPerLocation: Readonly<Record<string, number>>;
@@ -116,6 +119,8 @@ interface PageCosts {
 
 interface Servers {
   readonly env: Record<string, string>;
+  /** Each server's process id, by name. */
+  pids(): Promise<Record<string, number>>;
   stop(): Promise<void>;
 }
 
@@ -138,7 +143,11 @@ async function startServers(root: string, log: (line: string) => void): Promise<
     throw err;
   }
   log(`drift: servers of its own on ports ${started.map((s) => `${s.name} ${s.port}`).join(', ')}, data in ${root}`);
-  return { env: Object.assign({}, ...started.map((s) => s.env)) as Record<string, string>, stop: async () => void (await Promise.allSettled(started.map((s) => s.stop()))) };
+  return {
+    env: Object.assign({}, ...started.map((s) => s.env)) as Record<string, string>,
+    pids: async () => Object.fromEntries((await Promise.all(started.map(async (s) => [s.name, await s.pid()] as const))).filter((e): e is readonly [typeof e[0], number] => e[1] !== undefined)),
+    stop: async () => void (await Promise.allSettled(started.map((s) => s.stop()))),
+  };
 }
 
 /** What the replicator records: the put's checksums and its (bare) ETag, as recordedChecksums in src/replication/replicator.ts. */
@@ -357,6 +366,14 @@ export async function runDriftBench(lab: Readonly<Record<string, string>>, workD
     // Fills the compile cache; not measured.
     await worker({ mode: 'open', metadata: metadataConfig, locations });
 
+    // Where the machine's CPU goes during each side: the servers' share, next to the clients'.
+    const postgres = (await labStatus()).find((st) => st.name === 'postgres')?.pid;
+    const pids: Record<string, number> = { ...(await servers.pids()), ...(postgres === undefined ? {} : { postgres }) };
+    const serverCpu = (): Record<string, number> => Object.fromEntries(Object.entries(pids).map(([k, pid]) => [k, processCpu(pid)]));
+    const serverSamples: Record<string, Array<Record<string, number>>> = {};
+    const serverMedians = (side: string): Record<string, number> =>
+      Object.fromEntries(Object.keys(pids).map((k) => [k, median((serverSamples[side] ?? []).map((sample) => sample[k] ?? Number.NaN))]));
+
     const ours = variants.map(() => [] as Array<DriftWorkerResult & { rss: number }>);
     const parallel: Array<{ seconds: number; rss: number; cpu: number; each: Record<string, number> }> = [];
     const sequential: Array<{ seconds: number; rss: number; cpu: number }> = [];
@@ -394,7 +411,10 @@ export async function runDriftBench(lab: Readonly<Record<string, string>>, workD
       const order = [...sides.slice((run - 1) % sides.length), ...sides.slice(0, (run - 1) % sides.length)];
       for (const [name, measure] of order) {
         log(`drift ${objects} run ${run}/${runs}: ${name}`);
+        const before = serverCpu();
         await measure();
+        const after = serverCpu();
+        (serverSamples[name] ??= []).push(Object.fromEntries(Object.keys(pids).map((k) => [k, (after[k] ?? Number.NaN) - (before[k] ?? Number.NaN)])));
       }
     }
 
@@ -429,6 +449,7 @@ export async function runDriftBench(lab: Readonly<Record<string, string>>, workD
         rcloneRssMiB: median(rcloneBest.map((r) => r.rss)),
         oursCpuSeconds: median(samples.map((r) => r.cpuSeconds)),
         rcloneCpuSeconds: median(rcloneBest.map((r) => r.cpu)),
+        serverCpu: { ours: serverMedians(variant.name), rclone: serverMedians(rcloneBest === parallel ? 'rclone check × 2 at once' : 'rclone check × 2 one after the other') },
         oursOpenSeconds: median(samples.map((r) => r.openSeconds)),
         oursPerLocation: Object.fromEntries(locations.map((l) => [l.location, median(samples.map((r) => r.locations.find((x) => x.location === l.location)?.seconds ?? Number.NaN))])),
         rclonePerCheck,

@@ -29,3 +29,20 @@ export function machineCpu(): MachineCpu {
 export function busyCores(before: MachineCpu, after: MachineCpu, seconds: number): number {
   return (after.busy - before.busy) / seconds;
 }
+
+/**
+ * CPU seconds a process has used, its reaped children included (Linux /proc/<pid>/stat: utime,
+ * stime, cutime, cstime); PostgreSQL's per-connection backends count towards the postmaster once
+ * they exit. NaN where the process or /proc is not there.
+ */
+export function processCpu(pid: number): number {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    // The command name (field 2) may hold spaces; the fields after it start past its ')'.
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ').map(Number);
+    // utime, stime, cutime, cstime are fields 14..17: 11..14 after the name.
+    return ((fields[11] ?? 0) + (fields[12] ?? 0) + (fields[13] ?? 0) + (fields[14] ?? 0)) / TICKS_PER_SECOND;
+  } catch {
+    return Number.NaN;
+  }
+}

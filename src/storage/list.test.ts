@@ -5,17 +5,19 @@ import { Readable } from 'node:stream';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { listSharded } from './list.ts';
 import { LocalStore } from './local/local-store.ts';
-import type { ListOptions, ListPage, ObjectStore } from './port.ts';
+import { LIST_PAGE_MAX, type ListOptions, type ListPage, type ObjectStore } from './port.ts';
 
-/** The store, counting its list requests: flat ones and delimited ones, by prefix. */
-function counting(store: ObjectStore): { store: ObjectStore; flat: string[]; delimited: string[] } {
+/** The store, counting its list requests: flat ones and delimited ones, by prefix, and the page sizes asked for. */
+function counting(store: ObjectStore): { store: ObjectStore; flat: string[]; delimited: string[]; limits: Array<number | undefined> } {
   const flat: string[] = [];
   const delimited: string[] = [];
+  const limits: Array<number | undefined> = [];
   const counted = new Proxy(store, {
     get(target, property, receiver) {
       if (property === 'listPage') {
         return (prefix: string, options: ListOptions = {}): Promise<ListPage> => {
           (options.delimiter === undefined ? flat : delimited).push(prefix);
+          limits.push(options.limit);
           return target.listPage(prefix, options);
         };
       }
@@ -23,7 +25,7 @@ function counting(store: ObjectStore): { store: ObjectStore; flat: string[]; del
       return typeof value === 'function' ? (value as (...args: unknown[]) => unknown).bind(target) : value;
     },
   });
-  return { store: counted, flat, delimited };
+  return { store: counted, flat, delimited, limits };
 }
 
 describe('listSharded', () => {
@@ -44,11 +46,12 @@ describe('listSharded', () => {
     const probe = counting(store);
     const seen: string[] = [];
     const count = await listSharded(probe.store, '', (object) => seen.push(object.key), options);
-    return { count, seen: seen.sort(), flat: probe.flat, delimited: probe.delimited };
+    return { count, seen: seen.sort(), flat: probe.flat, delimited: probe.delimited, limits: probe.limits };
   }
 
-  it('finds the top-level prefixes with one delimited listing, then lists each of them flat', async () => {
-    const { count, seen, flat, delimited } = await run({ concurrency: 8 });
+  it('finds the top-level prefixes with one delimited listing, then lists each of them flat, in the largest pages', async () => {
+    const { count, seen, flat, delimited, limits } = await run({ concurrency: 8 });
+    expect(limits).toEqual(Array.from({ length: 21 }, () => LIST_PAGE_MAX));
     expect(count).toBe(keys.length);
     expect(seen).toEqual([...keys].sort());
     expect(delimited).toEqual(['']);

@@ -1,10 +1,15 @@
-import type { ListedObject, ObjectStore } from './port.ts';
+import { LIST_PAGE_MAX, type ListedObject, type ObjectStore } from './port.ts';
 
-/** Every object under `prefix`, page after page, in the store's (byte) order. */
+/**
+ * Every object under `prefix`, page after page, in the store's (byte) order. Pages are as large
+ * as the store gives (`pageSize`, default LIST_PAGE_MAX): fewer requests, and some servers
+ * charge a request by the container, not by the page (Azurite even reads on past a page that
+ * ends exactly at its limit, to see whether more follows).
+ */
 export async function* listAll(store: ObjectStore, prefix: string, options: { pageSize?: number; signal?: AbortSignal } = {}): AsyncGenerator<ListedObject> {
   let cursor: string | undefined;
   do {
-    const page = await store.listPage(prefix, { cursor, limit: options.pageSize, signal: options.signal });
+    const page = await store.listPage(prefix, { cursor, limit: options.pageSize ?? LIST_PAGE_MAX, signal: options.signal });
     yield* page.items;
     cursor = page.nextCursor;
   } while (cursor !== undefined);
@@ -54,7 +59,7 @@ export async function listSharded(store: ObjectStore, prefix: string, onObject: 
     await eachLimit(parents, concurrency, async (parent) => {
       let cursor: string | undefined;
       do {
-        const page = await store.listPage(parent, { delimiter: '/', ...(cursor === undefined ? {} : { cursor }), ...(signal ? { signal } : {}) });
+        const page = await store.listPage(parent, { delimiter: '/', limit: LIST_PAGE_MAX, ...(cursor === undefined ? {} : { cursor }), ...(signal ? { signal } : {}) });
         for (const object of page.items) emit(object);
         next.push(...(page.prefixes ?? []));
         cursor = page.nextCursor;

@@ -82,10 +82,16 @@ export interface ListPage {
   readonly nextCursor?: string;
 }
 
+/** The largest page any adapter gives (Azure's); others cap a larger limit at their own maximum. */
+export const LIST_PAGE_MAX = 5000;
+
 export interface ListOptions {
   /** Cursor from a previous page. */
   readonly cursor?: string;
-  /** Maximum items per page (the provider may cap it, typically at 1000). */
+  /**
+   * Maximum items per page. Default 1000; the provider caps it at its own maximum (S3 and GCS
+   * 1000, Azure 5000), so a caller that walks everything asks for LIST_PAGE_MAX.
+   */
   readonly limit?: number;
   /**
    * List one level only: a key with `/` after the prefix is not listed; its part up to and

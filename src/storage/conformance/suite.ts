@@ -12,7 +12,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { isStorageError } from '../errors.ts';
 import { keyComparator } from '../keys.ts';
 import { listAll, listSharded } from '../list.ts';
-import type { Checksums, ObjectStore } from '../port.ts';
+import { LIST_PAGE_MAX, type Checksums, type ObjectStore } from '../port.ts';
 import { bufferBody, digestStream, generatedBody, type Digest } from './body.ts';
 
 const MiB = 1024 * 1024;
@@ -386,6 +386,17 @@ export function runStoreConformance(options: StoreConformanceOptions): void {
         expect(first.nextCursor).toBeDefined();
         const all: string[] = [];
         for await (const item of listAll(store, listPrefix)) all.push(item.key);
+        expect(all).toEqual(expected);
+      });
+
+      it('a limit over 1000 gives pages no smaller than the default, capped at the provider maximum', async () => {
+        const big = await store.listPage(listPrefix, { limit: LIST_PAGE_MAX });
+        expect(big.items.length).toBeLessThanOrEqual(LIST_PAGE_MAX);
+        // Either the provider's cap is 1000 (S3, GCS) or the page holds all of them (Azure: 5000).
+        if (big.nextCursor === undefined) expect(big.items.map((i) => i.key)).toEqual(expected);
+        else expect(big.items.length).toBeGreaterThanOrEqual(1000);
+        const all: string[] = [];
+        for await (const item of listAll(store, listPrefix, { pageSize: LIST_PAGE_MAX })) all.push(item.key);
         expect(all).toEqual(expected);
       });
 
