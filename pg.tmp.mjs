@@ -1,0 +1,11 @@
+import { PGlite } from '@electric-sql/pglite';
+import { readFileSync } from 'node:fs';
+const f = (n) => { const s = readFileSync('/proc/self/status','utf8'); return (Number(new RegExp(`^${n}:\\s+(\\d+)`,'m').exec(s)[1])/1024).toFixed(0); };
+const opts = process.argv[2] ? JSON.parse(process.argv[2]) : {};
+const db = await PGlite.create(process.argv[3], opts);
+console.log('after create rss', f('VmRSS'), 'hwm', f('VmHWM'));
+await db.query('create table if not exists t (id serial primary key, v text)');
+for (let i = 0; i < 2000; i++) await db.query('insert into t (v) values ($1)', ['x'.repeat(200)]);
+const r = await db.query("select name, setting from pg_settings where name in ('shared_buffers','wal_buffers')");
+console.log(JSON.stringify(r.rows), 'rss', f('VmRSS'), 'hwm', f('VmHWM'), 'anon', f('RssAnon'));
+await db.close();
