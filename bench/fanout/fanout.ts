@@ -292,6 +292,6 @@ function missNote(row: FanoutRow, oursSeconds: number, ceilingSeconds: number): 
     `was ${m.ours.toFixed(2)} cores busy during ours, ${m.ceiling.toFixed(2)} during the ceiling: ` +
     (saturated
       ? 'CPU-bound, so every CPU-second ours adds (encryption, SHA-256, CRC-32, age headers, the tee and its extra stream stages) is one the servers do not get'
-      : 'not saturated, so besides its extra CPU (encryption, SHA-256, CRC-32, age headers, the tee) ours also waits: the tee keeps both destinations at the slower one\'s pace, and a HEAD per copy follows each upload')
+      : 'not saturated, so besides its extra CPU (encryption, SHA-256, CRC-32, age headers, the tee) ours also waits: the tee keeps both destinations at the slower one\'s pace, where the ceiling lets each run at its own')
   );
 }
