@@ -7,6 +7,8 @@ import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { runMetadataConformance } from '../conformance/suite.ts';
 import { sqlAuditTamperer } from '../sql/testing.ts';
+import { rawDatabaseOf } from '../sql/store.ts';
+import { sql } from 'kysely';
 import { openMetadataStore } from '../index.ts';
 import { openPgliteStore } from './pglite-store.ts';
 
@@ -44,6 +46,18 @@ describe('pglite adapter', () => {
     await writeFile(join(dir, 'movingdata.lock'), JSON.stringify({ pid: 2 ** 22 + 12345, host: hostname() }));
     const again = await openPgliteStore({ dir });
     await again.close();
+  });
+
+  it('runs PostgreSQL with a 16MB buffer cache, not the 128MB default that would sit in WASM memory', async () => {
+    const dir = await mkdtemp(join(await scratch, 'conf-'));
+    await cp(await template(), dir, { recursive: true });
+    const store = await openPgliteStore({ dir });
+    try {
+      const result = await sql<{ shared_buffers: string }>`show shared_buffers`.execute(rawDatabaseOf(store)!);
+      expect(result.rows[0]?.shared_buffers).toBe('16MB');
+    } finally {
+      await store.close();
+    }
   });
 
   it('keeps committed data, and reopens, after its process is killed with SIGKILL', async () => {
