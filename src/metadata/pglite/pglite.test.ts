@@ -1,7 +1,7 @@
 import { PGlite } from '@electric-sql/pglite';
 import { spawn } from 'node:child_process';
 import { once } from 'node:events';
-import { cp, mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { cp, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { hostname, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
@@ -46,6 +46,34 @@ describe('pglite adapter', () => {
     await writeFile(join(dir, 'movingdata.lock'), JSON.stringify({ pid: 2 ** 22 + 12345, host: hostname() }));
     const again = await openPgliteStore({ dir });
     await again.close();
+  });
+
+  it('initialises a new directory (initdb in a child process), then opens and keeps it', async () => {
+    const dir = await mkdtemp(join(await scratch, 'fresh-'));
+    const store = await openPgliteStore({ dir });
+    await store.ensureFile({ key: 'first' });
+    await store.close();
+    expect((await readFile(join(dir, 'PG_VERSION'), 'utf8')).trim()).toMatch(/^\d+$/);
+    const again = await openPgliteStore({ dir });
+    try {
+      expect((await again.findFileByKey('first'))?.key).toBe('first');
+    } finally {
+      await again.close();
+    }
+  });
+
+  it('reports a directory initdb cannot use as unavailable, with initdb’s one-line reason', async () => {
+    const dir = await mkdtemp(join(await scratch, 'unusable-'));
+    // A file where initdb must create a directory.
+    await writeFile(join(dir, 'global'), 'not a directory');
+    const failure = openPgliteStore({ dir });
+    await expect(failure).rejects.toMatchObject({ code: 'unavailable' });
+    await expect(failure).rejects.toThrow(/initdb exited with 1: \S/);
+    await expect(failure).rejects.not.toThrow(/\n\s+at /);
+    // Nothing is left locked: once the directory is usable, it opens.
+    await rm(join(dir, 'global'));
+    const store = await openPgliteStore({ dir });
+    await store.close();
   });
 
   it('runs PostgreSQL with a 16MB buffer cache, not the 128MB default that would sit in WASM memory', async () => {
