@@ -69,6 +69,9 @@ const PUT_CONCURRENCY = 64;
 const METADATA_BATCH = 500;
 const CHUNK = 4000;
 const MARKER_KEY = '.bench-drift-populated';
+/** The two ways the reference side runs (its two checks), named as the log and the samples name them. */
+const RCLONE_AT_ONCE = 'rclone check × 2 at once';
+const RCLONE_ONE_BY_ONE = 'rclone check × 2 one after the other';
 /** rclone's default --checkers: directories it lists at once. */
 const RCLONE_CHECKERS = 8;
 
@@ -145,7 +148,14 @@ async function startServers(root: string, log: (line: string) => void): Promise<
   log(`drift: servers of its own on ports ${started.map((s) => `${s.name} ${s.port}`).join(', ')}, data in ${root}`);
   return {
     env: Object.assign({}, ...started.map((s) => s.env)) as Record<string, string>,
-    pids: async () => Object.fromEntries((await Promise.all(started.map(async (s) => [s.name, await s.pid()] as const))).filter((e): e is readonly [typeof e[0], number] => e[1] !== undefined)),
+    pids: async () => {
+      const pids: Record<string, number> = {};
+      for (const server of started) {
+        const pid = await server.pid();
+        if (pid !== undefined) pids[server.name] = pid;
+      }
+      return pids;
+    },
     stop: async () => void (await Promise.allSettled(started.map((s) => s.stop()))),
   };
 }
@@ -270,7 +280,7 @@ function missNote(row: DriftRow, flat: boolean): string {
   return (
     head +
     `Listing ${RCLONE_CHECKERS} prefixes at once like rclone, the servers' page costs are rclone's too; what is left is CPU on a machine of ${cpus().length} cores shared with the servers: ` +
-    "our process decodes every listing through the SDKs (the Azure SDK's generic deserializer above all) and garbage-collects the listings it holds"
+    "our process decodes every listing (S3 and GCS through their SDKs' deserializers, Azure as it streams) and garbage-collects the listings it holds"
   );
 }
 
@@ -381,7 +391,7 @@ export async function runDriftBench(lab: Readonly<Record<string, string>>, workD
       const sides: Array<[string, () => Promise<void>]> = [
         ...variants.map((v, i): [string, () => Promise<void>] => [v.name, async () => void ours[i]!.push(await worker(v.job))]),
         [
-          'rclone check × 2 at once',
+          RCLONE_AT_ONCE,
           async () => {
             const both = await Promise.all(pairs.map(check));
             parallel.push({
@@ -393,7 +403,7 @@ export async function runDriftBench(lab: Readonly<Record<string, string>>, workD
           },
         ],
         [
-          'rclone check × 2 one after the other',
+          RCLONE_ONE_BY_ONE,
           async () => {
             let seconds = 0;
             let rss = 0;
@@ -449,7 +459,7 @@ export async function runDriftBench(lab: Readonly<Record<string, string>>, workD
         rcloneRssMiB: median(rcloneBest.map((r) => r.rss)),
         oursCpuSeconds: median(samples.map((r) => r.cpuSeconds)),
         rcloneCpuSeconds: median(rcloneBest.map((r) => r.cpu)),
-        serverCpu: { ours: serverMedians(variant.name), rclone: serverMedians(rcloneBest === parallel ? 'rclone check × 2 at once' : 'rclone check × 2 one after the other') },
+        serverCpu: { ours: serverMedians(variant.name), rclone: serverMedians(rcloneBest === parallel ? RCLONE_AT_ONCE : RCLONE_ONE_BY_ONE) },
         oursOpenSeconds: median(samples.map((r) => r.openSeconds)),
         oursPerLocation: Object.fromEntries(locations.map((l) => [l.location, median(samples.map((r) => r.locations.find((x) => x.location === l.location)?.seconds ?? Number.NaN))])),
         rclonePerCheck,

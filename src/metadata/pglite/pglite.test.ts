@@ -4,11 +4,11 @@ import { once } from 'node:events';
 import { cp, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { hostname, tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { sql } from 'kysely';
 import { afterAll, describe, expect, it } from 'vitest';
 import { runMetadataConformance } from '../conformance/suite.ts';
 import { sqlAuditTamperer } from '../sql/testing.ts';
 import { rawDatabaseOf } from '../sql/store.ts';
-import { sql } from 'kysely';
 import { openMetadataStore } from '../index.ts';
 import { openPgliteStore } from './pglite-store.ts';
 
