@@ -120,15 +120,14 @@ const CHUNK_GRANULARITY = 256 * KiB;
 const MAX_BUFFERED_BYTES = 256 * MiB;
 const DEFAULT_MAX_RETRIES = 3;
 const DEFAULT_TIMEOUT_MS = 60_000;
-/** Page size when the caller names none. */
-const DEFAULT_PAGE = 1000;
 /**
- * The most a page may ask for. GCS serves "this parameter or 1,000 items, whichever is smaller"
- * (objects.list, maxResults), so a larger request is valid and costs real GCS nothing, while a
- * server that pages wider (fake-gcs-server, which reads its whole bucket for every page) then
- * answers a full walk in a fifth of the requests.
+ * Page size when the caller names none. A caller may ask for up to the port's LIST_PAGE_MAX:
+ * GCS serves "this parameter or 1,000 items, whichever is smaller" (objects.list, maxResults),
+ * so a larger request is valid and costs real GCS nothing, while a server that pages wider
+ * (fake-gcs-server, which reads its whole bucket for every page) then answers a full walk in a
+ * fifth of the requests.
  */
-const MAX_REQUESTED_PAGE = LIST_PAGE_MAX;
+const DEFAULT_PAGE = 1000;
 const DEFAULT_CONTENT_TYPE = 'application/octet-stream';
 /** Only what a ListedObject needs; real GCS then sends no ACLs, owners or links. */
 const LIST_FIELDS = 'items(name,size,md5Hash,crc32c,etag,updated,storageClass),prefixes,nextPageToken';
@@ -359,7 +358,7 @@ export class GcsStore implements ObjectStore {
 
   async listPage(prefix: string, options: ListOptions = {}): Promise<ListPage> {
     return this.#run('list', undefined, async () => {
-      const limit = Math.max(1, Math.min(Math.trunc(options.limit ?? DEFAULT_PAGE), MAX_REQUESTED_PAGE));
+      const limit = Math.max(1, Math.min(Math.trunc(options.limit ?? DEFAULT_PAGE), LIST_PAGE_MAX));
       const [, , response] = await this.#deadline(
         () =>
           this.#bucket.getFiles({
