@@ -1,5 +1,5 @@
 /**
- * Helpers for tests that run real `movingdata worker` processes (node src/cli/main.ts worker):
+ * Helpers for tests that run real `movingdata worker` processes (node bin/movingdata.js worker):
  * start one with captured output, wait for a condition with a deadline.
  *
  *   const w = spawnWorker('a', env, ['--lease-ms', '1500', '--poll-ms', '50']);
@@ -15,7 +15,7 @@ import { fileURLToPath } from 'node:url';
 export { until } from './until.ts';
 
 export const ROOT = fileURLToPath(new URL('../', import.meta.url));
-export const MAIN = join(ROOT, 'src/cli/main.ts');
+export const MAIN = join(ROOT, 'bin/movingdata.js');
 
 export interface WorkerExit {
   readonly code: number | null;

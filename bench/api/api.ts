@@ -17,7 +17,7 @@ import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { mibPerSecond, TRANSFER_NODE_FLAGS } from '../lib/process.ts';
 
-const MAIN = join(import.meta.dirname, '../../src/cli/main.ts');
+const MAIN = join(import.meta.dirname, '../../bin/movingdata.js');
 const TOKEN = 'bench-admin-token-0123456789abcdef';
 const MiB = 1024 * 1024;
 

@@ -1,15 +1,10 @@
-#!/usr/bin/env node
 /**
- * `movingdata` command line. Each verb lives in src/cli/commands/<verb>.ts and exports
+ * `movingdata` command line, started by bin/movingdata.js (which turns the compile cache on
+ * first). Each verb lives in src/cli/commands/<verb>.ts and exports
  * `run(args): Promise<number>` (the exit code). Exit codes: 0 ok, 1 operation failed,
  * 2 usage or configuration error.
  */
-import { enableCompileCache } from 'node:module';
 import { isMovingDataError } from '../errors.ts';
-
-// Caches the TypeScript type-stripping output (and compiled code) between runs: faster starts
-// and about 15 MiB less resident memory per process.
-enableCompileCache();
 
 type Command = { summary: string; load: () => Promise<{ run(args: string[]): Promise<number> }> };
 

@@ -7,7 +7,7 @@
  * - `sleep`: payload `{ ms }` (0 .. 60 000); waits that long, stopping early if its lease is
  *   lost or the worker stops, and returns `{ sleptMs }`.
  *
- *   node src/cli/main.ts worker --kinds sleep,noop
+ *   node bin/movingdata.js worker --kinds sleep,noop
  *
  * A handler runs at least once per job, sometimes more (a worker killed mid-job): make every
  * effect idempotent. See src/jobs/worker.ts for the contract (ctx.signal, ctx.saveProgress).

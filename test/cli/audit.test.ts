@@ -10,7 +10,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { openPgliteStore } from '../../src/metadata/pglite/pglite-store.ts';
 import { sqlAuditTamperer } from '../../src/metadata/sql/testing.ts';
 
-const MAIN = join(import.meta.dirname, '../../src/cli/main.ts');
+const MAIN = join(import.meta.dirname, '../../bin/movingdata.js');
 
 interface Run {
   code: number | null;
