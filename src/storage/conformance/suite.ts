@@ -254,6 +254,13 @@ export function runStoreConformance(options: StoreConformanceOptions): void {
         await expect(store.put(key, Readable.from([Buffer.from('only eleven')]), { size: 100 })).rejects.toThrow();
         await expectStorageError(store.head(key), 'not_found');
       });
+
+      it('rejects a body shorter than an announced size past the multipart threshold, and stores nothing', async () => {
+        const key = `${prefix}short/large-announced`;
+        const size = store.features.multipartThreshold * 2;
+        await expect(store.put(key, Readable.from([Buffer.alloc(MiB, 1)]), { size })).rejects.toThrow();
+        await expectStorageError(store.head(key), 'not_found');
+      });
     });
 
     describe('keys', () => {

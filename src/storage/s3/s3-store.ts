@@ -661,18 +661,21 @@ export class S3Store implements ObjectStore {
     const partSize = pool.partSize;
     const chunks = meter[Symbol.asyncIterator]() as AsyncIterator<Buffer>;
 
-    // Until more than one part has arrived, this may still be a small object.
+    // A body of unknown size may still be a small object until more than one part has arrived;
+    // one of known size is here because it is larger than a part, so nothing is held back.
     const head: Buffer[] = [];
-    let headBytes = 0;
-    while (headBytes <= partSize) {
-      const next = await chunks.next();
-      if (next.done === true) break;
-      head.push(next.value);
-      headBytes += next.value.length;
-    }
-    if (headBytes <= partSize) {
-      const body = head.length === 1 ? head[0]! : Buffer.concat(head, headBytes);
-      return this.#client.send(new PutObjectCommand({ ...params, Body: body, ContentLength: headBytes }), { abortSignal: signal });
+    if (size === undefined) {
+      let headBytes = 0;
+      while (headBytes <= partSize) {
+        const next = await chunks.next();
+        if (next.done === true) break;
+        head.push(next.value);
+        headBytes += next.value.length;
+      }
+      if (headBytes <= partSize) {
+        const body = head.length === 1 ? head[0]! : Buffer.concat(head, headBytes);
+        return this.#client.send(new PutObjectCommand({ ...params, Body: body, ContentLength: headBytes }), { abortSignal: signal });
+      }
     }
 
     pool.enter();
