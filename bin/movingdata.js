@@ -1,5 +1,12 @@
-#!/usr/bin/env node
+#!/usr/bin/env -S node --max-semi-space-size=1
 // The `movingdata` command (the CLI itself is src/cli/main.ts).
+//
+// --max-semi-space-size=1 (MiB) keeps V8's young generation small. Streams allocate little
+// JavaScript per 64 KiB Buffer they move, and dead Buffers are only freed by a young-generation
+// GC, which V8 starts when that generation is full; at its default size (growing to 32 MiB
+// semi-spaces) a server moving bytes held far more dead Buffers. Measured on the lab, 1 GiB PUT
+// then GET /files on aws: at rest 175 vs 137 MiB, peaks 288–315 vs 214–245 MiB, and slower.
+// (The flag has to be on the command line: V8 sizes its heap before any script runs.)
 //
 // This entry is plain JavaScript on purpose. Node runs our TypeScript by stripping its types
 // with amaro, a WebAssembly module that stays resident (about 10 MiB) once anything is stripped.

@@ -15,7 +15,7 @@ import { createServer } from 'node:net';
 import { join } from 'node:path';
 import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
-import { mibPerSecond, TRANSFER_NODE_FLAGS } from '../lib/process.ts';
+import { mibPerSecond, NODE_FLAGS } from '../lib/process.ts';
 
 const MAIN = join(import.meta.dirname, '../../bin/movingdata.js');
 const TOKEN = 'bench-admin-token-0123456789abcdef';
@@ -93,7 +93,7 @@ interface Server {
 /** `movingdata serve --demo` on a free port, with the same flags as `npm start`, once /health answers. */
 async function startServer(env: Readonly<Record<string, string>>, dataDir: string): Promise<Server> {
   const port = await freePort();
-  const server = spawn(process.execPath, [...TRANSFER_NODE_FLAGS, MAIN, 'serve', '--demo', '--port', String(port)], {
+  const server = spawn(process.execPath, [...NODE_FLAGS, MAIN, 'serve', '--demo', '--port', String(port)], {
     env: { ...process.env, ...env, MOVINGDATA_DATA_DIR: dataDir, MOVINGDATA_ADMIN_TOKEN: TOKEN, MOVINGDATA_LOG_LEVEL: 'warn' },
     stdio: ['ignore', 'ignore', 'pipe'],
   });

@@ -57,7 +57,7 @@ import { openMetadataStore, type MetadataConfig, type MetadataStore, type Provid
 import { openStore, type StoreConfig } from '../../src/storage/factory.ts';
 import type { ObjectStore, PutResult } from '../../src/storage/port.ts';
 import { processCpu } from '../lib/cpu.ts';
-import { runMeasured } from '../lib/process.ts';
+import { NODE_FLAGS, runMeasured } from '../lib/process.ts';
 import { rcloneElapsed, rcloneEnv, rcloneRemotes, type Remote } from '../lib/rclone.ts';
 import { median, positiveInteger } from '../lib/stats.ts';
 import type { DriftJob, DriftWorkerResult } from './worker.ts';
@@ -352,10 +352,9 @@ export async function runDriftBench(lab: Readonly<Record<string, string>>, workD
     const profile = process.env['MOVINGDATA_BENCH_CPU_PROF'] === '1';
     if (profile) await mkdir(PROFILE_DIR, { recursive: true });
     const worker = async (job: DriftJob): Promise<DriftWorkerResult & { rss: number }> => {
-      // Node's defaults, as `movingdata worker` (where scans run in this deployment) and the server
-      // run; TRANSFER_NODE_FLAGS (1 MiB semi-spaces) suit transfers, not listings (more GC here).
+      // With the flags `movingdata worker` (where scans run in this deployment) and the server run.
       const flags = profile ? ['--cpu-prof', `--cpu-prof-dir=${PROFILE_DIR}`, `--cpu-prof-name=drift-${Date.now()}.cpuprofile`] : [];
-      const m = await runMeasured(process.execPath, [...flags, WORKER, JSON.stringify(job)], workerEnv);
+      const m = await runMeasured(process.execPath, [...NODE_FLAGS, ...flags, WORKER, JSON.stringify(job)], workerEnv);
       const result = JSON.parse(m.stdout.trim().split('\n').pop() ?? '{}') as DriftWorkerResult;
       for (const l of result.locations) {
         const drift = Object.entries(l.counts).filter(([, n]) => n > 0);

@@ -34,7 +34,7 @@ import { join } from 'node:path';
 import { loadConfig } from '../../src/config/config.ts';
 import type { KeySource } from '../../src/crypto/keys/local-keyring.ts';
 import { busyCores, machineCpu } from '../lib/cpu.ts';
-import { mibPerSecond, runMeasured, TRANSFER_NODE_FLAGS } from '../lib/process.ts';
+import { mibPerSecond, runMeasured, NODE_FLAGS } from '../lib/process.ts';
 import { rcloneElapsed, rcloneEnv, rcloneRemotes, type Remote } from '../lib/rclone.ts';
 import { median, positiveInteger } from '../lib/stats.ts';
 import { writeSource, type BenchCase } from '../lib/source.ts';
@@ -143,7 +143,7 @@ export async function runFanoutBench(lab: Readonly<Record<string, string>>, work
 
   const worker = async (mode: FanoutJob['mode'], dir: string, prefix: string, names: readonly string[], concurrency: number): Promise<FanoutWorkerResult & { rss: number }> => {
     const job: FanoutJob = { mode, targets, keysDir, keySources, dir, names, prefix, concurrency };
-    const flags = profile && mode !== 'open' ? [...TRANSFER_NODE_FLAGS, '--cpu-prof', `--cpu-prof-dir=${profileDir}`, `--cpu-prof-name=fanout-${mode}-${prefix.replaceAll('/', '_')}${Date.now()}.cpuprofile`] : [...TRANSFER_NODE_FLAGS];
+    const flags = profile && mode !== 'open' ? [...NODE_FLAGS, '--cpu-prof', `--cpu-prof-dir=${profileDir}`, `--cpu-prof-name=fanout-${mode}-${prefix.replaceAll('/', '_')}${Date.now()}.cpuprofile`] : [...NODE_FLAGS];
     const measured = await runMeasured(process.execPath, [...flags, WORKER, JSON.stringify(job)], workerEnv);
     const result = JSON.parse(measured.stdout.trim().split('\n').pop() ?? '{}') as FanoutWorkerResult;
     return { ...result, rss: measured.maxRssMiB };

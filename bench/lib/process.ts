@@ -3,18 +3,21 @@
  * reports `process.resourceUsage().maxRSS`; other tools run under GNU time (`%M`).
  */
 import { spawn } from 'node:child_process';
+import { readFileSync } from 'node:fs';
 
 /**
- * V8's young generation at 1 MiB per semi-space instead of Node's default (16 MiB on 64-bit).
- * Every socket or file read allocates a Buffer whose memory lives outside the JS heap; with
- * large semi-spaces those Buffers outlive many reads before a scavenge frees them, the memory
- * outside the heap piles up and V8 answers with full mark-compact collections. Measured on the
- * lab (200 × 1 MiB): a quarter to a third less CPU per transfer on every adapter, and 40-70 MiB
- * less peak RSS. The setting we recommend for transfer-heavy processes
- * (NODE_OPTIONS=--max-semi-space-size=1; `npm start` uses it); scans do better on Node's
- * defaults (see the drift suite).
+ * The V8 flags `movingdata` runs with, read from the shebang of bin/movingdata.js (which says
+ * why: 1 MiB semi-spaces), so that a measured process runs as the product does. Measured on the
+ * lab: transfers (200 × 1 MiB) take a quarter to a third less CPU and 40-70 MiB less peak RSS;
+ * a drift scan of 100k objects × 3 the same time (30.5 vs 31.7 s), 8 % more CPU and 351 vs
+ * 461 MiB peak RSS.
  */
-export const TRANSFER_NODE_FLAGS: readonly string[] = ['--max-semi-space-size=1'];
+export const NODE_FLAGS: readonly string[] = (() => {
+  const shebang = readFileSync(new URL('../../bin/movingdata.js', import.meta.url), 'utf8').split('\n', 1)[0] ?? '';
+  const match = /^#!\/usr\/bin\/env -S node(?<flags>(?: --\S+)*)$/.exec(shebang);
+  if (!match) throw new Error(`bin/movingdata.js: unexpected shebang ${JSON.stringify(shebang)}`);
+  return (match.groups?.['flags'] ?? '').split(' ').filter((flag) => flag !== '');
+})();
 
 export interface Measured {
   readonly seconds: number;

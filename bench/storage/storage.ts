@@ -13,13 +13,13 @@
  * they pile up). MOVINGDATA_BENCH_ADAPTERS=s3,gcs limits the adapters. Our workers run with a
  * Node compile cache (NODE_COMPILE_CACHE), warmed before measuring: as a deployed service would,
  * they then skip re-compiling and type-stripping the SDKs and our sources on every start. And
- * with 1 MiB semi-spaces (TRANSFER_NODE_FLAGS in bench/lib/process.ts): see there.
+ * with the flags `movingdata` runs with (NODE_FLAGS in bench/lib/process.ts).
  */
 import { mkdir, readdir, rm, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { loadConfig } from '../../src/config/config.ts';
 import type { StoreConfig } from '../../src/storage/factory.ts';
-import { mibPerSecond, runMeasured, TRANSFER_NODE_FLAGS } from '../lib/process.ts';
+import { mibPerSecond, runMeasured, NODE_FLAGS } from '../lib/process.ts';
 import { rcloneElapsed, rcloneEnv, rcloneRemotes } from '../lib/rclone.ts';
 import { writeSource, type BenchCase } from '../lib/source.ts';
 
@@ -127,7 +127,7 @@ export async function runStorageBench(lab: Readonly<Record<string, string>>, wor
 
   const workerEnv: NodeJS.ProcessEnv = { ...process.env, NODE_COMPILE_CACHE: join(workDir, 'node-compile-cache') };
   const worker = async (store: StoreConfig, op: 'put' | 'get' | 'open', dir: string, prefix: string, names: readonly string[], concurrency: number, unsynced = false): Promise<OursSample> => {
-    const measured = await runMeasured(process.execPath, [...TRANSFER_NODE_FLAGS, WORKER, JSON.stringify({ store, op, dir, prefix, names, concurrency, unsynced })], workerEnv);
+    const measured = await runMeasured(process.execPath, [...NODE_FLAGS, WORKER, JSON.stringify({ store, op, dir, prefix, names, concurrency, unsynced })], workerEnv);
     const result = JSON.parse(measured.stdout.trim().split('\n').pop() ?? '{}') as WorkerResult;
     return { ...result, rss: measured.maxRssMiB };
   };

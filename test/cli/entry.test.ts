@@ -1,13 +1,16 @@
 /**
- * bin/movingdata.js turns Node's compile cache on before any TypeScript is read, so that a warm
- * start takes every module from the cache and never loads Node's type stripper (amaro, a
- * WebAssembly module that stays resident once loaded). Checked on real processes: the first run
- * in a fresh cache directory strips (amaro loaded), the second does not.
+ * bin/movingdata.js, checked on real processes:
+ * - run as an executable, its shebang gives Node the V8 flags the product runs with;
+ * - it turns Node's compile cache on before any TypeScript is read, so that a warm start takes
+ *   every module from the cache and never loads Node's type stripper (amaro, a WebAssembly
+ *   module that stays resident once loaded): the first run in a fresh cache directory strips
+ *   (amaro loaded), the second does not.
  */
 import { spawn } from 'node:child_process';
-import { mkdtemp, rm } from 'node:fs/promises';
+import { once } from 'node:events';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { delimiter, dirname, join } from 'node:path';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 
 const BIN = join(import.meta.dirname, '../../bin/movingdata.js');
@@ -46,4 +49,20 @@ it('strips TypeScript on a cold start only: a warm start runs from the compile c
   expect(warm.code).toBe(0);
   expect(warm.stdout).toBe(cold.stdout);
   expect(warm.stderr).toContain('amaro=false');
+});
+
+it('runs as an executable with the V8 flags of its shebang', async () => {
+  // NODE_OPTIONS flags stay out of process.execArgv, so what it shows came from the shebang.
+  const probe = join(cacheDir, 'exec-argv.mjs');
+  await writeFile(probe, 'process.on("exit", () => process.stderr.write(`execArgv=${JSON.stringify(process.execArgv)}\\n`));\n');
+  const child = spawn(BIN, ['--help'], {
+    // The shebang runs `node` from the PATH: this test's Node first.
+    env: { PATH: `${dirname(process.execPath)}${delimiter}${process.env['PATH'] ?? ''}`, TMPDIR: cacheDir, NODE_OPTIONS: `--import=${probe}` },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let stderr = '';
+  child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
+  const [code] = (await once(child, 'close')) as [number | null];
+  expect(code).toBe(0);
+  expect(stderr).toContain('execArgv=["--max-semi-space-size=1"]');
 });
