@@ -1,13 +1,14 @@
 /**
  * What encryption costs on the wire: the same bytes put and got through the same adapter, once
- * in the clear and once through EncryptedStore (age, streaming), each in a fresh process.
+ * in the clear and once through EncryptedStore (age, streaming), each in a fresh process run
+ * with the product's Node flags.
  * Overhead ratio = encrypted throughput / plain throughput (1.0 = free).
  */
 import { join } from 'node:path';
 import { generateIdentity } from '../../src/crypto/age/index.ts';
 import { openStore, type StoreConfig } from '../../src/storage/factory.ts';
 import { loadConfig } from '../../src/config/config.ts';
-import { mibPerSecond, runMeasured } from '../lib/process.ts';
+import { mibPerSecond, NODE_FLAGS, runMeasured } from '../lib/process.ts';
 
 const WORKER = join(import.meta.dirname, 'worker.ts');
 const BUCKET = 'mdbench-enc';
@@ -24,7 +25,7 @@ export interface EncryptionRow {
 }
 
 async function measure(store: StoreConfig, encrypted: boolean, identity: string, op: 'put' | 'get', key: string, bytes: number) {
-  const run = await runMeasured(process.execPath, [WORKER, JSON.stringify({ store, encrypted, identity, op, key, bytes })], process.env);
+  const run = await runMeasured(process.execPath, [...NODE_FLAGS, WORKER, JSON.stringify({ store, encrypted, identity, op, key, bytes })], process.env);
   const result = JSON.parse(run.stdout.trim().split('\n').pop() ?? '{}') as { bytes: number; seconds: number };
   if (result.bytes !== bytes) throw new Error(`${store.provider} ${op}: moved ${result.bytes} bytes, expected ${bytes}`);
   return { seconds: result.seconds, rss: run.maxRssMiB };
