@@ -15,7 +15,20 @@
 // take every module, stripped source and compiled code, from the cache: amaro is never loaded
 // and the process starts faster. The cache lives under the OS temp directory unless
 // NODE_COMPILE_CACHE names another; NODE_DISABLE_COMPILE_CACHE=1 turns it off.
-import { enableCompileCache } from 'node:module';
+//
+// It also checks Node's version first, so that an older `node` on the PATH gets one clear line,
+// not a stack trace from the first TypeScript file it cannot read.
+import console from 'node:console';
+import module from 'node:module';
+import process from 'node:process';
 
-enableCompileCache();
+const MIN_NODE = 24;
+if (Number(process.versions.node.split('.')[0]) < MIN_NODE) {
+  console.error(
+    `movingdata: needs Node.js ${MIN_NODE} or later, and this is ${process.version}. ` +
+      `From the project's directory, \`npx movingdata\` runs it with the project's own Node ${MIN_NODE}.`,
+  );
+  process.exit(2);
+}
+module.enableCompileCache();
 await import('../src/cli/main.ts');

@@ -1,12 +1,14 @@
 /**
  * bin/movingdata.js, checked on real processes:
  * - run as an executable, its shebang gives Node the V8 flags the product runs with;
+ * - under a Node older than 24 it exits 2 with one line, no stack trace (run when such a Node
+ *   is installed, as on our CI machines);
  * - it turns Node's compile cache on before any TypeScript is read, so that a warm start takes
  *   every module from the cache and never loads Node's type stripper (amaro, a WebAssembly
  *   module that stays resident once loaded): the first run in a fresh cache directory strips
  *   (amaro loaded), the second does not.
  */
-import { spawn } from 'node:child_process';
+import { execFileSync, spawn } from 'node:child_process';
 import { once } from 'node:events';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -65,4 +67,25 @@ it('runs as an executable with the V8 flags of its shebang', async () => {
   const [code] = (await once(child, 'close')) as [number | null];
   expect(code).toBe(0);
   expect(stderr).toContain('execArgv=["--max-semi-space-size=1"]');
+});
+
+/** A system Node older than 24, if this machine has one. */
+const OLDER_NODE = ['/usr/bin/node', '/usr/local/bin/node'].find((path) => {
+  try {
+    return Number(execFileSync(path, ['-p', 'process.versions.node.split(".")[0]'], { encoding: 'utf8' })) < 24;
+  } catch {
+    return false;
+  }
+});
+
+it.skipIf(OLDER_NODE === undefined)('refuses an older Node with one line and exit 2', async () => {
+  const child = spawn(OLDER_NODE!, [BIN, 'serve'], { env: { PATH: process.env['PATH'] ?? '', TMPDIR: cacheDir }, stdio: ['ignore', 'pipe', 'pipe'] });
+  let stdout = '';
+  let stderr = '';
+  child.stdout.on('data', (chunk: Buffer) => (stdout += chunk.toString()));
+  child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
+  const [code] = (await once(child, 'close')) as [number | null];
+  expect(code).toBe(2);
+  expect(stdout).toBe('');
+  expect(stderr).toMatch(/^movingdata: needs Node\.js 24 or later, and this is v\d+\.\d+\.\d+\. .*npx movingdata.*\n$/);
 });
