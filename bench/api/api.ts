@@ -90,7 +90,7 @@ interface Server {
   stop(): Promise<void>;
 }
 
-/** `movingdata serve --demo` on a free port, with the same flags as `npm start`, once /health answers. */
+/** `movingdata serve --demo` on a free port, with the flags of bin/movingdata.js, once /health answers. */
 async function startServer(env: Readonly<Record<string, string>>, dataDir: string): Promise<Server> {
   const port = await freePort();
   const server = spawn(process.execPath, [...NODE_FLAGS, MAIN, 'serve', '--demo', '--port', String(port)], {

@@ -2,34 +2,20 @@
  * `movingdata tokens` and `movingdata audit` as a user runs them: a real process on an
  * embedded store, checked by exit code and output.
  */
-import { spawn } from 'node:child_process';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { openPgliteStore } from '../../src/metadata/pglite/pglite-store.ts';
 import { sqlAuditTamperer } from '../../src/metadata/sql/testing.ts';
+import { run, type Run } from '../run.ts';
 
 const MAIN = join(import.meta.dirname, '../../bin/movingdata.js');
-
-interface Run {
-  code: number | null;
-  stdout: string;
-  stderr: string;
-}
 
 let dataDir: string;
 
 function cli(...args: string[]): Promise<Run> {
-  const child = spawn(process.execPath, [MAIN, ...args], {
-    env: { PATH: process.env['PATH'] ?? '', HOME: process.env['HOME'] ?? '', MOVINGDATA_DATA_DIR: dataDir },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  let stdout = '';
-  let stderr = '';
-  child.stdout.on('data', (chunk: Buffer) => (stdout += chunk.toString()));
-  child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
-  return new Promise((resolve) => child.on('close', (code) => resolve({ code, stdout, stderr })));
+  return run(process.execPath, [MAIN, ...args], { PATH: process.env['PATH'] ?? '', HOME: process.env['HOME'] ?? '', MOVINGDATA_DATA_DIR: dataDir });
 }
 
 beforeAll(async () => {

@@ -8,12 +8,12 @@
  *   module that stays resident once loaded): the first run in a fresh cache directory strips
  *   (amaro loaded), the second does not.
  */
-import { execFileSync, spawn } from 'node:child_process';
-import { once } from 'node:events';
+import { execFileSync } from 'node:child_process';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { delimiter, dirname, join } from 'node:path';
 import { afterAll, beforeAll, expect, it } from 'vitest';
+import { run, type Run } from '../run.ts';
 
 const BIN = join(import.meta.dirname, '../../bin/movingdata.js');
 // Reports, as the process exits, whether Node loaded its TypeScript stripper.
@@ -28,17 +28,9 @@ afterAll(async () => {
   await rm(cacheDir, { recursive: true, force: true });
 });
 
-function help(): Promise<{ code: number | null; stdout: string; stderr: string }> {
-  const child = spawn(process.execPath, ['--import', PROBE, BIN, '--help'], {
-    // No NODE_COMPILE_CACHE: the cache is the one the entry turns on, under the temp directory.
-    env: { PATH: process.env['PATH'] ?? '', TMPDIR: cacheDir },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  let stdout = '';
-  let stderr = '';
-  child.stdout.on('data', (chunk: Buffer) => (stdout += chunk.toString()));
-  child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
-  return new Promise((resolve) => child.on('close', (code) => resolve({ code, stdout, stderr })));
+function help(): Promise<Run> {
+  // No NODE_COMPILE_CACHE: the cache is the one the entry turns on, under the temp directory.
+  return run(process.execPath, ['--import', PROBE, BIN, '--help'], { PATH: process.env['PATH'] ?? '', TMPDIR: cacheDir });
 }
 
 it('strips TypeScript on a cold start only: a warm start runs from the compile cache', async () => {
@@ -57,14 +49,8 @@ it('runs as an executable with the V8 flags of its shebang', async () => {
   // NODE_OPTIONS flags stay out of process.execArgv, so what it shows came from the shebang.
   const probe = join(cacheDir, 'exec-argv.mjs');
   await writeFile(probe, 'process.on("exit", () => process.stderr.write(`execArgv=${JSON.stringify(process.execArgv)}\\n`));\n');
-  const child = spawn(BIN, ['--help'], {
-    // The shebang runs `node` from the PATH: this test's Node first.
-    env: { PATH: `${dirname(process.execPath)}${delimiter}${process.env['PATH'] ?? ''}`, TMPDIR: cacheDir, NODE_OPTIONS: `--import=${probe}` },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  let stderr = '';
-  child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
-  const [code] = (await once(child, 'close')) as [number | null];
+  // The shebang runs `node` from the PATH: this test's Node first.
+  const { code, stderr } = await run(BIN, ['--help'], { PATH: `${dirname(process.execPath)}${delimiter}${process.env['PATH'] ?? ''}`, TMPDIR: cacheDir, NODE_OPTIONS: `--import=${probe}` });
   expect(code).toBe(0);
   expect(stderr).toContain('execArgv=["--max-semi-space-size=1"]');
 });
@@ -79,12 +65,7 @@ const OLDER_NODE = ['/usr/bin/node', '/usr/local/bin/node'].find((path) => {
 });
 
 it.skipIf(OLDER_NODE === undefined)('refuses an older Node with one line and exit 2', async () => {
-  const child = spawn(OLDER_NODE!, [BIN, 'serve'], { env: { PATH: process.env['PATH'] ?? '', TMPDIR: cacheDir }, stdio: ['ignore', 'pipe', 'pipe'] });
-  let stdout = '';
-  let stderr = '';
-  child.stdout.on('data', (chunk: Buffer) => (stdout += chunk.toString()));
-  child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
-  const [code] = (await once(child, 'close')) as [number | null];
+  const { code, stdout, stderr } = await run(OLDER_NODE!, [BIN, 'serve'], { PATH: process.env['PATH'] ?? '', TMPDIR: cacheDir });
   expect(code).toBe(2);
   expect(stdout).toBe('');
   expect(stderr).toMatch(/^movingdata: needs Node\.js 24 or later, and this is v\d+\.\d+\.\d+\. .*npx movingdata.*\n$/);
