@@ -91,6 +91,25 @@ describe('configuration', () => {
     expect(loadConfig({ S3_BACKEND: 's3', S3_SSE_KMS_KEY_ID: 'none' }, '/srv/app').locations[0]?.store).toMatchObject({ sseKmsKeyId: undefined });
   });
 
+  it('reads upload part sizes in bytes or binary units, and parts in flight, per provider', () => {
+    const lab = { S3_ENDPOINT: 'http://127.0.0.1:9000', AZURITE_BLOB_URL: 'http://127.0.0.1:10000/devstoreaccount1', AZURE_STORAGE_KEY: 'a2V5' };
+    const stores = (env: Record<string, string>) => loadConfig({ ...lab, ...env }, '/srv/app').locations.map((l) => l.store);
+    expect(stores({ S3_UPLOAD_PART_SIZE: '16M', S3_UPLOAD_CONCURRENCY: '2', AZURE_UPLOAD_BLOCK_SIZE: '512K', AZURE_UPLOAD_CONCURRENCY: '8' }).slice(0, 2)).toMatchObject([
+      { provider: 's3', partSize: 16 * 1024 * 1024, queueSize: 2 },
+      { provider: 'azure', blockSize: 512 * 1024, concurrency: 8 },
+    ]);
+    for (const spelling of ['16777216', '16mi', '16MiB', '16 MB', '16m']) expect(stores({ S3_UPLOAD_PART_SIZE: spelling })[0]).toMatchObject({ partSize: 16 * 1024 * 1024 });
+    expect(stores({ S3_UPLOAD_PART_SIZE: '5G' })[0]).toMatchObject({ partSize: 5 * 1024 ** 3 });
+    // Unset: no field, so each store keeps its own default.
+    const [s3, azure] = stores({});
+    expect(s3).not.toHaveProperty('partSize');
+    expect(s3).not.toHaveProperty('queueSize');
+    expect(azure).not.toHaveProperty('blockSize');
+    expect(azure).not.toHaveProperty('concurrency');
+    const viaConnectionString = loadConfig({ AZURE_STORAGE_CONNECTION_STRING: 'UseDevelopmentStorage=true', AZURE_UPLOAD_BLOCK_SIZE: '4M' }, '/srv/app').locations[1]?.store;
+    expect(viaConnectionString).toMatchObject({ provider: 'azure', connectionString: 'UseDevelopmentStorage=true', blockSize: 4 * 1024 * 1024 });
+  });
+
   it('reads keys and roles per location, always adding system', () => {
     const config = loadConfig({ S3_ENCRYPTION_KEY: 'AGE-SECRET-KEY-1XYZ', AZURE_ALLOWED_ROLES: 'ops, auditors', MOVINGDATA_DEMO: '1', MOVINGDATA_ADMIN_TOKEN: 'demo-admin-token-123456' }, '/srv/app');
     expect(config.locations[0]?.key).toEqual({ location: 'aws', variable: 'S3_ENCRYPTION_KEY', value: 'AGE-SECRET-KEY-1XYZ' });
@@ -116,6 +135,12 @@ describe('configuration', () => {
     [{ MOVINGDATA_DEMO: '1', MOVINGDATA_ADMIN_TOKEN: 'short' }, 'MOVINGDATA_ADMIN_TOKEN', '16 to 512'],
     [{ GCS_ALLOWED_ROLES: 'Admin' }, 'GCS_ALLOWED_ROLES', 'lowercase'],
     [{ MOVINGDATA_DEMO: 'maybe' }, 'MOVINGDATA_DEMO', 'boolean'],
+    [{ S3_ENDPOINT: 'http://h:9000', S3_UPLOAD_PART_SIZE: '4M' }, 'S3_UPLOAD_PART_SIZE', 'between 5 MiB and 5 GiB, got 4 MiB'],
+    [{ S3_ENDPOINT: 'http://h:9000', S3_UPLOAD_PART_SIZE: '1.5M' }, 'S3_UPLOAD_PART_SIZE', 'must be a size in bytes'],
+    [{ S3_ENDPOINT: 'http://h:9000', S3_UPLOAD_PART_SIZE: 'big' }, 'S3_UPLOAD_PART_SIZE', 'must be a size in bytes'],
+    [{ S3_ENDPOINT: 'http://h:9000', S3_UPLOAD_CONCURRENCY: '0' }, 'S3_UPLOAD_CONCURRENCY', 'between 1 and 64'],
+    [{ AZURE_STORAGE_CONNECTION_STRING: 'UseDevelopmentStorage=true', AZURE_UPLOAD_BLOCK_SIZE: '1K' }, 'AZURE_UPLOAD_BLOCK_SIZE', 'between 64 KiB and 4000 MiB'],
+    [{ AZURE_STORAGE_CONNECTION_STRING: 'UseDevelopmentStorage=true', AZURE_UPLOAD_CONCURRENCY: 'many' }, 'AZURE_UPLOAD_CONCURRENCY', 'must be an integer'],
   ])('rejects %j naming %s', (env, variable, fragment) => {
     const err = configError(env);
     expect(err.variable).toBe(variable);

@@ -166,6 +166,11 @@ function localLocation(name: string, container: string, dataDir: string): StoreC
 }
 
 const BUCKET_NAME = /^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$/;
+const KiB = 1024;
+const MiB = 1024 * KiB;
+const GiB = 1024 * MiB;
+/** Most parts (blocks) one upload may have in flight. */
+const MAX_UPLOAD_CONCURRENCY = 64;
 
 function bucketName(read: EnvReader, variable: string, fallback: string): string {
   const name = read.string(variable, fallback);
@@ -185,6 +190,7 @@ function awsLocation(read: EnvReader, dataDir: string): StoreConfig {
     throw new ConfigError(accessKeyId === undefined ? 'S3_ACCESS_KEY' : 'S3_SECRET_KEY', 'S3_ACCESS_KEY and S3_SECRET_KEY go together; set both or neither (neither uses the AWS default credential chain)');
   }
   const onAws = endpoint === undefined || endpoint.hostname.endsWith('.amazonaws.com');
+  const tuning = uploadTuning(read, { name: 'S3_UPLOAD_PART_SIZE', min: 5 * MiB, max: 5 * GiB }, 'S3_UPLOAD_CONCURRENCY');
   return {
     provider: 's3',
     location: 'aws',
@@ -195,7 +201,21 @@ function awsLocation(read: EnvReader, dataDir: string): StoreConfig {
     forcePathStyle: read.boolean('S3_FORCE_PATH_STYLE', !onAws),
     sseKmsKeyId: sseKmsKeyId(read),
     flavor: read.oneOf('S3_FLAVOR', ['aws', 'minio'], onAws ? 'aws' : 'minio'),
+    ...(tuning.size === undefined ? {} : { partSize: tuning.size }),
+    ...(tuning.concurrency === undefined ? {} : { queueSize: tuning.concurrency }),
   };
+}
+
+/**
+ * Part (block) size and parts in flight of a provider's uploads, each only when its variable is
+ * set (the store keeps its own default otherwise), like rclone's --s3-chunk-size and
+ * --s3-upload-concurrency. They trade memory for speed: S3 uploads share one pool of
+ * size × concurrency bytes per location; each Azure upload holds up to size × concurrency.
+ */
+function uploadTuning(read: EnvReader, size: { name: string; min: number; max: number }, concurrencyName: string): { size?: number; concurrency?: number } {
+  const bytes = read.bytes(size.name, size);
+  const concurrency = read.isSet(concurrencyName) ? read.integer(concurrencyName, 0, { min: 1, max: MAX_UPLOAD_CONCURRENCY }) : undefined;
+  return { ...(bytes === undefined ? {} : { size: bytes }), ...(concurrency === undefined ? {} : { concurrency }) };
 }
 
 /** SSE-KMS under `netapp-key` (the lab MinIO's static key) unless named otherwise; `none` turns it off. */
@@ -211,7 +231,9 @@ function azureLocation(read: EnvReader, dataDir: string): StoreConfig {
   const backend = read.oneOf('AZURE_BACKEND', ['azure', 'local'], url === undefined && connectionString === undefined ? 'local' : 'azure');
   if (backend === 'local') return localLocation('azure', container, dataDir);
 
-  if (connectionString !== undefined) return { provider: 'azure', location: 'azure', container, connectionString };
+  const tuning = uploadTuning(read, { name: 'AZURE_UPLOAD_BLOCK_SIZE', min: 64 * KiB, max: 4000 * MiB }, 'AZURE_UPLOAD_CONCURRENCY');
+  const blocks = { ...(tuning.size === undefined ? {} : { blockSize: tuning.size }), ...(tuning.concurrency === undefined ? {} : { concurrency: tuning.concurrency }) };
+  if (connectionString !== undefined) return { provider: 'azure', location: 'azure', container, connectionString, ...blocks };
   // Azurite-style URLs carry the account as their first path segment; real ones as a subdomain.
   const account = read.optional('AZURE_STORAGE_ACCOUNT') ?? (url ? accountFromUrl(url) : undefined);
   if (account === undefined) throw new ConfigError('AZURE_STORAGE_ACCOUNT', 'is required when AZURE_BACKEND=azure without AZURITE_BLOB_URL or AZURE_STORAGE_CONNECTION_STRING');
@@ -229,6 +251,7 @@ function azureLocation(read: EnvReader, dataDir: string): StoreConfig {
     accountName: account,
     ...(accountKey === undefined ? {} : { accountKey }),
     ...(sasToken === undefined ? {} : { sasToken }),
+    ...blocks,
   };
 }
 

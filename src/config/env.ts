@@ -49,6 +49,21 @@ export class EnvReader {
     return value;
   }
 
+  /**
+   * A size in bytes, or with a binary unit as rclone writes them: `8M`, `8Mi` and `8MiB` are all
+   * 8 MiB (K, M, G; case-insensitive). Undefined when unset.
+   */
+  bytes(name: string, range: { min: number; max: number }): number | undefined {
+    const raw = this.optional(name);
+    if (raw === undefined) return undefined;
+    const match = /^(\d+)\s*(?:([kmg])(?:ib?|b)?|b)?$/i.exec(raw);
+    if (!match) throw new ConfigError(name, `must be a size in bytes, or with K, M or G (binary units: 8M = 8MiB = 8388608), got '${raw}'`);
+    const unit = match[2]?.toLowerCase();
+    const value = Number(match[1]) * (unit === 'k' ? 1024 : unit === 'm' ? 1024 ** 2 : unit === 'g' ? 1024 ** 3 : 1);
+    if (value < range.min || value > range.max) throw new ConfigError(name, `must be between ${formatBytes(range.min)} and ${formatBytes(range.max)}, got ${formatBytes(value)}`);
+    return value;
+  }
+
   number(name: string, fallback: number, range: { min: number; max: number }): number {
     const raw = this.optional(name);
     if (raw === undefined) return fallback;
@@ -97,4 +112,12 @@ export class EnvReader {
       .map((item) => item.trim())
       .filter((item) => item !== '');
   }
+}
+
+/** `8 MiB`, `64 KiB`, `5 GiB`, or plain bytes when no binary unit divides the value. */
+function formatBytes(bytes: number): string {
+  for (const [unit, size] of [['GiB', 1024 ** 3], ['MiB', 1024 ** 2], ['KiB', 1024]] as const) {
+    if (bytes >= size && bytes % size === 0) return `${bytes / size} ${unit}`;
+  }
+  return `${bytes} bytes`;
 }

@@ -26,6 +26,10 @@ export type StoreConfig =
        * REDUCED_REDUNDANCY only; keys with empty or dot segments refused).
        */
       readonly flavor: 'aws' | 'minio';
+      /** Multipart part size in bytes (the store's default when absent). */
+      readonly partSize?: number;
+      /** Parts in flight across the store's uploads (the store's default when absent). */
+      readonly queueSize?: number;
     })
   | (Common & {
       readonly provider: 'azure';
@@ -34,6 +38,10 @@ export type StoreConfig =
       readonly accountKey?: string;
       readonly sasToken?: string;
       readonly connectionString?: string;
+      /** Block size in bytes (the store's default when absent). */
+      readonly blockSize?: number;
+      /** Blocks in flight per upload (the store's default when absent). */
+      readonly concurrency?: number;
     })
   | (Common & {
       readonly provider: 'gcs';
@@ -62,6 +70,8 @@ export async function openStore(config: StoreConfig): Promise<ObjectStore> {
         ...(config.sseKmsKeyId === undefined ? {} : { sseKms: { keyId: config.sseKmsKeyId } }),
         storageClasses: config.flavor === 'aws' ? AWS_STORAGE_CLASSES : MINIO_STORAGE_CLASSES,
         keyRules: config.flavor,
+        ...(config.partSize === undefined ? {} : { partSize: config.partSize }),
+        ...(config.queueSize === undefined ? {} : { queueSize: config.queueSize }),
       });
     }
     case 'azure': {
