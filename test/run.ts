@@ -1,6 +1,10 @@
 /** Test helper: run a command to its end, stdin closed, with its exit code and output. */
 import { spawn } from 'node:child_process';
 import { once } from 'node:events';
+import { fileURLToPath } from 'node:url';
+
+/** The `movingdata` command, run as `node BIN <verb> ...` (or as an executable). */
+export const BIN = fileURLToPath(new URL('../bin/movingdata.js', import.meta.url));
 
 export interface Run {
   readonly code: number | null;

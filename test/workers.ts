@@ -9,13 +9,12 @@
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
-import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { BIN } from './run.ts';
 
 export { until } from './until.ts';
 
 export const ROOT = fileURLToPath(new URL('../', import.meta.url));
-export const MAIN = join(ROOT, 'bin/movingdata.js');
 
 export interface WorkerExit {
   readonly code: number | null;
@@ -39,7 +38,7 @@ export interface WorkerProcess {
  * output captured.
  */
 export function spawnWorker(id: string, env: Readonly<Record<string, string>>, args: readonly string[] = []): WorkerProcess {
-  const child = spawn(process.execPath, [MAIN, 'worker', '--id', id, ...args], { cwd: ROOT, env, stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawn(process.execPath, [BIN, 'worker', '--id', id, ...args], { cwd: ROOT, env, stdio: ['ignore', 'pipe', 'pipe'] });
   let output = '';
   const exit = once(child, 'exit').then(([code, signal]) => ({ code: code as number | null, signal: signal as NodeJS.Signals | null }));
   const ready = new Promise<void>((resolve, reject) => {

@@ -14,11 +14,11 @@ import {
   GetObjectCommand,
   HeadObjectCommand,
   PutObjectCommand,
-  S3Client,
 } from '@aws-sdk/client-s3';
 import pg from 'pg';
 import { afterAll, describe, expect, it } from 'vitest';
 import { labEnv } from '../../test/lab.ts';
+import { labS3Client } from '../../test/lab-s3.ts';
 import { isMovingDataError } from '../errors.ts';
 import {
   labPaths,
@@ -59,15 +59,7 @@ function parseEnvFile(text: string): Record<string, string> {
   return env;
 }
 
-function s3Client(env: Readonly<Record<string, string>>): S3Client {
-  return new S3Client({
-    endpoint: env['S3_ENDPOINT'],
-    region: env['S3_REGION'],
-    forcePathStyle: true,
-    credentials: { accessKeyId: env['S3_ACCESS_KEY'] ?? '', secretAccessKey: env['S3_SECRET_KEY'] ?? '' },
-    maxAttempts: 1,
-  });
-}
+const s3Client = (env: Readonly<Record<string, string>>) => labS3Client(env, { maxAttempts: 1 });
 
 describe('lab settings', () => {
   it('provides every variable, with the fixed values exactly as documented', () => {

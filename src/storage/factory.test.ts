@@ -3,11 +3,12 @@
  * adapters, which is visible in what the server stores (an S3 multipart ETag counts its parts; an
  * Azure block blob lists its committed blocks), read back with the official SDKs.
  */
-import { HeadObjectCommand, S3Client } from '@aws-sdk/client-s3';
+import { HeadObjectCommand } from '@aws-sdk/client-s3';
 import { BlobServiceClient, StorageSharedKeyCredential } from '@azure/storage-blob';
 import { randomUUID } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
 import { labEnv } from '../../test/lab.ts';
+import { labS3Client } from '../../test/lab-s3.ts';
 import { loadConfig } from '../config/config.ts';
 import { generatedBody } from './conformance/body.ts';
 import { openStore } from './factory.ts';
@@ -34,13 +35,7 @@ async function putThroughConfig(index: 0 | 1, overrides: Record<string, string>,
 
 describe('upload tuning from configuration, on the lab', () => {
   it('S3_UPLOAD_PART_SIZE sets the multipart part size MinIO receives', async () => {
-    const env = labEnv();
-    const s3 = new S3Client({
-      endpoint: env['S3_ENDPOINT']!,
-      region: env['S3_REGION']!,
-      forcePathStyle: true,
-      credentials: { accessKeyId: env['S3_ACCESS_KEY']!, secretAccessKey: env['S3_SECRET_KEY']! },
-    });
+    const s3 = labS3Client();
     const parts = async (key: string): Promise<string | undefined> => (await s3.send(new HeadObjectCommand({ Bucket: CONTAINER, Key: key }))).ETag?.replace(/"/g, '').split('-')[1];
     try {
       // 11 MiB: 3 parts of 5 MiB when tuned, 2 of the default 8 MiB otherwise.

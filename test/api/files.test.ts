@@ -3,7 +3,7 @@
  * and on the lab's real servers. Uploads are encrypted on the way in, downloads decrypted,
  * every call authenticated, authorised per location and audited.
  */
-import { HeadObjectCommand, S3Client } from '@aws-sdk/client-s3';
+import { HeadObjectCommand } from '@aws-sdk/client-s3';
 import { createHash, randomBytes } from 'node:crypto';
 import { request as httpRequest } from 'node:http';
 import { mkdtemp, rm } from 'node:fs/promises';
@@ -15,6 +15,7 @@ import { createApp, type App } from '../../src/app.ts';
 import { loadConfig } from '../../src/config/config.ts';
 import { formatFernetKey, generateFernetKey } from '../../src/crypto/fernet/fernet.ts';
 import { labEnv } from '../lab.ts';
+import { labS3Client } from '../lab-s3.ts';
 
 const ADMIN = 'demo-admin-token-for-tests-0123456789';
 
@@ -257,8 +258,7 @@ describe.each(setups)('file API on %s', (label, environment) => {
 
   it.runIf(label === 'the lab')('stores S3 objects with SSE-KMS under netapp-key (proved by HEAD)', async () => {
     await call('PUT', '/files/aws/sse/proof.txt', { token: tokens['analyst'], body: 'server-side encrypted too' });
-    const env = labEnv();
-    const s3 = new S3Client({ endpoint: env['S3_ENDPOINT'], region: env['S3_REGION'], forcePathStyle: true, credentials: { accessKeyId: env['S3_ACCESS_KEY']!, secretAccessKey: env['S3_SECRET_KEY']! } });
+    const s3 = labS3Client();
     const head = await s3.send(new HeadObjectCommand({ Bucket: 'files-api', Key: 'sse/proof.txt' }));
     s3.destroy();
     expect(head.ServerSideEncryption).toBe('aws:kms');

@@ -8,14 +8,12 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { openPgliteStore } from '../../src/metadata/pglite/pglite-store.ts';
 import { sqlAuditTamperer } from '../../src/metadata/sql/testing.ts';
-import { run, type Run } from '../run.ts';
-
-const MAIN = join(import.meta.dirname, '../../bin/movingdata.js');
+import { BIN, run, type Run } from '../run.ts';
 
 let dataDir: string;
 
 function cli(...args: string[]): Promise<Run> {
-  return run(process.execPath, [MAIN, ...args], { PATH: process.env['PATH'] ?? '', HOME: process.env['HOME'] ?? '', MOVINGDATA_DATA_DIR: dataDir });
+  return run(process.execPath, [BIN, ...args], { PATH: process.env['PATH'] ?? '', HOME: process.env['HOME'] ?? '', MOVINGDATA_DATA_DIR: dataDir });
 }
 
 beforeAll(async () => {

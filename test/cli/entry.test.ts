@@ -13,9 +13,8 @@ import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { delimiter, dirname, join } from 'node:path';
 import { afterAll, beforeAll, expect, it } from 'vitest';
-import { run, type Run } from '../run.ts';
+import { BIN, run, type Run } from '../run.ts';
 
-const BIN = join(import.meta.dirname, '../../bin/movingdata.js');
 // Reports, as the process exits, whether Node loaded its TypeScript stripper.
 const PROBE = 'data:text/javascript,process.on("exit",()=>process.stderr.write("amaro="+process.moduleLoadList.some((m)=>m.includes("amaro"))+"\\n"))';
 

@@ -13,9 +13,9 @@ import { mkdtemp, readdir, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
+import { BIN } from '../run.ts';
 import { until } from '../until.ts';
 
-const MAIN = join(import.meta.dirname, '../../bin/movingdata.js');
 const ADMIN = 'demo-admin-token-for-the-crash-tests';
 const sha256 = (bytes: Buffer): string => createHash('sha256').update(bytes).digest('hex');
 
@@ -27,7 +27,7 @@ interface Server {
 }
 
 async function startServer(dataDir: string, extra: Record<string, string> = {}): Promise<Server> {
-  const child = spawn(process.execPath, [MAIN, 'serve', '--demo', '--port', '0'], {
+  const child = spawn(process.execPath, [BIN, 'serve', '--demo', '--port', '0'], {
     env: {
       PATH: process.env['PATH'] ?? '',
       HOME: process.env['HOME'] ?? '',

@@ -3,10 +3,11 @@
  * asking the server directly (a raw HEAD through the SDK), for every kind of write: a single
  * PUT, a multipart upload, a server-side copy and a tier change.
  */
-import { HeadObjectCommand, S3Client } from '@aws-sdk/client-s3';
+import { HeadObjectCommand, type S3Client } from '@aws-sdk/client-s3';
 import { randomBytes } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { labEnv } from '../../../test/lab.ts';
+import { labS3Client } from '../../../test/lab-s3.ts';
 import { bufferBody, generatedBody } from '../conformance/body.ts';
 import { MINIO_STORAGE_CLASSES, S3Store } from './s3-store.ts';
 
@@ -33,7 +34,7 @@ describe('S3 SSE-KMS (MinIO)', () => {
       sseKms: { keyId },
       storageClasses: MINIO_STORAGE_CLASSES,
     });
-    raw = new S3Client({ endpoint: env['S3_ENDPOINT']!, region: env['S3_REGION']!, credentials, forcePathStyle: true });
+    raw = labS3Client(env);
     await store.ensureContainer();
   });
 
