@@ -83,6 +83,21 @@ export async function createApp(config: Config): Promise<App> {
     }),
   );
 
+  // What a crashed predecessor left: copies it was writing (settled: a write that never
+  // committed is abandoned and its object removed), and its temporary upload files.
+  try {
+    const staleMs = config.engine.staleWriteS * 1000;
+    const olderThanMs = metadata.features.multiProcess ? staleMs : 0;
+    const settled = await replicator.reconcileStale(olderThanMs);
+    // A bucket may be shared with other writers whatever the metadata: only our own directory
+    // is cleaned of everything.
+    const cleaned = await Promise.all([...stores.values()].map(async (store) => store.inner.cleanupIncomplete?.(store.provider === 'local' ? olderThanMs : staleMs) ?? 0));
+    const leftovers = cleaned.reduce((a, b) => a + b, 0);
+    if (settled + leftovers > 0) api.log.warn({ settled, leftovers }, 'settled writes a stopped server left in flight');
+  } catch (err) {
+    api.log.warn({ err: err instanceof Error ? err.message : String(err) }, 'could not settle the writes left in flight; the drift scan reports them');
+  }
+
   // Jobs and scans start with the app (also for in-process use through api.inject).
   worker?.start();
   const stopScans =

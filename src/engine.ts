@@ -12,12 +12,13 @@ import type { Config } from './config/config.ts';
 import { EncryptedStore } from './crypto/encrypted-store.ts';
 import { LocalKeyring } from './crypto/keys/local-keyring.ts';
 import type { KeyProvider } from './crypto/keys/port.ts';
-import { QueueRunner, type PayloadHandler } from './jobs/runner.ts';
+import { QueueRunner, optionalPayloadText, payloadText, type PayloadHandler } from './jobs/runner.ts';
 import { createWorker, workerSettings, type JobHandlers, type JobLogger, type JobWorker } from './jobs/worker.ts';
 import { openMetadataStore, type MetadataStore } from './metadata/index.ts';
 import { ConsistencyManager } from './replication/consistency.ts';
 import { replicationHandlers } from './replication/handlers.ts';
 import { Replicator } from './replication/replicator.ts';
+import { rewrapLocation } from './replication/rewrap.ts';
 import { openStore } from './storage/factory.ts';
 
 export interface Engine {
@@ -31,7 +32,7 @@ export interface Engine {
   readonly consistency: ConsistencyManager;
   /** Where replication, moves, repairs and scans are submitted. */
   readonly jobs: QueueRunner;
-  /** What a worker runs, by job kind: replicate, move, verify, repair, scan. */
+  /** What a worker runs, by job kind: replicate, move, verify, repair, scan, rewrap. */
   readonly handlers: JobHandlers;
   /** A worker on this engine's queue and handlers, with the configured retry policy (not started). */
   worker(options: { readonly log: JobLogger; readonly concurrency?: number; readonly id?: string; readonly pollMs?: number; readonly leaseMs?: number }): JobWorker;
@@ -76,9 +77,16 @@ export async function openEngine(config: Config, options: EngineOptions = {}): P
 
   const audit = new AuditTrail(metadata.audit);
   const replicator = new Replicator({ metadata, stores, audit });
-  const consistency = new ConsistencyManager({ metadata, replicator, audit }, { deleteOrphans: config.engine.deleteOrphans, repairAttempts: config.engine.maxAttempts });
+  const consistency = new ConsistencyManager(
+    { metadata, replicator, audit },
+    { deleteOrphans: config.engine.deleteOrphans, repairAttempts: config.engine.maxAttempts, staleWriteMs: config.engine.staleWriteS * 1000 },
+  );
   const jobs = new QueueRunner(metadata.jobs, { maxAttempts: config.engine.maxAttempts });
-  const payloadHandlers: Record<string, PayloadHandler> = { ...replicationHandlers(replicator), ...consistency.handlers(jobs) };
+  const payloadHandlers: Record<string, PayloadHandler> = {
+    ...replicationHandlers(replicator),
+    ...consistency.handlers(jobs),
+    rewrap: (payload, context) => rewrapLocation({ keys, stores, metadata, audit }, optionalPayloadText(payload, 'principal') ?? 'system', payloadText(payload, 'location'), context),
+  };
   const handlers: JobHandlers = Object.fromEntries(Object.entries(payloadHandlers).map(([kind, h]) => [kind, onPayload(h)]));
 
   let closed = false;

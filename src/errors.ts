@@ -14,6 +14,7 @@ export const ERROR_CODES = [
   'unavailable',
   'invalid_argument',
   'invalid_key',
+  'invalid_cursor',
   'unsupported',
   'checksum_mismatch',
   'range_not_satisfiable',
@@ -24,6 +25,8 @@ export const ERROR_CODES = [
   'unauthenticated',
   'forbidden',
   'decryption_failed',
+  // a stored object is not the one recorded (substituted, truncated, re-written behind our back)
+  'integrity_mismatch',
   // anything we did not anticipate
   'internal',
 ] as const;

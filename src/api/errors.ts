@@ -15,6 +15,7 @@ export const HTTP_STATUS: Readonly<Record<ErrorCode, number>> = {
   unavailable: 503,
   invalid_argument: 400,
   invalid_key: 400,
+  invalid_cursor: 400,
   unsupported: 501,
   checksum_mismatch: 502,
   range_not_satisfiable: 416,
@@ -23,6 +24,7 @@ export const HTTP_STATUS: Readonly<Record<ErrorCode, number>> = {
   unauthenticated: 401,
   forbidden: 403,
   decryption_failed: 422,
+  integrity_mismatch: 422,
   internal: 500,
 };
 

@@ -67,7 +67,7 @@ export async function buildApi(context: AppContext): Promise<FastifyInstance> {
   await app.register(consistencyRoutes, { consistency: context.consistency, jobs: context.jobs });
   await app.register(tokenRoutes, { metadata: context.metadata, audit: context.audit });
   await app.register(auditRoutes, { audit: context.audit });
-  await app.register(keyRoutes, { keys: context.keys, stores: context.stores, metadata: context.metadata, audit: context.audit });
+  await app.register(keyRoutes, { keys: context.keys, stores: context.stores, audit: context.audit, jobs: context.jobs });
 
   app.get('/openapi.json', { schema: { hide: true } }, async () => app.swagger());
   return app;

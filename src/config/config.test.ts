@@ -30,7 +30,7 @@ describe('configuration', () => {
       ['gcp', 'GCS_ENCRYPTION_KEY', undefined, ['admin', 'compliance', 'system']],
     ]);
     expect(config.kafka).toEqual({ bootstrap: undefined, topicAccess: 'access-events' });
-    expect(config.engine).toEqual({ workerConcurrency: 4, scanIntervalS: 300, deleteOrphans: false, maxAttempts: 10, retryBaseMs: 1000, retryCapMs: 300_000, leaseMs: 30_000, pollMs: 1000 });
+    expect(config.engine).toEqual({ workerConcurrency: 4, scanIntervalS: 300, deleteOrphans: false, maxAttempts: 10, retryBaseMs: 1000, retryCapMs: 300_000, leaseMs: 30_000, pollMs: 1000, staleWriteS: 3600 });
     expect(Object.isFrozen(config.locations[0])).toBe(true);
   });
 

@@ -68,6 +68,12 @@ export interface Config {
     readonly leaseMs: number;
     /** Pause between claims while the queue is empty. */
     readonly pollMs: number;
+    /**
+     * A copy in flight (`writing`) this long was left by a writer that stopped: the drift scan
+     * reports it and its repair settles it; start-up settles such copies too (on embedded
+     * metadata, every copy in flight, since the server is then its only writer).
+     */
+    readonly staleWriteS: number;
   };
   readonly kafka: {
     /** Broker list; undefined means the embedded bus. */
@@ -122,6 +128,7 @@ export function loadConfig(env: Env = process.env, cwd: string = process.cwd()):
       retryCapMs: read.integer('MOVINGDATA_RETRY_CAP_MS', 300_000, { min: 1, max: 86_400_000 }),
       leaseMs: read.integer('MOVINGDATA_JOB_LEASE_MS', 30_000, { min: 100, max: 86_400_000 }),
       pollMs: read.integer('MOVINGDATA_JOB_POLL_MS', 1000, { min: 10, max: 60_000 }),
+      staleWriteS: read.integer('MOVINGDATA_STALE_WRITE_S', 3600, { min: 1, max: 30 * 86_400 }),
     },
     kafka: {
       bootstrap: kafkaBootstrap(read),

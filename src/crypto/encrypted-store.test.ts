@@ -1,4 +1,5 @@
 import { execFileSync } from 'node:child_process';
+import { createHash } from 'node:crypto';
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -215,20 +216,47 @@ describe('encrypted store: what is stored, and what is refused', () => {
 
     const rotated = generateIdentity();
     const afterRotation = encrypted(inner, keysOf('aws', ageKey(rotated), ageKey(aws)));
-    const result = await afterRotation.rewrap('rotate/object');
-    expect(result).toEqual({ changed: true, from: ageKey(aws).id, to: ageKey(rotated).id });
-    expect(await afterRotation.rewrap('rotate/object')).toEqual({ changed: false, keyId: ageKey(rotated).id });
+    const result = await afterRotation.rewrap('rotate/object', 'rotate/object.rewrapped');
+    expect(result).toMatchObject({ changed: true, from: ageKey(aws).id, to: ageKey(rotated).id, key: 'rotate/object.rewrapped' });
+    expect(await afterRotation.rewrap('rotate/object.rewrapped', 'rotate/object.again')).toEqual({ changed: false, keyId: ageKey(rotated).id });
+    // The source is left as it was: the caller switches its records, then removes it.
+    expect((await rawBytes(inner, 'rotate/object')).equals(before)).toBe(true);
 
-    const after = await rawBytes(inner, 'rotate/object');
+    const after = await rawBytes(inner, 'rotate/object.rewrapped');
+    expect(after.length).toBe(result.changed ? result.storedSize : -1);
     expect(after.subarray(ONE_RECIPIENT_HEADER_BYTES).equals(before.subarray(ONE_RECIPIENT_HEADER_BYTES))).toBe(true);
     expect(after.subarray(0, ONE_RECIPIENT_HEADER_BYTES).equals(before.subarray(0, ONE_RECIPIENT_HEADER_BYTES))).toBe(false);
-    const stored = await inner.head('rotate/object');
+    expect(result.changed && result.sealSha256).toBe(createHash('sha256').update(after.subarray(0, ONE_RECIPIENT_HEADER_BYTES)).digest('hex'));
+    const stored = await inner.head('rotate/object.rewrapped');
     expect(stored.metadata[META_KEY]).toBe(ageKey(rotated).id);
     expect(stored.metadata['owner']).toBe('rotation');
 
     const newOnly = encrypted(inner, keysOf('aws', ageKey(rotated)));
-    expect((await digestStream((await newOnly.get('rotate/object')).body)).sha256).toBe(sent.sha256);
-    await expectFailure(store.get('rotate/object'), 'decryption_failed');
+    expect((await digestStream((await newOnly.get('rotate/object.rewrapped')).body)).sha256).toBe(sent.sha256);
+    await expectFailure(store.get('rotate/object.rewrapped'), 'decryption_failed');
+  });
+
+  it('refuses, before any plaintext, an object that is not the one recorded: another object of the same size, a truncated one, a re-sealed token', async () => {
+    const a = await store.put('seal/a', bufferBody('A'.repeat(1000)).stream);
+    await store.put('seal/b', bufferBody('B'.repeat(1000)).stream);
+    const expectA = { storedSize: (await inner.head('seal/a')).size, sealSha256: a.sealSha256 };
+    expect((await digestStream((await store.get('seal/a', { expect: expectA })).body, { keep: true })).bytes?.toString()).toBe('A'.repeat(1000));
+    // b's bytes put where a's were (same size, same key): both reads refuse them, whole and ranged.
+    const substitute = async (over: string, from: string, cut?: number) =>
+      inner.put(over, Readable.from([(await rawBytes(inner, from)).subarray(0, cut)]), { metadata: (await inner.head(from)).metadata });
+    await substitute('seal/a', 'seal/b');
+    await expectFailure(store.get('seal/a', { expect: expectA }), 'integrity_mismatch');
+    await expectFailure(store.get('seal/a', { expect: expectA, range: { start: 10, end: 20 } }), 'integrity_mismatch');
+    // A truncated copy is refused by its size before a byte of it is read.
+    await substitute('seal/a', 'seal/b', 900);
+    await expectFailure(store.get('seal/a', { expect: expectA }), 'integrity_mismatch');
+    // Fernet: the token's digest is the seal.
+    const fernetStore = encrypted(inner, keysOf('azure', fernetKey(generateFernetKey())));
+    const f1 = await fernetStore.put('seal/f1', bufferBody('one').stream);
+    await fernetStore.put('seal/f2', bufferBody('two').stream);
+    await substitute('seal/f1', 'seal/f2');
+    await expectFailure(fernetStore.get('seal/f1', { expect: { sealSha256: f1.sealSha256 } }), 'integrity_mismatch');
+    expect((await digestStream((await fernetStore.get('seal/f1')).body, { keep: true })).bytes?.toString()).toBe('two');
   });
 
   it('hides its bookkeeping from callers and refuses reserved metadata names', async () => {

@@ -93,8 +93,44 @@ export interface SealedObject {
   readonly info: ObjectInfo;
 }
 
+/**
+ * What a read expects of the stored object, as recorded when it was written: a read checks it
+ * before the first plaintext byte, so an object substituted, truncated or re-written behind our
+ * back is an `integrity_mismatch`, never served as the recorded one.
+ */
+export interface SealExpectation {
+  /** Bytes of the stored object. */
+  readonly storedSize?: number | null;
+  /** SHA-256 (hex) of the age header (it holds the MAC over the wrapped file key), or of the whole Fernet token. */
+  readonly sealSha256?: string | null;
+}
+
+export type SealedGetOptions = GetOptions & { readonly expect?: SealExpectation };
+
+/** A put's answer, plus the digest of what seals the stored object (see SealExpectation). */
+export type SealedPutResult = PutResult & { readonly sealSha256: string };
+
+export function sha256Hex(bytes: Uint8Array): string {
+  return createHash('sha256').update(bytes).digest('hex');
+}
+
+function integrityMismatch(location: string, key: string, what: string): MovingDataError {
+  return new MovingDataError('integrity_mismatch', `${location}:${key} is not the object recorded: ${what}`, { retryable: false, details: { location, key } });
+}
+
 /** Result of re-wrapping one object's file key to the location's active key. */
-export type RewrapResult = { readonly changed: true; readonly from: string; readonly to: string } | { readonly changed: false; readonly keyId: string };
+export type RewrapResult =
+  | {
+      readonly changed: true;
+      readonly from: string;
+      readonly to: string;
+      /** Where the re-wrapped object was written (the source object is left as it was). */
+      readonly key: string;
+      readonly storedSize: number;
+      readonly sealSha256: string;
+      readonly put: PutResult;
+    }
+  | { readonly changed: false; readonly keyId: string };
 
 /** Passes plaintext through, hashing and counting it, and checks the announced size at the end. */
 export class PlaintextMeter extends Transform {
@@ -248,11 +284,11 @@ export class EncryptedStore implements ObjectStore {
     return this.#inner.close();
   }
 
-  put(key: string, body: Readable, options: PutOptions = {}): Promise<PutResult> {
+  put(key: string, body: Readable, options: PutOptions = {}): Promise<SealedPutResult> {
     return this.#run('put', key, () => this.#put(key, body, options));
   }
 
-  async #put(key: string, body: Readable, options: PutOptions): Promise<PutResult> {
+  async #put(key: string, body: Readable, options: PutOptions): Promise<SealedPutResult> {
     let metadata: Record<string, string>;
     try {
       metadata = lowercase(options.metadata);
@@ -275,7 +311,7 @@ export class EncryptedStore implements ObjectStore {
         metadata: { ...metadata, [META_FORMAT]: 'fernet', [META_KEY]: active.id, [META_SIZE]: String(meter.size) },
       });
       this.#onKeyUse({ operation: 'encrypt', location: this.location, objectKey: key, keyId: active.id });
-      return { key, size: meter.size, ...(stored.etag === undefined ? {} : { etag: stored.etag }), checksums: { sha256: meter.sha256 } };
+      return { key, size: meter.size, ...(stored.etag === undefined ? {} : { etag: stored.etag }), checksums: { sha256: meter.sha256 }, sealSha256: sha256Hex(token) };
     }
     const fileKey = newFileKey();
     const header = encodeHeader(fileKey, [active.recipient]);
@@ -301,27 +337,49 @@ export class EncryptedStore implements ObjectStore {
       },
     });
     this.#onKeyUse({ operation: 'encrypt', location: this.location, objectKey: key, keyId: active.id });
-    return { key, size: meter.size, ...(stored.etag === undefined ? {} : { etag: stored.etag }), checksums: { sha256: meter.sha256 } };
+    return { key, size: meter.size, ...(stored.etag === undefined ? {} : { etag: stored.etag }), checksums: { sha256: meter.sha256 }, sealSha256: sha256Hex(header) };
   }
 
-  get(key: string, options: GetOptions = {}): Promise<GetResult> {
+  get(key: string, options: SealedGetOptions = {}): Promise<GetResult> {
     return this.#run('get', key, () => (options.range === undefined ? this.#get(key, options) : this.#getRange(key, options)));
   }
 
-  async #get(key: string, options: GetOptions): Promise<GetResult> {
+  /** The stored object is as long as recorded (checked before a byte of it is read). */
+  #checkStoredSize(key: string, info: ObjectInfo, expect: SealExpectation | undefined): void {
+    if (expect?.storedSize != null && info.size !== expect.storedSize) {
+      throw integrityMismatch(this.location, key, `it is ${info.size} bytes, ${expect.storedSize} were written`);
+    }
+  }
+
+  /** The seal (age header or Fernet token) is the one recorded. */
+  #checkSeal(key: string, seal: Uint8Array, expect: SealExpectation | undefined): void {
+    if (expect?.sealSha256 != null && sha256Hex(seal) !== expect.sealSha256) {
+      throw integrityMismatch(this.location, key, 'its header is not the one written (another object, or re-written)');
+    }
+  }
+
+  async #get(key: string, options: SealedGetOptions): Promise<GetResult> {
     const got = await this.#inner.get(key, options.signal === undefined ? {} : { signal: options.signal });
     try {
+      this.#checkStoredSize(key, got.info, options.expect);
       const format = got.info.metadata[META_FORMAT] ?? 'age-v1';
       const sealedWith = got.info.metadata[META_KEY];
       if (format === 'fernet') {
-        const plaintext = await this.#openFernet(got.body, sealedWith, key);
+        const plaintext = await this.#openFernet(got.body, sealedWith, key, options.expect);
         return { body: Readable.from(plaintext.length === 0 ? [] : [plaintext]), info: this.#info(got.info, plaintext.length) };
       }
       const decrypt = createDecryptStream(this.#identities(key));
       const body = pipeline(got.body, decrypt, () => undefined);
       // Header MAC and first chunk verified before we answer: a wrong key or a tampered object
       // is an error status, not a 200 that breaks off.
-      await primed(body);
+      try {
+        await primed(body);
+      } catch (err) {
+        // A truncated object whose header is intact fails here too: the size check said why.
+        if (decrypt.header !== undefined) this.#checkSeal(key, decrypt.header.bytes, options.expect);
+        throw err;
+      }
+      if (decrypt.header !== undefined) this.#checkSeal(key, decrypt.header.bytes, options.expect);
       this.#onKeyUse({ operation: 'decrypt', location: this.location, objectKey: key, keyId: sealedWith ?? 'unknown' });
       const size = this.#plaintextSize(got.info, decrypt.headerLength);
       return { body, info: this.#info(got.info, size) };
@@ -424,12 +482,15 @@ export class EncryptedStore implements ObjectStore {
    * the header, with this location's identities), where the payload starts, and what the
    * object says about itself. The payload is `inner.get(key, { range: { start: headerLength } })`.
    */
-  openSealed(key: string, signal?: AbortSignal): Promise<SealedObject> {
+  openSealed(key: string, options: { readonly signal?: AbortSignal; readonly expect?: SealExpectation } = {}): Promise<SealedObject> {
+    const { signal } = options;
     return this.#run('open', key, async () => {
       const info = await this.#inner.head(key, signal);
+      this.#checkStoredSize(key, info, options.expect);
       if ((info.metadata[META_FORMAT] ?? 'age-v1') !== 'age-v1') throw new MovingDataError('unsupported', `${this.location}:${key} is not an age object`);
       const first = await this.#inner.get(key, { range: { start: 0, end: Math.min(HEAD_FETCH_BYTES, info.size) - 1 }, ...(signal ? { signal } : {}) });
       const opened = openFile(await collect(first.body, HEAD_FETCH_BYTES), this.#identities(key));
+      this.#checkSeal(key, opened.header.bytes, options.expect);
       const size = plaintextSize(info.size - opened.headerLength);
       return {
         fileKey: opened.fileKey,
@@ -443,15 +504,17 @@ export class EncryptedStore implements ObjectStore {
   }
 
   /**
-   * Re-wrap an object's file key to the location's active key: the header is rewritten, the
-   * payload bytes are copied unchanged (never decrypted). The new object replaces the old one
-   * only once every byte has been read, so a failure leaves the original in place.
+   * Re-wrap an object's file key to the location's active key, into `destination`: the header
+   * is rewritten, the payload bytes are copied unchanged (never decrypted). The source object
+   * is left as it is: the caller switches its records to the new object, then removes the old
+   * one, so what is stored matches what is recorded at every moment (and a failure leaves the
+   * original in place).
    */
-  rewrap(key: string, signal?: AbortSignal): Promise<RewrapResult> {
-    return this.#run('rewrap', key, () => this.#rewrap(key, signal));
+  rewrap(key: string, destination: string, signal?: AbortSignal): Promise<RewrapResult> {
+    return this.#run('rewrap', key, () => this.#rewrap(key, destination, signal));
   }
 
-  async #rewrap(key: string, signal: AbortSignal | undefined): Promise<RewrapResult> {
+  async #rewrap(key: string, destination: string, signal: AbortSignal | undefined): Promise<RewrapResult> {
     const { active } = this.#keys();
     if (active.format !== 'age') throw new MovingDataError('unsupported', `location ${this.location} uses Fernet, whose tokens have no header to re-wrap`);
     const info = await this.#inner.head(key, signal);
@@ -469,15 +532,16 @@ export class EncryptedStore implements ObjectStore {
       })(),
     );
     const tier = info.tier !== undefined && this.#inner.features.tiers.some((t) => t.name === info.tier) ? info.tier : undefined;
-    await this.#inner.put(key, sealed, {
-      size: newHeader.length + (info.size - headerLength),
+    const storedSize = newHeader.length + (info.size - headerLength);
+    const put = await this.#inner.put(destination, sealed, {
+      size: storedSize,
       ...(info.contentType === undefined ? {} : { contentType: info.contentType }),
       ...(tier === undefined ? {} : { tier }),
       metadata: { ...info.metadata, [META_KEY]: active.id, [META_HEADER]: String(newHeader.length) },
       ...(signal ? { signal } : {}),
     });
-    this.#onKeyUse({ operation: 'rewrap', location: this.location, objectKey: key, keyId: active.id });
-    return { changed: true, from: sealedWith ?? 'unknown', to: active.id };
+    this.#onKeyUse({ operation: 'rewrap', location: this.location, objectKey: destination, keyId: active.id });
+    return { changed: true, from: sealedWith ?? 'unknown', to: active.id, key: destination, storedSize, sealSha256: sha256Hex(newHeader), put };
   }
 
   // --- internals -------------------------------------------------------------------------------
@@ -492,19 +556,21 @@ export class EncryptedStore implements ObjectStore {
     }
   }
 
-  async #getRange(key: string, options: GetOptions): Promise<GetResult> {
+  async #getRange(key: string, options: SealedGetOptions): Promise<GetResult> {
     const range = options.range!;
     const signal = options.signal === undefined ? {} : { signal: options.signal };
     const first = await this.#inner.get(key, { range: { start: 0, end: HEAD_FETCH_BYTES - 1 }, ...signal });
     const headBytes = await collect(first.body, HEAD_FETCH_BYTES);
+    this.#checkStoredSize(key, first.info, options.expect);
     if ((first.info.metadata[META_FORMAT] ?? 'age-v1') === 'fernet') {
       // Fernet cannot open a slice: decrypt the whole (bounded) token and cut the range out.
-      const whole = await this.get(key, signal);
+      const whole = await this.get(key, { ...signal, ...(options.expect === undefined ? {} : { expect: options.expect }) });
       const plaintext = await collect(whole.body, this.#fernetMax);
       const [start, end] = this.#clamp(range, plaintext.length);
       return { body: Readable.from([plaintext.subarray(start, end + 1)]), info: whole.info, range: { start, end } };
     }
     const opened = openFile(headBytes, this.#identities(key));
+    this.#checkSeal(key, opened.header.bytes, options.expect);
     const size = plaintextSize(first.info.size - opened.headerLength);
     const [start, end] = this.#clamp(range, size);
     const { plan, transform } = createRangeDecryptor(opened, { plaintextSize: size, start, end });
@@ -542,11 +608,12 @@ export class EncryptedStore implements ObjectStore {
     return identities;
   }
 
-  async #openFernet(body: Readable, sealedWith: string | undefined, key: string): Promise<Buffer> {
+  async #openFernet(body: Readable, sealedWith: string | undefined, key: string, expect?: SealExpectation): Promise<Buffer> {
     const candidates = this.#keys().all.filter((k): k is FernetLocationKey => k.format === 'fernet');
     const ordered = [...candidates.filter((k) => k.id === sealedWith), ...candidates.filter((k) => k.id !== sealedWith)];
     if (ordered.length === 0) throw new MovingDataError('decryption_failed', `${key} is a Fernet object but location ${this.location} has no Fernet key`);
     const token = await collect(body, fernetTokenLength(this.#fernetMax) + 2);
+    this.#checkSeal(key, token, expect);
     let lastError: unknown;
     for (const candidate of ordered) {
       try {

@@ -7,16 +7,18 @@
  * Writes go through the replication engine (a write to one location is a fan-out of one), so
  * metadata, audit and the stored bytes follow the same crash-safe order everywhere.
  *
- * Reads are recorded before the first plaintext byte leaves, and a whole-object read is
- * verified against the version's SHA-256 as it streams: a mismatch breaks the stream with
- * `checksum_mismatch` instead of completing it.
+ * Each location serves its own live copy (see MetadataOperations.liveReplicaAt): the version last
+ * committed there, by a write, a replication or a move. Reads are recorded before the first
+ * plaintext byte leaves; the stored object is checked against its record before that, and a
+ * whole-object read is verified against the version's SHA-256 as it streams: a mismatch breaks
+ * the stream with `checksum_mismatch` instead of completing it.
  */
 import { pipeline, type Readable } from 'node:stream';
 import type { AuditTrail } from '../audit/audit-trail.ts';
 import type { EncryptedStore } from '../crypto/encrypted-store.ts';
-import { MovingDataError } from '../errors.ts';
-import type { FileVersion, MetadataStore, Replica } from '../metadata/index.ts';
-import type { ReplicaOutcome, Replicator } from '../replication/replicator.ts';
+import { MovingDataError, isMovingDataError } from '../errors.ts';
+import type { FileRecord, FileVersion, LiveReplica, MetadataStore, Replica } from '../metadata/index.ts';
+import { sealExpectation, type ReplicaOutcome, type Replicator } from '../replication/replicator.ts';
 import { PlaintextVerifier } from '../replication/verifiers.ts';
 import type { ByteRange, ObjectInfo } from '../storage/port.ts';
 import { assertFileKey } from './keys.ts';
@@ -59,14 +61,14 @@ export interface ReadResult {
   readonly body: Readable;
   readonly info: ObjectInfo;
   readonly range?: { readonly start: number; readonly end: number };
-  /** The recorded version this copy belongs to, when the metadata knows it. */
-  readonly version: FileVersion | undefined;
+  /** The committed version this copy holds. */
+  readonly version: FileVersion;
 }
 
 export interface FileHead {
   readonly info: ObjectInfo;
-  readonly version: FileVersion | undefined;
-  readonly replica: Replica | undefined;
+  readonly version: FileVersion;
+  readonly replica: Replica;
 }
 
 export class FileService {
@@ -117,68 +119,130 @@ export class FileService {
     if (jobs === undefined) return failed;
     const ref = { fileId, version, location: failed.location };
     await metadata.transitionReplica(ref, { from: 'failed', to: 'pending' });
-    const job = await jobs.submit('replicate', { file_id: fileId, location: failed.location, principal }, { dedupeKey: `replicate:${fileId}:${failed.location}` });
+    const job = await jobs.submit('replicate', { file_id: fileId, location: failed.location, principal, version }, { dedupeKey: `replicate:${fileId}:${failed.location}:${version}` });
     return { ...failed, state: 'pending', jobId: job.id };
   }
 
+  /**
+   * Read what `location` holds for `key`: its live copy (the version last committed there),
+   * under that version's SHA-256, content type and metadata, all from the metadata store. The
+   * stored object is checked against what was recorded when it was written (size, seal) before
+   * a byte is sent; a mismatch is `integrity_mismatch`, the copy is marked failed and its
+   * restore from another verified copy queued.
+   */
   async read(principal: string, location: string, key: string, options: { range?: ByteRange; signal?: AbortSignal } = {}): Promise<ReadResult> {
     const store = this.store(location);
     assertFileKey(key, store);
-    const { version, replica } = await this.#recorded(location, key);
-    const got = await store.get(key, { ...(options.range === undefined ? {} : { range: options.range }), ...(options.signal === undefined ? {} : { signal: options.signal }) });
+    const { file, version, replica } = await this.#live(location, key);
+    let got;
+    try {
+      got = await store.get(replica.objectKey, { expect: sealExpectation(replica), ...(options.range === undefined ? {} : { range: options.range }), ...(options.signal === undefined ? {} : { signal: options.signal }) });
+    } catch (err) {
+      throw await this.#damaged(replica, err);
+    }
     try {
       // Recorded before any plaintext leaves: a read that cannot be recorded does not happen.
       await this.#deps.audit.read({
         principal,
         location,
         objectKey: key,
-        keyId: replica?.encryption?.keyIds[0] ?? version?.encryption.keyIds[0] ?? null,
-        sha256: version?.sha256 ?? null,
-        details: { ...(version ? { version: version.version } : {}), ...(got.range ? { range: `${got.range.start}-${got.range.end}` } : {}) },
+        keyId: replica.encryption?.keyIds[0] ?? version.encryption.keyIds[0] ?? null,
+        sha256: version.sha256,
+        details: { version: version.version, ...(got.range ? { range: `${got.range.start}-${got.range.end}` } : {}) },
       });
     } catch (err) {
       got.body.destroy();
       throw err;
     }
     const body =
-      got.range === undefined && version?.sha256 != null && version.size === got.info.size
+      got.range === undefined && version.sha256 !== null && version.size === got.info.size
         ? pipeline(got.body, new PlaintextVerifier(version.sha256, `${location}:${key}`), () => undefined)
         : got.body;
-    return { body, info: got.info, ...(got.range ? { range: got.range } : {}), version };
+    // A chunk that fails later (damage past the first one) breaks the stream: mark the copy too.
+    body.once('error', (err) => {
+      void this.#damaged(replica, err).catch(() => undefined);
+    });
+    return { body, info: this.#info(file, version, replica, got.info.size), ...(got.range ? { range: got.range } : {}), version };
   }
 
-  async head(location: string, key: string, signal?: AbortSignal): Promise<FileHead> {
+  /** What `location` holds for `key`, from the metadata alone (no request to the store). */
+  async head(location: string, key: string): Promise<FileHead> {
     const store = this.store(location);
     assertFileKey(key, store);
-    const info = await store.head(key, signal);
-    const { version, replica } = await this.#recorded(location, key);
-    return { info, version, replica };
+    const { file, version, replica } = await this.#live(location, key);
+    return { info: this.#info(file, version, replica, version.size ?? 0), version, replica };
   }
 
+  /**
+   * Delete `location`'s copy of `key`: every copy there is marked deleted in one transaction
+   * (a write still in flight commits after it, and wins: the last commit wins), then the objects
+   * go. Other locations' copies stay. The file itself is gone once nothing of it is left.
+   */
   async remove(principal: string, location: string, key: string, signal?: AbortSignal): Promise<{ readonly fileDeleted: boolean }> {
-    const { metadata, audit } = this.#deps;
+    const { metadata, audit, replicator } = this.#deps;
     const store = this.store(location);
     assertFileKey(key, store);
     const file = await metadata.findFileByKey(key);
     await audit.delete({ principal, location, objectKey: key, details: file ? { file_id: file.id } : {} });
-    await store.delete(key, signal);
     if (file === undefined) return { fileDeleted: false };
-    const replicas = await metadata.listReplicasOfFile(file.id);
-    for (const replica of replicas.filter((r) => r.location === location && r.state !== 'deleted')) {
-      await metadata.transitionReplica(replica, { from: replica.state, to: 'deleted' });
-    }
-    const live = replicas.some((r) => r.location !== location && r.version === file.currentVersion && r.state !== 'deleted' && r.state !== 'failed');
-    if (live) return { fileDeleted: false };
-    await metadata.deleteFile(file.id);
-    return { fileDeleted: true };
+    const removed = await metadata.transaction(async (tx) => {
+      await tx.lockFile(file.id);
+      return tx.supersedeReplicas(file.id, location, { states: ['verified', 'failed', 'pending'] });
+    });
+    await replicator.removeObjects(removed, signal);
+    return { fileDeleted: await metadata.deleteFileIfUnused(file.id) };
   }
 
-  /** The current version and this location's replica of it, when the metadata has them. */
-  async #recorded(location: string, key: string): Promise<{ version: FileVersion | undefined; replica: Replica | undefined }> {
-    const file = await this.#deps.metadata.findFileByKey(key);
-    if (file === undefined || file.currentVersion === null) return { version: undefined, replica: undefined };
-    const version = await this.#deps.metadata.getVersion(file.id, file.currentVersion);
-    const replicas = await this.#deps.metadata.listReplicasOfVersion(file.id, file.currentVersion);
-    return { version, replica: replicas.find((r) => r.location === location) };
+  /** The live copy at `location`; `not_found` if there is none, `integrity_mismatch` if it is damaged. */
+  async #live(location: string, key: string): Promise<LiveReplica> {
+    const live = await this.#deps.metadata.liveReplicaAt(key, location);
+    if (live === undefined) throw new MovingDataError('not_found', `no object '${key}' at ${location}`, { details: { location, key } });
+    if (live.replica.state !== 'verified') {
+      if (live.replica.lastError?.startsWith(INTEGRITY_PREFIX) === true) {
+        throw new MovingDataError('integrity_mismatch', `the copy of '${key}' at ${location} is damaged and awaits repair: ${live.replica.lastError.slice(INTEGRITY_PREFIX.length)}`, {
+          details: { location, key, version: live.version.version },
+        });
+      }
+      throw new MovingDataError('not_found', `no object '${key}' at ${location}`, { details: { location, key } });
+    }
+    return live;
+  }
+
+  /** The plaintext view of a copy, from the metadata: what was written, not what the store says. */
+  #info(file: FileRecord, version: FileVersion, replica: Replica, size: number): ObjectInfo {
+    const contentType = version.contentType ?? file.contentType;
+    return {
+      key: file.key,
+      size,
+      ...(replica.tier === null ? {} : { tier: replica.tier }),
+      lastModified: version.updatedAt,
+      ...(contentType === null ? {} : { contentType }),
+      checksums: {},
+      metadata: version.metadata,
+    };
+  }
+
+  /**
+   * A read found the stored object is not the one recorded (`integrity_mismatch`), or it does not
+   * decrypt (`decryption_failed`: tampered inside), or its plaintext is not the version's: the
+   * copy is marked failed (the scan then reports it, and reads answer `integrity_mismatch` until
+   * it is repaired), and restoring it from another verified copy of the same version is queued.
+   * Returns the error to answer with.
+   */
+  async #damaged(replica: Replica, err: unknown): Promise<unknown> {
+    if (!isMovingDataError(err) || (err.code !== 'integrity_mismatch' && err.code !== 'decryption_failed' && err.code !== 'checksum_mismatch')) return err;
+    const { metadata, jobs } = this.#deps;
+    const marked = await metadata.transitionReplica(replica, { from: 'verified', to: 'failed', lastError: `${INTEGRITY_PREFIX}${err.message}`.slice(0, 1000) });
+    if (marked.applied && jobs !== undefined) {
+      await jobs.submit(
+        'repair',
+        { kind: 'differing', location: replica.location, object_key: replica.objectKey, file_id: replica.fileId, version: replica.version, detail: err.message.slice(0, 500) },
+        { dedupeKey: `repair:${replica.location}:${replica.objectKey}` },
+      );
+    }
+    return err;
   }
 }
+
+/** Marks a copy that a read or a scan found damaged (as opposed to a write that failed). */
+export const INTEGRITY_PREFIX = 'integrity_mismatch: ';

@@ -19,6 +19,8 @@ export interface JobOutcome {
   readonly attempts: number;
   readonly result: JsonValue | null;
   readonly lastError: string | null;
+  /** Where a multi-step job got to (a rotation's objects re-wrapped so far, ...). */
+  readonly progress: JsonObject;
   /** The principal the job acts for (its payload's `principal`), if any. */
   readonly submittedBy: string | null;
 }
@@ -75,7 +77,16 @@ export function isFinished(outcome: JobOutcome): boolean {
 
 function outcomeOf(job: Job): JobOutcome {
   const principal = job.payload['principal'];
-  return { id: job.id, kind: job.kind, state: job.state, attempts: job.attempts, result: job.result, lastError: job.lastError, submittedBy: typeof principal === 'string' ? principal : null };
+  return {
+    id: job.id,
+    kind: job.kind,
+    state: job.state,
+    attempts: job.attempts,
+    result: job.result,
+    lastError: job.lastError,
+    progress: job.progress,
+    submittedBy: typeof principal === 'string' ? principal : null,
+  };
 }
 
 /** JobQueue.enqueueMany's limit per call. */

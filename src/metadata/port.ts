@@ -95,6 +95,8 @@ export interface FileVersion {
   readonly metadata: Readonly<Record<string, string>>;
   /** Principal who wrote it (API token name, `system`, ...). */
   readonly writtenBy: string | null;
+  /** The content type it was written with (served with it), if any. */
+  readonly contentType: string | null;
   readonly createdAt: Date;
   readonly updatedAt: Date;
 }
@@ -142,6 +144,7 @@ export interface NewVersion {
   readonly encryption: EncryptionDescriptor;
   readonly metadata?: Readonly<Record<string, string>>;
   readonly writtenBy?: string;
+  readonly contentType?: string;
 }
 
 /** A guarded state change: applies only if the row is currently in one of `from`. */
@@ -204,19 +207,38 @@ export interface LocationReplicaQuery extends PageOptions {
 export interface InventoryQuery extends PageOptions {
   /** Only file keys starting with this prefix. */
   readonly prefix?: string;
-  /** Only files whose current version has a replica at this location ... */
+  /** Only files with a live replica (see `InventoryEntry`) at this location ... */
   readonly location?: string;
   /** ... in one of these states (combined with `location`, the same replica matches both). */
   readonly replicaStates?: readonly ReplicaState[];
+  /**
+   * Only files with a live replica at one of these locations, and only those replicas in each
+   * entry: the caller's visible locations, applied before paging so that neither the items nor
+   * the cursor carry anything of another location.
+   */
+  readonly locations?: readonly string[];
   /** Include soft-deleted files (default false). */
   readonly includeDeleted?: boolean;
 }
 
 export interface InventoryEntry {
   readonly file: FileRecord;
+  /** The file's last committed version, or null. */
   readonly current: FileVersion | null;
-  /** Replicas of the current version, by location. */
+  /**
+   * Live replicas: of a committed version, not deleted (each location's own copy, whichever
+   * version it holds), by location. A replica of an older version than `current` is stale.
+   */
   readonly replicas: readonly Replica[];
+  /** The versions those replicas hold (and `current`), by version number. */
+  readonly versions: readonly FileVersion[];
+}
+
+/** What a location serves for a key: its live replica, and the version that replica holds. */
+export interface LiveReplica {
+  readonly file: FileRecord;
+  readonly version: FileVersion;
+  readonly replica: Replica;
 }
 
 /** What this store can do, declared as data so callers ask instead of catching `unsupported`. */
@@ -242,6 +264,18 @@ export interface MetadataOperations {
   findFileByKey(key: string): Promise<FileRecord | undefined>;
   /** Soft-delete a live file (its versions and replicas stay); `not_found` if not live. */
   deleteFile(id: FileId): Promise<FileRecord>;
+  /**
+   * Lock the file's row until the transaction ends (`SELECT ... FOR UPDATE`) and return it:
+   * what a caller reads and writes of the file after this is serialised with every other
+   * locker, version transitions included. Use inside `transaction`. `not_found` if no such file.
+   */
+  lockFile(id: FileId): Promise<FileRecord>;
+  /**
+   * Soft-delete the file if nothing of it is left: no pending version, and no replica of a
+   * committed version other than `deleted`. Returns whether it was deleted (false: still in
+   * use, or already deleted). Takes the file's row lock.
+   */
+  deleteFileIfUnused(id: FileId): Promise<boolean>;
 
   /**
    * Allocate the next version number of a live file and record it. Concurrent callers get
@@ -251,7 +285,11 @@ export interface MetadataOperations {
   getVersion(fileId: FileId, version: number): Promise<FileVersion>;
   /** All versions of a file, oldest first. */
   listVersions(fileId: FileId): Promise<FileVersion[]>;
-  /** Guarded version state change; keeps the file's current version = highest committed. */
+  /**
+   * Guarded version state change. Committing makes that version the file's current one (the
+   * last commit wins); when the current version stops being committed, the highest committed
+   * one left becomes current.
+   */
   transitionVersion(fileId: FileId, version: number, change: VersionTransition): Promise<Transition<FileVersion>>;
 
   /** Create or overwrite the replica of a version at a location; `not_found` if no such version. */
@@ -268,7 +306,27 @@ export interface MetadataOperations {
    * drift scan can merge-join both listings). Default 1000 per page, at most 10000.
    */
   listReplicasAtLocation(location: string, query?: LocationReplicaQuery): Promise<Page<Replica>>;
-  /** Files in byte order of their key with their current version and its replicas. Default 100, at most 1000. */
+  /**
+   * Mark the file's replicas at `location` in one of `states` (default `verified` and `failed`),
+   * except those of version `keep`, as `deleted` — they were superseded, by a newer commit there
+   * or a delete — and return them so the caller can remove their objects. Use inside
+   * `transaction` after `lockFile` or a version transition, so the switch is atomic with what
+   * superseded them.
+   */
+  supersedeReplicas(fileId: FileId, location: string, options?: { readonly keep?: number; readonly states?: readonly ReplicaState[] }): Promise<Replica[]>;
+  /**
+   * What `location` serves for the live file with this key: its `verified` replica of a
+   * committed version (there is at most one, see `supersedeReplicas`), or, when there is none,
+   * its newest `failed` one (a copy found damaged: an error, not a 404). One round trip.
+   */
+  liveReplicaAt(key: string, location: string): Promise<LiveReplica | undefined>;
+  /**
+   * Replicas in one of `states` not updated for `olderThanMs` (database clock), oldest first:
+   * the work a crashed writer left (`writing` of a write that never committed). At most `limit`
+   * (default 1000).
+   */
+  listStaleReplicas(states: readonly ReplicaState[], olderThanMs: number, limit?: number): Promise<Replica[]>;
+  /** Files in byte order of their key with their live replicas (see `InventoryEntry`). Default 100, at most 1000. */
   listInventory(query?: InventoryQuery): Promise<Page<InventoryEntry>>;
 }
 

@@ -22,6 +22,8 @@ export interface ConsistencyOptions {
   readonly deleteOrphans: boolean;
   /** Attempts per repair before it is dead-lettered (default 8). */
   readonly repairAttempts?: number;
+  /** A copy in flight longer than this was left by a crashed writer (default 1 h). */
+  readonly staleWriteMs?: number;
 }
 
 export interface ConsistencyDeps {
@@ -85,13 +87,23 @@ export class ConsistencyManager {
   }
 
   /** Scan one location and queue a repair per drift item; the summary is what the status shows. */
-  async scanAndQueueRepairs(location: string, jobs: JobRunner, signal?: AbortSignal): Promise<ScanSummary> {
-    const store = this.#deps.replicator.store(location).inner;
-    const scan = await scanLocation(this.#deps.metadata, store, location, signal ? { signal } : {});
-    // One batch, not a round trip per item: a scan can find thousands.
+  async scanAndQueueRepairs(location: string, jobs: JobRunner, signal?: AbortSignal, options: { deep?: boolean } = {}): Promise<ScanSummary> {
+    const { replicator } = this.#deps;
+    const store = replicator.store(location).inner;
+    const scan = await scanLocation(this.#deps.metadata, store, location, {
+      staleAfterMs: this.#options.staleWriteMs ?? 3_600_000,
+      ...(signal ? { signal } : {}),
+      ...(options.deep === true ? { deepCheck: (replica) => replicator.checkSeal(replica, signal) } : {}),
+    });
+    // One batch, not a round trip per item: a scan can find thousands. Orphans a crashed write
+    // of ours left (they name their file) are always removed; others only when configured to.
     const repairs = scan.items
-      .filter((item) => item.kind !== 'orphan' || this.#options.deleteOrphans)
-      .map((item) => ({ kind: 'repair', payload: driftItemPayload(item), options: { dedupeKey: `repair:${location}:${item.objectKey}`, maxAttempts: this.#options.repairAttempts ?? 8 } }));
+      .filter((item) => item.kind !== 'orphan' || item.fileId !== undefined || this.#options.deleteOrphans)
+      .map((item) => ({
+        kind: 'repair',
+        payload: { ...driftItemPayload(item), ...(options.deep === true ? { deep: true } : {}) },
+        options: { dedupeKey: `repair:${location}:${item.objectKey}`, maxAttempts: this.#options.repairAttempts ?? 8 },
+      }));
     await jobs.submitMany(repairs);
     const result = summary(scan, repairs.length);
     await this.#deps.metadata.consistency.save(location, result, totalDrift(scan.counts) === 0);
@@ -110,6 +122,7 @@ export class ConsistencyManager {
         await store.delete(objectKey, signal);
         return { action: 'deleted', location, key: objectKey };
       case 'orphan':
+        if (typeof item['file_id'] === 'string') return this.#reconcile(item, location, objectKey, signal);
         if (!this.#options.deleteOrphans) return { action: 'reported', location, key: objectKey };
         await audit.policy({ principal: 'system', decision: 'delete_orphan', location, objectKey });
         await store.delete(objectKey, signal);
@@ -126,19 +139,33 @@ export class ConsistencyManager {
           throw err;
         });
         if (replica === undefined) return { action: 'skipped', reason: 'replica no longer recorded' };
+        if (replica.state === 'writing' || replica.state === 'pending') return this.#reconcile(item, location, objectKey, signal);
         if (replica.state === 'verified') {
           // Re-check before undoing anything: the drift may have been fixed meanwhile.
-          const check = await replicator.verify(replica, signal ? { signal } : {});
+          const check = await replicator.verify(replica, { deep: item['deep'] === true, ...(signal ? { signal } : {}) });
           if (check.ok) return { action: 'none', reason: 'in sync now' };
           await metadata.transitionReplica(ref, { from: 'verified', to: 'failed', lastError: `${kind}: ${check.message}` });
         }
         if (kind === 'conflict') {
           await audit.policy({ principal: 'system', decision: 'overwrite_conflict', location, objectKey, details: { detail: typeof item['detail'] === 'string' ? item['detail'] : '' } });
         }
-        const repaired = await replicator.replicate('system', fileId, location, signal ? { signal } : {});
-        return { action: 'replicated', location, key: objectKey, state: repaired.state };
+        // The same version is restored, never a later one: a repair gives back what was there.
+        const repaired = await replicator.replicate('system', fileId, location, { version, ...(signal ? { signal } : {}) });
+        return { action: repaired.superseded === true ? 'superseded' : 'replicated', location, key: objectKey, state: repaired.state };
       }
     }
+  }
+
+  /** A copy a crashed writer left in flight (see Replicator.reconcile). */
+  async #reconcile(item: JsonObject, location: string, objectKey: string, signal?: AbortSignal): Promise<JsonObject> {
+    const ref = { fileId: payloadText(item, 'file_id'), version: Number(item['version']), location };
+    const replica = await this.#deps.metadata.getReplica(ref).catch((err: unknown) => {
+      if (isMovingDataError(err) && err.code === 'not_found') return undefined;
+      throw err;
+    });
+    if (replica === undefined) return { action: 'skipped', reason: 'replica no longer recorded' };
+    const outcome = await this.#deps.replicator.reconcile(replica, signal);
+    return { action: outcome, location, key: objectKey };
   }
 
   handlers(jobs: JobRunner): Record<'scan' | 'repair', PayloadHandler> {
@@ -148,7 +175,7 @@ export class ConsistencyManager {
       scan: async (payload, { signal }) => {
         const location = payloadText(payload, 'location');
         try {
-          return await this.scanAndQueueRepairs(location, jobs, signal);
+          return await this.scanAndQueueRepairs(location, jobs, signal, { deep: payload['deep'] === true });
         } catch (err) {
           if (signal.aborted) throw err;
           throw new MovingDataError(isMovingDataError(err) ? err.code : 'internal', `scan of ${location} failed: ${err instanceof Error ? err.message : String(err)}`, { retryable: false, cause: err });
@@ -163,11 +190,14 @@ export class ConsistencyManager {
    * again while one is queued or running returns that one (so timers in several processes
    * and impatient operators never pile scans up).
    */
-  async requestScans(jobs: JobRunner, options: { locations?: readonly string[]; waitMs?: number } = {}): Promise<JobOutcome[]> {
+  async requestScans(jobs: JobRunner, options: { locations?: readonly string[]; waitMs?: number; deep?: boolean } = {}): Promise<JobOutcome[]> {
     const locations = options.locations ?? this.#deps.replicator.locations;
     for (const location of locations) this.#deps.replicator.store(location);
+    const deep = options.deep === true;
     return Promise.all(
-      locations.map((location) => jobs.submit('scan', { location }, { dedupeKey: `scan:${location}`, maxAttempts: 3, ...(options.waitMs === undefined ? {} : { waitMs: options.waitMs }) })),
+      locations.map((location) =>
+        jobs.submit('scan', { location, ...(deep ? { deep } : {}) }, { dedupeKey: `scan${deep ? '-deep' : ''}:${location}`, maxAttempts: 3, ...(options.waitMs === undefined ? {} : { waitMs: options.waitMs }) }),
+      ),
     );
   }
 

@@ -13,7 +13,8 @@
  * - conflict:  differing, and written after we verified ours: a divergent version written there
  *              by someone else; repaired from the last verified version, and reported.
  * - failed:    a replica that gave up after its retries (the dead letter), to repair or inspect.
- * - orphan:    an object the metadata does not know at this location.
+ * - orphan:    an object the metadata does not know at this location, or one a write left that
+ *              never committed (a `writing` replica older than `staleAfterMs`: its writer crashed).
  * - pending_delete: the metadata says deleted (e.g. a move's last step has yet to run) but the
  *              object is still there; accounted for, and removed by repair.
  *
@@ -23,6 +24,7 @@
  * in the metadata's UTF-8 byte order).
  */
 import type { MetadataStore, Replica } from '../metadata/index.ts';
+import { rewrapCompanions } from './rewrap.ts';
 import { listSharded } from '../storage/list.ts';
 import type { Checksums, ListedObject, ObjectStore } from '../storage/port.ts';
 
@@ -61,6 +63,12 @@ export interface ScanOptions {
   readonly clockSkewMs?: number;
   /** Listings of the location in flight at once (default 8; see listSharded). */
   readonly listConcurrency?: number;
+  /**
+   * Deep scan (rclone's `check --download`): each verified copy that the listing found in order
+   * is also read and checked against its record (the seal written with it), which finds a
+   * same-size substitution no listing can show. Returns the problem, or undefined.
+   */
+  readonly deepCheck?: (replica: Replica) => Promise<string | undefined>;
   readonly signal?: AbortSignal;
 }
 
@@ -78,6 +86,8 @@ interface Held {
 }
 
 const CHECKSUM_KINDS = ['crc32', 'crc32c', 'md5', 'sha256'] as const;
+/** Deep checks (one ranged read each) in flight at once. */
+const DEEP_CONCURRENCY = 16;
 /** Separates packed fields: no size, time, ETag or hex checksum holds a NUL (HTTP headers cannot). */
 const SEP = '\u0000';
 
@@ -145,9 +155,12 @@ export async function scanLocation(metadata: MetadataStore, store: ObjectStore, 
   // Replicas come in object-key order; the newest of each key is the one that counts.
   let replicas = 0;
   let group: Replica[] = [];
+  const deepChecks: Replica[] = [];
   const settle = (): void => {
     if (group.length === 0) return;
     const live = group.reduce((a, b) => (b.createdAt.getTime() > a.createdAt.getTime() || (b.createdAt.getTime() === a.createdAt.getTime() && b.version > a.version) ? b : a));
+    // A re-wrap in progress (rewrap.ts) names its other object: accounted for, not an orphan.
+    for (const companion of group.flatMap(rewrapCompanions)) listing.delete(companion);
     group = [];
     const packed = listing.get(live.objectKey);
     const listed = packed === undefined ? undefined : unpack(packed);
@@ -163,7 +176,11 @@ export async function scanLocation(metadata: MetadataStore, store: ObjectStore, 
         return;
       case 'pending':
       case 'writing':
-        if (startedAt.getTime() - live.updatedAt.getTime() > staleAfter && !listed) {
+        if (startedAt.getTime() - live.updatedAt.getTime() <= staleAfter) return;
+        if (listed) {
+          // Its writer stopped (crashed) before committing: nobody's version, ours to remove.
+          report({ ...at, kind: 'orphan', detail: `${live.state} since ${live.updatedAt.toISOString()}: left by a write that never committed`, ...(stored ? { stored } : {}) });
+        } else {
           report({ ...at, kind: 'missing', detail: `${live.state} since ${live.updatedAt.toISOString()} and not stored` });
         }
         return;
@@ -171,7 +188,10 @@ export async function scanLocation(metadata: MetadataStore, store: ObjectStore, 
         if (!listed) return report({ ...at, kind: 'missing', detail: 'verified in the metadata, not at the location' });
         const sizeDiffers = live.storedSize !== null && listed.size !== live.storedSize;
         const checksums = sameChecksums(live, listed);
-        if (!sizeDiffers && checksums.same) return;
+        if (!sizeDiffers && checksums.same) {
+          if (options.deepCheck !== undefined) deepChecks.push(live);
+          return;
+        }
         const why = sizeDiffers ? `${listed.size} bytes, recorded ${live.storedSize}` : checksums.why!;
         const newer = live.verifiedAt !== null && listed.modified > live.verifiedAt.getTime() + skew;
         report({ ...at, kind: newer ? 'conflict' : 'differing', detail: newer ? `written there after we verified ours: ${why}` : why, ...(stored ? { stored } : {}) });
@@ -179,6 +199,16 @@ export async function scanLocation(metadata: MetadataStore, store: ObjectStore, 
       }
     }
   };
+
+  async function runDeepChecks(): Promise<void> {
+    const batch = deepChecks.splice(0);
+    for (let i = 0; i < batch.length; i += DEEP_CONCURRENCY) {
+      const problems = await Promise.all(batch.slice(i, i + DEEP_CONCURRENCY).map(async (replica) => [replica, await options.deepCheck!(replica)] as const));
+      for (const [replica, problem] of problems) {
+        if (problem !== undefined) report({ location, objectKey: replica.objectKey, fileId: replica.fileId, version: replica.version, kind: 'differing', detail: problem });
+      }
+    }
+  }
 
   let cursor: string | undefined;
   do {
@@ -190,8 +220,10 @@ export async function scanLocation(metadata: MetadataStore, store: ObjectStore, 
     }
     cursor = page.nextCursor;
     options.signal?.throwIfAborted();
+    await runDeepChecks();
   } while (cursor !== undefined);
   settle();
+  await runDeepChecks();
 
   for (const [key, packed] of listing) {
     const listed = unpack(packed);

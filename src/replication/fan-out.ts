@@ -17,7 +17,7 @@
 import { PassThrough, Transform, type Readable, type TransformCallback, type Writable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { createPayloadEncryptor, newFileKey, payloadSize } from '../crypto/age/index.ts';
-import { PlaintextMeter, type EncryptedStore } from '../crypto/encrypted-store.ts';
+import { PlaintextMeter, sha256Hex, type EncryptedStore, type SealedPutResult } from '../crypto/encrypted-store.ts';
 import { MovingDataError } from '../errors.ts';
 import type { ObjectInfo, ObjectStore, PutResult } from '../storage/port.ts';
 import { crc32Combine, crc32Hex, crc32Of } from './crc32.ts';
@@ -43,7 +43,14 @@ export interface FanOutRequest {
 }
 
 export type BranchOutcome =
-  | { readonly location: string; readonly ok: true; readonly keyId: string; readonly stored: ObjectInfo }
+  | {
+      readonly location: string;
+      readonly ok: true;
+      readonly keyId: string;
+      readonly stored: ObjectInfo;
+      /** SHA-256 of the copy's age header (or Fernet token): what a read checks first. */
+      readonly sealSha256: string;
+    }
   | { readonly location: string; readonly ok: false; readonly keyId: string | undefined; readonly error: unknown };
 
 export interface FanOutResult {
@@ -89,7 +96,7 @@ export async function fanOutWrite(body: Readable, request: FanOutRequest): Promi
     ...(request.metadata === undefined ? {} : { metadata: request.metadata }),
     ...(request.signal === undefined ? {} : { signal: request.signal }),
   };
-  const puts: Array<Promise<PutResult>> = [
+  const puts: Array<Promise<PutResult | SealedPutResult>> = [
     ...ageTargets.map((t, i) =>
       t.store.putSealed(request.key, sealed[i]!, ageBranches[i]!, { ...common, ...(t.tier === undefined ? {} : { tier: t.tier }), ...(request.size === undefined ? {} : { plaintextSize: request.size }) }),
     ),
@@ -118,13 +125,14 @@ export async function fanOutWrite(body: Readable, request: FanOutRequest): Promi
       if (put.status === 'rejected') return { location: target.location, ok: false, keyId, error: put.reason };
       try {
         const isAge = i < ageTargets.length;
+        const sealSha256 = isAge ? sha256Hex(sealed[i]!.header) : (put.value as SealedPutResult).sealSha256;
         const stored = isAge
           ? confirmStored(target.location, request.key, put.value, {
               size: sealed[i]!.header.length + payloadSize(meter.size),
               crc32: crc32Hex(crc32Combine(crc32Of(sealed[i]!.header), tap.crc, tap.length)),
             })
           : await headAndVerify(target.store.inner, target.location, request.key, put.value, {}, request.signal);
-        return { location: target.location, ok: true, keyId: keyId ?? target.store.activeKeyId, stored };
+        return { location: target.location, ok: true, keyId: keyId ?? target.store.activeKeyId, stored, sealSha256 };
       } catch (error) {
         return { location: target.location, ok: false, keyId, error };
       }

@@ -27,12 +27,15 @@ export function replicationHandlers(replicator: Replicator): Record<ReplicationK
     async replicate(payload, { signal }) {
       const tier = optionalPayloadText(payload, 'tier');
       const sources = Array.isArray(payload['sources']) ? payload['sources'].filter((s): s is string => typeof s === 'string') : undefined;
+      // A write's failed copy names its version: the retry makes that version, never a later one.
+      const version = typeof payload['version'] === 'number' ? payload['version'] : undefined;
       const replica = await replicator.replicate(optionalPayloadText(payload, 'principal') ?? 'system', payloadText(payload, 'file_id'), payloadText(payload, 'location'), {
         signal,
         ...(tier === undefined ? {} : { tier }),
         ...(sources === undefined ? {} : { sources }),
+        ...(version === undefined ? {} : { version }),
       });
-      return { location: replica.location, state: replica.state, version: replica.version, tier: replica.tier };
+      return { location: replica.location, state: replica.state, version: replica.version, tier: replica.tier, superseded: replica.superseded === true };
     },
 
     async move(payload, { signal, progress, saveProgress }) {

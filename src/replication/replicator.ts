@@ -16,13 +16,15 @@
  */
 import { createHash } from 'node:crypto';
 import { pipeline, type Readable } from 'node:stream';
+import { finished } from 'node:stream/promises';
 import type { AuditTrail } from '../audit/audit-trail.ts';
-import type { EncryptedStore } from '../crypto/encrypted-store.ts';
+import { sha256Hex, type EncryptedStore, type SealExpectation } from '../crypto/encrypted-store.ts';
 import { MovingDataError, isMovingDataError } from '../errors.ts';
 import { assertFileKey } from '../files/keys.ts';
-import type { EncryptionDescriptor, FileRecord, FileVersion, MetadataStore, ProviderChecksums, Replica, ReplicaRef } from '../metadata/index.ts';
+import type { EncryptionDescriptor, FileRecord, FileVersion, MetadataOperations, MetadataStore, ProviderChecksums, Replica, ReplicaRef } from '../metadata/index.ts';
 import type { ObjectInfo } from '../storage/port.ts';
 import { confirmStored, fanOutWrite, headAndVerify, type BranchOutcome } from './fan-out.ts';
+import { versionObjectKey } from './object-names.ts';
 import { PayloadVerifier, PlaintextVerifier } from './verifiers.ts';
 
 export interface ReplicatorDeps {
@@ -100,7 +102,13 @@ export class Replicator {
     return this.#deps.metadata;
   }
 
-  /** A new version of `key`, written to every location in `locations` in one streaming pass. */
+  /**
+   * A new version of `key`, written to every location in `locations` in one streaming pass, each
+   * copy under the version's own object name (object-names.ts). The version is committed, each
+   * copy switched to it and the copies it supersedes marked deleted, in one transaction under
+   * the file's row lock: the last commit wins at each location, and what a location serves is
+   * always one committed version's bytes. Only then are the superseded objects removed.
+   */
   async write(principal: string, key: string, locations: readonly string[], body: Readable, request: WriteRequest = {}): Promise<WriteOutcome> {
     const { metadata, audit } = this.#deps;
     let targets;
@@ -116,26 +124,28 @@ export class Replicator {
       body.destroy();
       throw err;
     }
-    const { file } = await metadata.ensureFile({ key, ...(request.contentType === undefined ? {} : { contentType: request.contentType }) });
     const encryption: EncryptionDescriptor = { format: targets.every((t) => t.store.format === 'fernet') ? 'fernet' : 'age', keyIds: [] };
-    const version = await metadata.addVersion({
-      fileId: file.id,
-      encryption,
-      writtenBy: principal,
-      ...(request.metadata === undefined ? {} : { metadata: request.metadata }),
-    });
+    let file: FileRecord;
+    let version: FileVersion;
+    try {
+      ({ file, version } = await this.#newVersion(key, principal, encryption, request));
+    } catch (err) {
+      body.destroy();
+      throw err;
+    }
+    const objectKey = versionObjectKey(key, version.version);
     for (const t of targets) {
       await metadata.upsertReplica({
         fileId: file.id,
         version: version.version,
         location: t.location,
-        objectKey: key,
+        objectKey,
         state: 'writing',
         encryption: { format: t.store.format, keyIds: [t.store.activeKeyId] },
       });
     }
     const result = await fanOutWrite(body, {
-      key,
+      key: objectKey,
       targets,
       ...(request.size === undefined ? {} : { size: request.size }),
       ...(request.contentType === undefined ? {} : { contentType: request.contentType }),
@@ -143,6 +153,7 @@ export class Replicator {
       ...(request.signal === undefined ? {} : { signal: request.signal }),
     });
     const succeeded = result.branches.filter((b): b is Extract<BranchOutcome, { ok: true }> => b.ok);
+    let superseded: Replica[];
     try {
       if (result.sourceError !== undefined || succeeded.length === 0 || result.sha256 === undefined) {
         const cause: unknown = result.sourceError ?? (result.branches.find((b) => !b.ok) as { error: unknown } | undefined)?.error;
@@ -150,10 +161,12 @@ export class Replicator {
       }
       // Recorded before the version becomes current: a write the trail cannot record is not committed.
       for (const branch of succeeded) {
-        await audit.write({ principal, location: branch.location, objectKey: key, keyId: branch.keyId, sha256: result.sha256, details: { version: version.version, size: result.size } });
+        await audit.write({ principal, location: branch.location, objectKey: key, keyId: branch.keyId, sha256: result.sha256, details: { version: version.version, size: result.size, object_key: objectKey } });
       }
-      await metadata.transaction(async (tx) => {
+      superseded = await metadata.transaction(async (tx) => {
+        // Locks the file's row: commits of one file are serialised, and the last one wins.
         await tx.transitionVersion(file.id, version.version, { from: 'pending', to: 'committed', size: result.size, sha256: result.sha256! });
+        const replaced: Replica[] = [];
         for (const branch of result.branches) {
           const ref = { fileId: file.id, version: version.version, location: branch.location };
           if (branch.ok) {
@@ -163,23 +176,21 @@ export class Replicator {
               storedSize: branch.stored.size,
               checksums: recordedChecksums(branch.stored),
               ...(branch.stored.tier === undefined ? {} : { tier: branch.stored.tier }),
-              encryption: { format: this.store(branch.location).format, keyIds: [branch.keyId] },
+              encryption: sealedWith(this.store(branch.location).format, branch.keyId, branch.sealSha256),
               countAttempt: true,
             });
+            replaced.push(...(await tx.supersedeReplicas(file.id, branch.location, { keep: version.version })));
           } else {
             await tx.transitionReplica(ref, { from: 'writing', to: 'failed', lastError: errorSummary(branch.error).message, countAttempt: true });
           }
         }
+        return replaced;
       });
     } catch (err) {
-      await metadata.transitionVersion(file.id, version.version, { from: 'pending', to: 'failed' }).catch(() => undefined);
-      for (const t of targets) {
-        await metadata
-          .transitionReplica({ fileId: file.id, version: version.version, location: t.location }, { from: ['pending', 'writing'], to: 'failed', lastError: errorSummary(err).message, countAttempt: true })
-          .catch(() => undefined);
-      }
+      await this.#abandon(file.id, version.version, targets.map((t) => t.location), objectKey, err);
       throw err;
     }
+    await this.removeObjects(superseded);
     return {
       file: await metadata.getFile(file.id),
       version: version.version,
@@ -194,14 +205,74 @@ export class Replicator {
   }
 
   /**
-   * Make sure the current version of a file is verified at `location`: copy it from a verified
-   * replica elsewhere (or re-tier it in place). Idempotent: a verified replica in the right
-   * tier is left alone.
+   * A pending version of the live file with this key. A file soft-deleted between finding it and
+   * numbering the version (its last copy deleted meanwhile) is found again, or created anew.
    */
-  async replicate(principal: string, fileId: string, location: string, options: { tier?: string; signal?: AbortSignal; sources?: readonly string[] } = {}): Promise<Replica> {
+  async #newVersion(key: string, principal: string, encryption: EncryptionDescriptor, request: WriteRequest): Promise<{ file: FileRecord; version: FileVersion }> {
+    const { metadata } = this.#deps;
+    for (let attempt = 0; ; attempt += 1) {
+      const { file } = await metadata.ensureFile({ key, ...(request.contentType === undefined ? {} : { contentType: request.contentType }) });
+      try {
+        const version = await metadata.addVersion({
+          fileId: file.id,
+          encryption,
+          writtenBy: principal,
+          ...(request.contentType === undefined ? {} : { contentType: request.contentType }),
+          ...(request.metadata === undefined ? {} : { metadata: request.metadata }),
+        });
+        return { file, version };
+      } catch (err) {
+        if (attempt >= 4 || !isMovingDataError(err) || err.code !== 'conflict') throw err;
+      }
+    }
+  }
+
+  /**
+   * A write that will not commit: its version failed, its copies failed, their objects removed
+   * (an object the provider half-took is garbage, never a version), and the file dropped if it
+   * was this write's alone.
+   */
+  async #abandon(fileId: string, version: number, locations: readonly string[], objectKey: string, cause: unknown): Promise<void> {
+    const { metadata } = this.#deps;
+    const message = errorSummary(cause).message;
+    // Best effort on each step: the original error is what the caller must see, and a step
+    // left undone here is found by the drift scan (a stale `writing` copy, an orphan object).
+    await metadata.transitionVersion(fileId, version, { from: 'pending', to: 'failed' }).catch(() => undefined);
+    for (const location of locations) {
+      await metadata.transitionReplica({ fileId, version, location }, { from: ['pending', 'writing'], to: 'failed', lastError: message, countAttempt: true }).catch(() => undefined);
+      await this.store(location).inner.delete(objectKey).catch(() => undefined);
+    }
+    await metadata.deleteFileIfUnused(fileId).catch(() => undefined);
+  }
+
+  /**
+   * Remove the objects of replicas the metadata already calls deleted (superseded). Best
+   * effort: one that cannot be removed now is reported by the next drift scan as
+   * `pending_delete`, whose repair removes it.
+   */
+  async removeObjects(replicas: readonly Replica[], signal?: AbortSignal): Promise<void> {
+    await Promise.all(replicas.filter((r) => this.#deps.stores.has(r.location)).map((r) => this.store(r.location).inner.delete(r.objectKey, signal).catch(() => undefined)));
+  }
+
+  /**
+   * Make sure a version of a file is verified at `location`: copy it from a verified replica
+   * elsewhere (or re-tier it in place). Without `version`, the file's current version (a user's
+   * replicate); with it, that version only (a write's failed copy retried, a damaged copy
+   * restored), and never over a newer version the location holds now or a copy deleted since.
+   * Idempotent: a verified replica in the right tier is left alone.
+   *
+   * Returns the replica, or `superseded: true` when the location moved on meanwhile (a newer
+   * version arrived, or the copy was deleted): the copy is then not made, or removed again.
+   */
+  async replicate(
+    principal: string,
+    fileId: string,
+    location: string,
+    options: { tier?: string; signal?: AbortSignal; sources?: readonly string[]; version?: number } = {},
+  ): Promise<Replica & { readonly superseded?: boolean }> {
     const { metadata } = this.#deps;
     const target = this.store(location);
-    const { file, version, replicas } = await this.#current(fileId);
+    const { file, version, replicas } = await this.#current(fileId, options.version);
     const existing = replicas.find((r) => r.location === location);
     if (existing?.state === 'verified' && (options.tier === undefined || existing.tier === options.tier)) return existing;
     const ref: ReplicaRef = { fileId, version: version.version, location };
@@ -210,14 +281,23 @@ export class Replicator {
       const moved = await metadata.transitionReplica(ref, { from: 'verified', to: 'verified', tier: options.tier });
       return moved.applied ? moved.value : moved.current;
     }
+    // A retry or a restore of one version does not bring back a copy deleted since.
+    if (options.version !== undefined && existing?.state === 'deleted') return { ...existing, superseded: true };
+    const newer = await this.#newerAt(file.key, location, version.version);
+    if (newer !== undefined) return { ...(existing ?? newer), superseded: true };
     const source = this.#pickSource(replicas, location, options.sources);
     if (source === undefined) throw new MovingDataError('not_found', `${file.key} v${version.version} has no verified replica to copy from`, { retryable: true, details: { file_id: fileId } });
+    const objectKey = versionObjectKey(file.key, version.version);
     if (existing === undefined) {
-      await metadata.upsertReplica({ ...ref, objectKey: file.key, state: 'pending', encryption: { format: target.format, keyIds: [target.activeKeyId] } });
+      await metadata.upsertReplica({ ...ref, objectKey, state: 'pending', encryption: { format: target.format, keyIds: [target.activeKeyId] } });
+    } else if (existing.objectKey !== objectKey) {
+      // What an earlier attempt left (unverified, never served) goes before the row forgets it.
+      await target.inner.delete(existing.objectKey, options.signal);
     }
-    await metadata.transitionReplica(ref, { from: ['pending', 'writing', 'failed', 'deleted', 'verified'], to: 'writing', objectKey: file.key, countAttempt: true });
+    const started = await metadata.transitionReplica(ref, { from: ['pending', 'writing', 'failed', 'deleted', 'verified'], to: 'writing', objectKey, countAttempt: true });
+    if (!started.applied) throw new MovingDataError('conflict', `the copy at ${location} changed meanwhile`, { retryable: true });
     try {
-      const stored = await this.#copy(source, target, file, version, options);
+      const stored = await this.#copy(source, target, objectKey, file, version, options);
       await this.#deps.audit.record({
         principal,
         action: 'replicate',
@@ -226,27 +306,46 @@ export class Replicator {
         objectKey: file.key,
         keyId: stored.keyId,
         sha256: version.sha256,
-        details: { version: version.version, from: source.location },
+        details: { version: version.version, from: source.location, object_key: objectKey },
       });
-      const done = await metadata.transitionReplica(ref, {
-        from: 'writing',
-        to: 'verified',
-        storedSize: stored.info.size,
-        checksums: recordedChecksums(stored.info),
-        ...(stored.info.tier === undefined ? {} : { tier: stored.info.tier }),
-        encryption: { format: target.format, keyIds: [stored.keyId] },
-        lastError: null,
+      const { replica, replaced } = await metadata.transaction(async (tx) => {
+        await tx.lockFile(fileId);
+        const row = await tx.getReplica(ref);
+        const overtaken = await newerLive(tx, file.key, location, version.version);
+        if (row.state !== 'writing' || row.objectKey !== objectKey || overtaken !== undefined) {
+          // Overtaken by a newer version there (or a delete, or another attempt): not switched to.
+          return { replica: { ...row, superseded: true }, replaced: [{ ...row, objectKey }] };
+        }
+        const done = await tx.transitionReplica(ref, {
+          from: 'writing',
+          to: 'verified',
+          storedSize: stored.info.size,
+          checksums: recordedChecksums(stored.info),
+          ...(stored.info.tier === undefined ? {} : { tier: stored.info.tier }),
+          encryption: sealedWith(target.format, stored.keyId, stored.sealSha256),
+          lastError: null,
+        });
+        const value = done.applied ? done.value : done.current;
+        return { replica: value, replaced: await tx.supersedeReplicas(fileId, location, { keep: version.version }) };
       });
-      return done.applied ? done.value : done.current;
+      await this.removeObjects(replaced, options.signal);
+      return replica;
     } catch (err) {
       await metadata.transitionReplica(ref, { from: ['writing', 'pending'], to: 'failed', lastError: errorSummary(err).message }).catch(() => undefined);
       throw err;
     }
   }
 
+  /** The location's live copy of the file when it holds a newer version than `version`. */
+  async #newerAt(key: string, location: string, version: number): Promise<Replica | undefined> {
+    return newerLive(this.#deps.metadata, key, location, version);
+  }
+
   /**
    * Check one replica against the metadata: present, recorded size and provider checksum; with
-   * `deep`, decrypted and compared with the plaintext SHA-256. Returns the problem, if any.
+   * `deep`, read and checked like a GET (the seal recorded at write, then every chunk
+   * authenticated) and the plaintext's SHA-256 compared — rclone's `check --download`. Returns
+   * the problem, if any.
    */
   async verify(replica: Replica, options: { deep?: boolean; signal?: AbortSignal } = {}): Promise<{ ok: true } | { ok: false; kind: 'missing' | 'differing' | 'unreadable'; message: string }> {
     const store = this.store(replica.location);
@@ -270,7 +369,7 @@ export class Replicator {
     if (!options.deep) return { ok: true };
     const version = await this.#deps.metadata.getVersion(replica.fileId, replica.version);
     try {
-      const got = await store.get(replica.objectKey, options.signal ? { signal: options.signal } : {});
+      const got = await store.get(replica.objectKey, { expect: sealExpectation(replica), ...(options.signal ? { signal: options.signal } : {}) });
       const hash = createHash('sha256');
       await new Promise<void>((resolve, reject) => {
         got.body.on('data', (chunk: Buffer) => hash.update(chunk));
@@ -281,8 +380,74 @@ export class Replicator {
       if (actual !== version.sha256) return { ok: false, kind: 'differing', message: `${replica.location}:${replica.objectKey} decrypts to SHA-256 ${actual}, recorded ${version.sha256 ?? 'none'}` };
       return { ok: true };
     } catch (err) {
+      if (isMovingDataError(err) && err.code === 'integrity_mismatch') return { ok: false, kind: 'differing', message: err.message };
       if (isMovingDataError(err) && err.code === 'decryption_failed') return { ok: false, kind: 'unreadable', message: err.message };
       throw err;
+    }
+  }
+
+  /**
+   * A deep scan's check of one copy: its stored object is the one recorded (size, and the seal
+   * written with it: for age the header, a ranged read of its first bytes; for Fernet the whole
+   * bounded token). Returns the problem, or undefined when it holds or cannot be checked here
+   * (a write-only location holds no identity to open headers with).
+   */
+  async checkSeal(replica: Replica, signal?: AbortSignal): Promise<string | undefined> {
+    const store = this.store(replica.location);
+    const options = { expect: sealExpectation(replica), ...(signal ? { signal } : {}) };
+    try {
+      if (replica.encryption?.format === 'fernet') {
+        const got = await store.get(replica.objectKey, options);
+        got.body.resume();
+        await finished(got.body);
+      } else {
+        await store.openSealed(replica.objectKey, options);
+      }
+      return undefined;
+    } catch (err) {
+      if (!isMovingDataError(err)) throw err;
+      if (err.code === 'forbidden') return undefined;
+      if (err.code === 'integrity_mismatch' || err.code === 'decryption_failed' || err.code === 'not_found') return err.message;
+      throw err;
+    }
+  }
+
+  /**
+   * Settle a copy a crashed writer left `writing` (or `pending`): a write that never committed
+   * is abandoned (its version failed, its object removed, the file dropped if it was only this
+   * write's); a copy of a committed version (a replication that died) is removed and made again.
+   * Idempotent; a copy that is no longer in flight is left alone.
+   */
+  async reconcile(replica: Replica, signal?: AbortSignal): Promise<'abandoned' | 'recopied' | 'none'> {
+    const { metadata } = this.#deps;
+    const current = await metadata.getReplica(replica);
+    if (current.state !== 'writing' && current.state !== 'pending') return 'none';
+    const version = await metadata.getVersion(replica.fileId, replica.version);
+    if (version.state === 'pending' || version.state === 'failed') {
+      await this.#abandon(replica.fileId, replica.version, [replica.location], current.objectKey, new MovingDataError('internal', 'abandoned: the write never committed (its writer stopped)'));
+      return 'abandoned';
+    }
+    await metadata.transitionReplica(current, { from: ['writing', 'pending'], to: 'failed', lastError: 'the copy never finished (its writer stopped)' });
+    await this.store(replica.location).inner.delete(current.objectKey, signal);
+    await this.replicate('system', replica.fileId, replica.location, { version: replica.version, ...(signal ? { signal } : {}) });
+    return 'recopied';
+  }
+
+  /**
+   * At start-up: settle what crashed writers left, in flight longer than `olderThanMs` (0 on
+   * embedded metadata, where this process is the only writer, so anything in flight is left
+   * from before). Returns how many copies were settled.
+   */
+  async reconcileStale(olderThanMs: number, signal?: AbortSignal): Promise<number> {
+    let settled = 0;
+    for (;;) {
+      const stale = await this.#deps.metadata.listStaleReplicas(['pending', 'writing'], olderThanMs, 500);
+      let changed = 0;
+      for (const replica of stale) {
+        if ((await this.reconcile(replica, signal).catch(() => 'none' as const)) !== 'none') changed += 1;
+      }
+      settled += changed;
+      if (stale.length < 500 || changed === 0) return settled;
     }
   }
 
@@ -338,13 +503,15 @@ export class Replicator {
     }
   }
 
-  async #current(fileId: string): Promise<{ file: FileRecord; version: FileVersion; replicas: Replica[] }> {
+  async #current(fileId: string, wanted?: number): Promise<{ file: FileRecord; version: FileVersion; replicas: Replica[] }> {
     const { metadata } = this.#deps;
     const file = await metadata.getFile(fileId);
     if (file.deletedAt !== null) throw new MovingDataError('not_found', `${file.key} was deleted`, { details: { file_id: fileId } });
-    if (file.currentVersion === null) throw new MovingDataError('not_found', `${file.key} has no committed version yet`, { retryable: true, details: { file_id: fileId } });
-    const version = await metadata.getVersion(fileId, file.currentVersion);
-    return { file, version, replicas: await metadata.listReplicasOfVersion(fileId, file.currentVersion) };
+    const number = wanted ?? file.currentVersion;
+    if (number === null) throw new MovingDataError('not_found', `${file.key} has no committed version yet`, { retryable: true, details: { file_id: fileId } });
+    const version = await metadata.getVersion(fileId, number);
+    if (version.state !== 'committed') throw new MovingDataError('not_found', `${file.key} v${number} is ${version.state}, not committed`, { details: { file_id: fileId, version: number } });
+    return { file, version, replicas: await metadata.listReplicasOfVersion(fileId, number) };
   }
 
   /**
@@ -356,12 +523,20 @@ export class Replicator {
     return candidates.find((r) => this.store(r.location).format === 'age') ?? candidates[0];
   }
 
-  /** Copy the version from `source` to `target`, verified on the way; returns what was stored. */
-  async #copy(source: Replica, target: EncryptedStore, file: FileRecord, version: FileVersion, options: { tier?: string; signal?: AbortSignal }): Promise<{ info: ObjectInfo; keyId: string }> {
+  /** Copy the version from `source` to `target` at `objectKey`, verified on the way; returns what was stored. */
+  async #copy(
+    source: Replica,
+    target: EncryptedStore,
+    objectKey: string,
+    file: FileRecord,
+    version: FileVersion,
+    options: { tier?: string; signal?: AbortSignal },
+  ): Promise<{ info: ObjectInfo; keyId: string; sealSha256: string }> {
     const from = this.store(source.location);
-    const what = `${target.location}:${file.key}`;
+    const what = `${target.location}:${objectKey}`;
+    const contentType = version.contentType ?? file.contentType;
     const common = {
-      ...(file.contentType === null ? {} : { contentType: file.contentType }),
+      ...(contentType === null ? {} : { contentType }),
       metadata: version.metadata,
       ...(options.tier === undefined ? {} : { tier: options.tier }),
       ...(options.signal === undefined ? {} : { signal: options.signal }),
@@ -369,21 +544,37 @@ export class Replicator {
     if (from.format === 'age' && target.format === 'age') {
       // Header re-wrapped for the target's key; payload bytes copied as they are, decrypted on
       // the side to prove they still hold the recorded plaintext before the target commits.
-      const opened = await from.openSealed(source.objectKey, options.signal);
+      const opened = await from.openSealed(source.objectKey, { expect: sealExpectation(source), ...(options.signal ? { signal: options.signal } : {}) });
       const sealed = target.headerFor(opened.fileKey);
       const payload = await from.inner.get(source.objectKey, { range: { start: opened.headerLength }, ...(options.signal ? { signal: options.signal } : {}) });
       const verifier = new PayloadVerifier(opened.fileKey, version.sha256!, what);
-      const put = await target.putSealed(file.key, sealed, pipeline(payload.body, verifier, () => undefined), { ...common, plaintextSize: version.size! });
-      const info = confirmStored(target.location, file.key, put, { size: sealed.header.length + (opened.storedSize - opened.headerLength) });
-      return { info, keyId: sealed.keyId };
+      const put = await target.putSealed(objectKey, sealed, pipeline(payload.body, verifier, () => undefined), { ...common, plaintextSize: version.size! });
+      const info = confirmStored(target.location, objectKey, put, { size: sealed.header.length + (opened.storedSize - opened.headerLength) });
+      return { info, keyId: sealed.keyId, sealSha256: sha256Hex(sealed.header) };
     }
     // A Fernet side: decrypt and seal again (bounded by the Fernet size limit).
-    const got = await from.get(source.objectKey, options.signal ? { signal: options.signal } : {});
-    const put = await target.put(file.key, pipeline(got.body, new PlaintextVerifier(version.sha256!, what), () => undefined), { ...common, size: version.size! });
+    const got = await from.get(source.objectKey, { expect: sealExpectation(source), ...(options.signal ? { signal: options.signal } : {}) });
+    const put = await target.put(objectKey, pipeline(got.body, new PlaintextVerifier(version.sha256!, what), () => undefined), { ...common, size: version.size! });
     // A Fernet put answers with the plaintext's size and SHA-256, not the stored token's: the
     // stored object is read back.
-    const info = await headAndVerify(target.inner, target.location, file.key, { ...put, checksums: {} }, {}, options.signal);
-    return { info, keyId: target.activeKeyId };
+    const info = await headAndVerify(target.inner, target.location, objectKey, { ...put, checksums: {} }, {}, options.signal);
+    return { info, keyId: target.activeKeyId, sealSha256: put.sealSha256 };
   }
 }
 
+/** What a read of this replica expects of its stored object (see EncryptedStore.get). */
+export function sealExpectation(replica: Replica): SealExpectation {
+  const seal = replica.encryption?.params?.['seal_sha256'];
+  return { storedSize: replica.storedSize, sealSha256: typeof seal === 'string' ? seal : null };
+}
+
+/** How a copy was sealed: format, key, and the digest of its seal (header or token). */
+export function sealedWith(format: 'age' | 'fernet', keyId: string, sealSha256: string): EncryptionDescriptor {
+  return { format, keyIds: [keyId], params: { seal_sha256: sealSha256 } };
+}
+
+/** The location's live copy of the file, when it is of a newer version than `version`. */
+async function newerLive(metadata: MetadataOperations, key: string, location: string, version: number): Promise<Replica | undefined> {
+  const live = await metadata.liveReplicaAt(key, location);
+  return live !== undefined && live.replica.state === 'verified' && live.replica.version > version ? live.replica : undefined;
+}

@@ -187,6 +187,12 @@ export interface ObjectStore {
   copy?(sourceKey: string, destinationKey: string, options?: CopyOptions): Promise<ObjectInfo>;
   /** Change an object's tier in place; present when `features.tiers` is not empty. */
   setTier?(key: string, tier: string, signal?: AbortSignal): Promise<void>;
+  /**
+   * Remove what uploads that never finished left behind, started more than `olderThanMs` ago:
+   * temporary files (local disk), incomplete multipart uploads (S3: invisible in listings, and
+   * billed). Returns how many were removed. Absent where the provider cleans up by itself.
+   */
+  cleanupIncomplete?(olderThanMs: number, signal?: AbortSignal): Promise<number>;
 
   /** Release sockets and clients. */
   close(): Promise<void>;

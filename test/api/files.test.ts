@@ -16,6 +16,7 @@ import { loadConfig } from '../../src/config/config.ts';
 import { formatFernetKey, generateFernetKey } from '../../src/crypto/fernet/fernet.ts';
 import { labEnv } from '../lab.ts';
 import { labS3Client } from '../lab-s3.ts';
+import { emptyContainer, storedKeyOf } from '../objects.ts';
 
 const ADMIN = 'demo-admin-token-for-tests-0123456789';
 
@@ -50,6 +51,8 @@ describe.each(setups)('file API on %s', (label, environment) => {
     app = await createApp(
       loadConfig({ ...environment(), MOVINGDATA_DEMO: '1', MOVINGDATA_ADMIN_TOKEN: ADMIN, MOVINGDATA_DATA_DIR: dataDir, MOVINGDATA_LOG_LEVEL: 'silent', AZURE_ENCRYPTION_KEY: fernet }),
     );
+    // A clean slate on the lab: earlier runs' objects would be this run's orphans.
+    if (label === 'the lab') for (const store of app.context.stores.values()) await store.ensureContainer().then(() => emptyContainer(store.inner));
     for (const [name, roles] of [
       ['analyst', ['analytics']],
       ['operator', ['operations']],
@@ -101,7 +104,7 @@ describe.each(setups)('file API on %s', (label, environment) => {
     expect(written.key_id).toMatch(/^age:[0-9a-f]{16}$/);
     expect(written.stored_size).toBeGreaterThan(content.length);
 
-    const raw = await app.context.stores.get('aws')!.inner.get(written.key);
+    const raw = await app.context.stores.get('aws')!.inner.get(await storedKeyOf(app.context.metadata, written.key, 'aws'));
     const first = (await raw.body.toArray()) as Buffer[];
     expect(Buffer.concat(first).subarray(0, 21).toString()).toBe('age-encryption.org/v1');
     expect(Buffer.concat(first).includes(content.subarray(0, 64))).toBe(false);
@@ -143,7 +146,9 @@ describe.each(setups)('file API on %s', (label, environment) => {
     const version = await app.context.metadata.getVersion(file!.id, 1);
     expect(version).toMatchObject({ state: 'committed', size: content.length, sha256: sha256(content), writtenBy: 'analyst' });
     const [replica] = await app.context.metadata.listReplicasOfVersion(file!.id, 1);
-    expect(replica).toMatchObject({ location: 'aws', state: 'verified', objectKey: 'chunked/stream.bin' });
+    expect(replica).toMatchObject({ location: 'aws', state: 'verified' });
+    // The version's own object name: the key, then the version (src/replication/object-names.ts).
+    expect(replica?.objectKey).toMatch(/^chunked\/stream\.bin~v1\.[0-9a-f]{12}$/);
     const got = await call('GET', '/files/aws/chunked/stream.bin', { token: tokens['analyst'] });
     expect(sha256(got.rawPayload)).toBe(sha256(content));
   });
@@ -153,7 +158,7 @@ describe.each(setups)('file API on %s', (label, environment) => {
     const put = await call('PUT', '/files/azure/seed/file_001.txt', { token: tokens['operator'], body: content });
     expect(put.statusCode).toBe(201);
     expect(put.json<{ key_id: string }>().key_id).toMatch(/^fernet:/);
-    const raw = Buffer.concat((await (await app.context.stores.get('azure')!.inner.get('seed/file_001.txt')).body.toArray()) as Buffer[]);
+    const raw = Buffer.concat((await (await app.context.stores.get('azure')!.inner.get(await storedKeyOf(app.context.metadata, 'seed/file_001.txt', 'azure'))).body.toArray()) as Buffer[]);
     expect(raw.toString('ascii')).toMatch(/^gAAAAA/);
     const got = await call('GET', '/files/azure/seed/file_001.txt', { token: tokens['operator'] });
     expect(got.rawPayload.equals(content)).toBe(true);
@@ -188,14 +193,18 @@ describe.each(setups)('file API on %s', (label, environment) => {
     const content = Buffer.from('do not tamper with me');
     await call('PUT', '/files/aws/tamper/me.txt', { token: tokens['analyst'], body: content });
     const inner = app.context.stores.get('aws')!.inner;
-    const info = await inner.head('tamper/me.txt');
-    const raw = Buffer.concat((await (await inner.get('tamper/me.txt')).body.toArray()) as Buffer[]);
+    const stored = await storedKeyOf(app.context.metadata, 'tamper/me.txt', 'aws');
+    const info = await inner.head(stored);
+    const raw = Buffer.concat((await (await inner.get(stored)).body.toArray()) as Buffer[]);
     raw[raw.length - 5] = raw[raw.length - 5]! ^ 0xff;
-    await inner.put('tamper/me.txt', Readable.from([raw]), { size: raw.length, metadata: info.metadata });
+    await inner.put(stored, Readable.from([raw]), { size: raw.length, metadata: info.metadata });
     const got = await call('GET', '/files/aws/tamper/me.txt', { token: tokens['analyst'] });
     expect(got.statusCode).toBe(422);
     expect(got.json<ErrorBody>().error.code).toBe('decryption_failed');
     expect(got.rawPayload.includes(content)).toBe(false);
+    // The copy is known damaged now: later reads say so without touching it.
+    const again = await call('GET', '/files/aws/tamper/me.txt', { token: tokens['analyst'] });
+    expect([again.statusCode, again.json<ErrorBody>().error.code]).toEqual([422, 'integrity_mismatch']);
   });
 
   it('deletes a location copy (204), then reports 404', async () => {
@@ -224,42 +233,56 @@ describe.each(setups)('file API on %s', (label, environment) => {
     expect(lines.some((l) => l.action === 'delete' && l.location === 'gcp')).toBe(true);
   });
 
-  it('rotates a location key: headers re-wrapped, payloads untouched, everything still readable', async () => {
+  it('rotates a location key: headers re-wrapped by a job (202, progress), payloads untouched, everything still readable, drift 0', async () => {
     const content = randomBytes(150_000);
     await call('PUT', '/files/gcp/rotate/one.bin', { token: tokens['auditor'], body: content });
     await call('PUT', '/files/gcp/rotate/two.bin', { token: tokens['auditor'], body: 'second' });
     const inner = app.context.stores.get('gcp')!.inner;
-    const before = Buffer.concat((await (await inner.get('rotate/one.bin')).body.toArray()) as Buffer[]);
+    const storedBefore = await storedKeyOf(app.context.metadata, 'rotate/one.bin', 'gcp');
+    const before = Buffer.concat((await (await inner.get(storedBefore)).body.toArray()) as Buffer[]);
 
     expect((await call('POST', '/keys/gcp/rotate', { token: tokens['auditor'] })).statusCode).toBe(403);
-    const rotated = await call('POST', '/keys/gcp/rotate', { token: ADMIN });
+    const rotated = await call('POST', '/keys/gcp/rotate?wait=true', { token: ADMIN });
     expect(rotated.statusCode).toBe(200);
-    const report = rotated.json<{ previous_key_id: string; active_key_id: string; rewrapped: number; failed: unknown[] }>();
+    const report = rotated.json<{ previous_key_id: string; active_key_id: string; job: { state: string; progress: { rewrapped: number; failed: number; done: boolean } } }>();
     expect(report.active_key_id).not.toBe(report.previous_key_id);
-    expect(report.rewrapped).toBeGreaterThanOrEqual(2);
-    expect(report.failed).toEqual([]);
+    expect(report.job.state).toBe('succeeded');
+    expect(report.job.progress.rewrapped).toBeGreaterThanOrEqual(2);
+    expect(report.job.progress).toMatchObject({ failed: 0, done: true });
 
-    const after = Buffer.concat((await (await inner.get('rotate/one.bin')).body.toArray()) as Buffer[]);
+    // Re-wrapped into a new object, then switched to, then the old one removed.
+    const storedAfter = await storedKeyOf(app.context.metadata, 'rotate/one.bin', 'gcp');
+    expect(storedAfter).not.toBe(storedBefore);
+    await expect(inner.head(storedBefore)).rejects.toMatchObject({ code: 'not_found' });
+    const after = Buffer.concat((await (await inner.get(storedAfter)).body.toArray()) as Buffer[]);
     const header = before.indexOf('\n---') + 48; // through the MAC line (43 base64 chars + '--- ' + LF)
     expect(after.subarray(header).equals(before.subarray(header))).toBe(true);
     expect(after.subarray(0, header).equals(before.subarray(0, header))).toBe(false);
     const got = await call('GET', '/files/gcp/rotate/one.bin', { token: tokens['auditor'] });
     expect(got.rawPayload.equals(content)).toBe(true);
-    const file = await app.context.metadata.findFileByKey('rotate/one.bin');
-    const [replica] = await app.context.metadata.listReplicasOfVersion(file!.id, file!.currentVersion!);
-    expect(replica?.encryption?.keyIds).toEqual([report.active_key_id]);
+    const live = await app.context.metadata.liveReplicaAt('rotate/one.bin', 'gcp');
+    expect(live?.replica.encryption?.keyIds).toEqual([report.active_key_id]);
+
+    // What the metadata says is what is stored: a scan after the rotation finds nothing.
+    const scan = await call('POST', '/consistency/scan', { token: ADMIN, body: JSON.stringify({ locations: ['gcp'], wait: true }), headers: { 'content-type': 'application/json' } });
+    expect(scan.json<{ jobs: Array<{ result: { drift: Record<string, number> } }> }>().jobs[0]?.result.drift).toEqual({ missing: 0, differing: 0, conflict: 0, failed: 0, orphan: 0, pending_delete: 0 });
+
+    // Without wait, the rotation answers at once with its job.
+    const queued = await call('POST', '/keys/gcp/rotate', { token: ADMIN });
+    expect([200, 202]).toContain(queued.statusCode);
+    expect(queued.json<{ job: { id: string } }>().job.id).toMatch(/^\d+$/);
 
     const keys = await call('GET', '/keys', { token: ADMIN });
     const gcp = keys.json<{ locations: Array<{ location: string; active: string; keys: Array<{ id: string }> }> }>().locations.find((l) => l.location === 'gcp');
-    expect(gcp?.active).toBe(report.active_key_id);
     expect(gcp?.keys.map((k) => k.id)).toContain(report.previous_key_id);
+    expect(gcp?.keys.map((k) => k.id)).toContain(report.active_key_id);
     expect(keys.payload).not.toContain('AGE-SECRET-KEY');
   });
 
   it.runIf(label === 'the lab')('stores S3 objects with SSE-KMS under netapp-key (proved by HEAD)', async () => {
     await call('PUT', '/files/aws/sse/proof.txt', { token: tokens['analyst'], body: 'server-side encrypted too' });
     const s3 = labS3Client();
-    const head = await s3.send(new HeadObjectCommand({ Bucket: 'files-api', Key: 'sse/proof.txt' }));
+    const head = await s3.send(new HeadObjectCommand({ Bucket: 'files-api', Key: await storedKeyOf(app.context.metadata, 'sse/proof.txt', 'aws') }));
     s3.destroy();
     expect(head.ServerSideEncryption).toBe('aws:kms');
     expect(head.SSEKMSKeyId).toContain('netapp-key');

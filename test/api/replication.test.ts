@@ -12,6 +12,7 @@ import { createApp, type App } from '../../src/app.ts';
 import { loadConfig } from '../../src/config/config.ts';
 import { ONE_RECIPIENT_HEADER_BYTES } from '../../src/crypto/encrypted-store.ts';
 import { labEnv } from '../lab.ts';
+import { storedKeyOf } from '../objects.ts';
 
 const ADMIN = 'demo-admin-token-for-replication-tests';
 const sha256 = (bytes: Buffer): string => createHash('sha256').update(bytes).digest('hex');
@@ -94,7 +95,9 @@ describe.each(setups)('replication API on %s', (_label, environment, tiers) => {
       ['gcp', 'verified'],
     ]);
     const payloads = await Promise.all(
-      ['aws', 'azure', 'gcp'].map(async (l) => Buffer.concat((await (await app.context.stores.get(l)!.inner.get('fan/out.bin')).body.toArray()) as Buffer[]).subarray(ONE_RECIPIENT_HEADER_BYTES)),
+      ['aws', 'azure', 'gcp'].map(async (l) =>
+        Buffer.concat((await (await app.context.stores.get(l)!.inner.get(await storedKeyOf(app.context.metadata, 'fan/out.bin', l))).body.toArray()) as Buffer[]).subarray(ONE_RECIPIENT_HEADER_BYTES),
+      ),
     );
     expect(payloads[1]!.equals(payloads[0]!) && payloads[2]!.equals(payloads[0]!)).toBe(true);
     for (const location of ['aws', 'azure', 'gcp']) {
@@ -134,17 +137,16 @@ describe.each(setups)('replication API on %s', (_label, environment, tiers) => {
   it('moves a file: copy, verify, switch, then the source copy is gone', async () => {
     const content = randomBytes(80_000);
     await call('PUT', '/files/aws/move/me.bin', tokens['ops'], content);
+    const source = await storedKeyOf(app.context.metadata, 'move/me.bin', 'aws');
     const moved = await call('POST', '/files/move/me.bin/move', tokens['ops'], { from: 'aws', to: 'azure' });
     expect(moved.statusCode).toBe(200);
     const reply = moved.json<JobsReply>();
     expect(reply.ok, JSON.stringify(reply.jobs)).toBe(true);
     expect(reply.jobs[0]?.result?.['steps']).toEqual(['copy', 'verify', 'switch', 'delete']);
     const [item] = await inventory('move/me.bin');
-    expect(item?.replicas.map((r) => [r.location, r.state])).toEqual([
-      ['aws', 'deleted'],
-      ['azure', 'verified'],
-    ]);
-    await expect(app.context.stores.get('aws')!.inner.head('move/me.bin')).rejects.toMatchObject({ code: 'not_found' });
+    // The source copy is deleted: no longer in the inventory, no longer stored.
+    expect(item?.replicas.map((r) => [r.location, r.state])).toEqual([['azure', 'verified']]);
+    await expect(app.context.stores.get('aws')!.inner.head(source)).rejects.toMatchObject({ code: 'not_found' });
     expect((await call('GET', '/files/azure/move/me.bin', tokens['ops'])).rawPayload.equals(content)).toBe(true);
     expect((await call('GET', '/files/aws/move/me.bin', tokens['ops'])).statusCode).toBe(404);
   });
@@ -155,7 +157,7 @@ describe.each(setups)('replication API on %s', (_label, environment, tiers) => {
     expect(moved.json<JobsReply>().ok, moved.payload).toBe(true);
     const [item] = await inventory('tier/me.txt');
     expect(item?.replicas[0]).toMatchObject({ location: 'gcp', state: 'verified', tier: tiers.cool['gcp'] });
-    expect((await app.context.stores.get('gcp')!.inner.head('tier/me.txt')).tier).toBe(tiers.cool['gcp']);
+    expect((await app.context.stores.get('gcp')!.inner.head(await storedKeyOf(app.context.metadata, 'tier/me.txt', 'gcp'))).tier).toBe(tiers.cool['gcp']);
   });
 
   it('refuses bad requests with clear errors', async () => {

@@ -16,6 +16,7 @@ import { loadConfig } from '../../src/config/config.ts';
 import { scanLocation } from '../../src/replication/drift.ts';
 import { labEnv } from '../lab.ts';
 import { until } from '../until.ts';
+import { storedKeyOf } from '../objects.ts';
 
 const ADMIN = 'demo-admin-token-for-consistency-tests';
 const sha256 = (bytes: Buffer): string => createHash('sha256').update(bytes).digest('hex');
@@ -130,8 +131,11 @@ describe.each(setups)('consistency manager on %s', (_label, environment) => {
     const raw = (location: string) => stores.get(location)!.inner;
     const fileOf = async (key: string) => (await metadata.findFileByKey(key))!;
 
-    await raw('azure').delete('drift/deleted.bin');
-    await raw('gcp').put('drift/overwritten.bin', Readable.from([randomBytes(999)]));
+    const stored = (key: string, location: string) => storedKeyOf(metadata, key, location);
+    await raw('azure').delete(await stored('drift/deleted.bin', 'azure'));
+    const overwritten = await stored('drift/overwritten.bin', 'gcp');
+    await raw('gcp').put(overwritten, Readable.from([randomBytes(999)]));
+    const movedAwayObject = await stored('drift/moved-away.bin', 'azure');
     await raw('aws').put('drift/stray.bin', Readable.from([Buffer.from('nobody wrote me through the control plane')]));
     const gaveUp = await fileOf('drift/gave-up.bin');
     await metadata.transitionReplica({ fileId: gaveUp.id, version: 1, location: 'gcp' }, { from: 'verified', to: 'failed', lastError: 'gave up (test)' });
@@ -141,7 +145,7 @@ describe.each(setups)('consistency manager on %s', (_label, environment) => {
     // The same scanner, told to treat any difference as newer than our verification: a conflict.
     const asConflict = await scanLocation(metadata, raw('gcp'), 'gcp', { clockSkewMs: -3_600_000 });
     expect(asConflict.counts.conflict).toBe(1);
-    expect(asConflict.items.find((i) => i.kind === 'conflict')?.objectKey).toBe('drift/overwritten.bin');
+    expect(asConflict.items.find((i) => i.kind === 'conflict')?.objectKey).toBe(overwritten);
 
     await scan();
     const found = await status();
@@ -171,6 +175,6 @@ describe.each(setups)('consistency manager on %s', (_label, environment) => {
       }
     }
     await expect(raw('aws').head('drift/stray.bin')).rejects.toMatchObject({ code: 'not_found' });
-    await expect(raw('azure').head('drift/moved-away.bin')).rejects.toMatchObject({ code: 'not_found' });
+    await expect(raw('azure').head(movedAwayObject)).rejects.toMatchObject({ code: 'not_found' });
   });
 });

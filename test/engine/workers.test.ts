@@ -24,6 +24,8 @@ import { DRIFT_KINDS, emptyCounts, scanLocation } from '../../src/replication/dr
 import { listAll } from '../../src/storage/list.ts';
 import { labEnv } from '../lab.ts';
 import { killWorkers, spawnWorker, until, type WorkerProcess } from '../workers.ts';
+import { parseVersionObjectKey } from '../../src/replication/object-names.ts';
+import { storedKeyOf } from '../objects.ts';
 
 const FILES = 500;
 const SOURCE = 'gcp';
@@ -205,7 +207,7 @@ describe('durable, idempotent jobs shared by many workers', () => {
         } while (cursor !== undefined);
         expect(atTarget).toHaveLength(FILES);
         expect(new Set(atTarget.map((r) => r.fileId))).toEqual(new Set(fileIds.values()));
-        expect(atTarget.filter((r) => r.state !== 'verified' || r.version !== 1 || fileIds.get(r.objectKey) !== r.fileId)).toEqual([]);
+        expect(atTarget.filter((r) => r.state !== 'verified' || r.version !== 1 || fileIds.get(parseVersionObjectKey(r.objectKey)?.key ?? '') !== r.fileId)).toEqual([]);
         let inventoryCursor: string | undefined;
         let entries = 0;
         do {
@@ -228,12 +230,12 @@ describe('durable, idempotent jobs shared by many workers', () => {
         const listed: string[] = [];
         for await (const object of listAll(target.inner, '')) listed.push(object.key);
         expect(listed.length).toBe(FILES);
-        expect([...listed].sort()).toEqual([...contents.keys()].sort());
+        expect(listed.map((name) => parseVersionObjectKey(name)?.key).sort()).toEqual([...contents.keys()].sort());
 
         // Content: every copy at the target decrypts (with the target's key) to the bytes written.
         const wrong: string[] = [];
         await eachLimited([...contents.keys()], 16, async (key) => {
-          const got = await bytesOf((await target.get(key)).body);
+          const got = await bytesOf((await target.get(await storedKeyOf(engine!.metadata, key, TARGET))).body);
           if (!got.equals(contents.get(key)!)) wrong.push(key);
         });
         expect(wrong).toEqual([]);

@@ -3,7 +3,7 @@
  * - GET /consistency/status: drift counts by kind (from each location's latest scan), retries
  *   waiting and dead-lettered jobs, the last successful sync per location, recent conflicts,
  *   and job counts by kind and state;
- * - POST /consistency/scan { locations?, wait? }: scan now (one scan per location at a time:
+ * - POST /consistency/scan { locations?, wait?, deep? }: scan now (one scan per location at a time:
  *   asking while one runs returns that one); each drift item becomes a repair job;
  * - GET /jobs/{id}: one job's state, attempts, result and last error — how a caller follows a
  *   replicate, move or scan it did not wait for.
@@ -78,6 +78,9 @@ export const consistencyRoutes: FastifyPluginAsyncTypebox<ConsistencyRoutesOptio
             {
               locations: Type.Optional(Type.Array(Type.String({ minLength: 1, maxLength: 64 }), { minItems: 1, maxItems: 16 })),
               wait: Type.Optional(Type.Boolean({ description: 'wait for the scans (default true)' })),
+              deep: Type.Optional(
+                Type.Boolean({ description: "also read each copy's header and check it against its record (rclone's check --download): finds a same-size substitution no listing shows" }),
+              ),
             },
             { additionalProperties: false },
           ),
@@ -89,7 +92,11 @@ export const consistencyRoutes: FastifyPluginAsyncTypebox<ConsistencyRoutesOptio
       await authorizeRoles(request, OPERATOR_ROLES);
       // An unknown location is `not_found` from requestScans, before any scan is queued.
       const wanted = request.body?.locations;
-      const submitted = await consistency.requestScans(jobs, { ...(wanted === undefined ? {} : { locations: wanted }), waitMs: request.body?.wait === false ? 0 : WAIT_MS });
+      const submitted = await consistency.requestScans(jobs, {
+        ...(wanted === undefined ? {} : { locations: wanted }),
+        waitMs: request.body?.wait === false ? 0 : WAIT_MS,
+        deep: request.body?.deep === true,
+      });
       const finished = submitted.every(isFinished);
       return reply.status(finished ? 200 : 202).send({ ok: submitted.every((j) => j.state === 'succeeded'), jobs: submitted.map(jobView) });
     },

@@ -1,17 +1,26 @@
 /**
- * GET /files — the inventory: every file with its current version and, per location, its
- * replica's state, size, checksums and tier. Keyset-paginated (`cursor`), filterable by key
- * prefix, location and replica state. A caller sees the replicas at locations its roles allow
- * (admin and system see all); files with no visible replica are left out.
+ * GET /files — the inventory: every file and, per location, the copy that location holds: its
+ * own version, SHA-256, state, size, checksums and tier, and whether it is stale (another
+ * location the caller sees holds a newer version). Keyset-paginated (`cursor`), filterable by
+ * key prefix, location and replica state.
+ *
+ * A caller sees the copies at locations its roles allow (admin and system see all), and nothing
+ * else: files with no visible copy are filtered out before paging, so neither the items nor the
+ * cursor carry a key, version or size of another location. The file-level fields are those of
+ * the newest version the caller can see.
  */
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import { Type, type Static } from 'typebox';
 import type { AccessPolicy } from '../../access/policy.ts';
-import { REPLICA_STATES, type InventoryEntry, type MetadataStore, type Replica } from '../../metadata/index.ts';
+import { REPLICA_STATES, type FileVersion, type InventoryEntry, type MetadataStore, type Replica } from '../../metadata/index.ts';
 import { BEARER_SECURITY, requirePrincipal } from '../auth.ts';
 
 const ReplicaView = Type.Object({
   location: Type.String(),
+  version: Type.Integer({ description: 'the version this location holds' }),
+  sha256: Type.Union([Type.String(), Type.Null()], { description: "that version's plaintext SHA-256 (the ETag a GET there answers with)" }),
+  size: Type.Union([Type.Integer(), Type.Null()], { description: "that version's plaintext bytes" }),
+  stale: Type.Boolean({ description: 'another location you can see holds a newer version' }),
   state: Type.String({ description: REPLICA_STATES.join(' | ') }),
   object_key: Type.String(),
   stored_size: Type.Union([Type.Integer(), Type.Null()]),
@@ -43,9 +52,13 @@ const Query = Type.Object({
   limit: Type.Optional(Type.Integer({ minimum: 1, maximum: 1000, default: 100 })),
 });
 
-function replicaView(replica: Replica): Static<typeof ReplicaView> {
+function replicaView(replica: Replica, version: FileVersion | undefined, newest: number): Static<typeof ReplicaView> {
   return {
     location: replica.location,
+    version: replica.version,
+    sha256: version?.sha256 ?? null,
+    size: version?.size ?? null,
+    stale: replica.version < newest,
     state: replica.state,
     object_key: replica.objectKey,
     stored_size: replica.storedSize,
@@ -58,16 +71,21 @@ function replicaView(replica: Replica): Static<typeof ReplicaView> {
   };
 }
 
+/** An inventory entry as a caller sees it: only `visible` copies, and the newest version among them. */
 export function inventoryItem(entry: InventoryEntry, visible: (replica: Replica) => boolean = () => true): InventoryItem {
+  const replicas = entry.replicas.filter(visible);
+  const byNumber = new Map(entry.versions.map((v) => [v.version, v]));
+  const newest = replicas.reduce((max, r) => Math.max(max, r.version), 0);
+  const shown = byNumber.get(newest);
   return {
     key: entry.file.key,
-    content_type: entry.file.contentType,
-    version: entry.current?.version ?? null,
-    size: entry.current?.size ?? null,
-    sha256: entry.current?.sha256 ?? null,
-    written_by: entry.current?.writtenBy ?? null,
-    updated_at: entry.file.updatedAt.toISOString(),
-    replicas: entry.replicas.filter(visible).map(replicaView),
+    content_type: shown?.contentType ?? entry.file.contentType,
+    version: shown?.version ?? null,
+    size: shown?.size ?? null,
+    sha256: shown?.sha256 ?? null,
+    written_by: shown?.writtenBy ?? null,
+    updated_at: (shown?.updatedAt ?? entry.file.updatedAt).toISOString(),
+    replicas: replicas.map((r) => replicaView(r, byNumber.get(r.version), newest)),
   };
 }
 
@@ -92,23 +110,17 @@ export const inventoryRoutes: FastifyPluginAsyncTypebox<InventoryRoutesOptions> 
     async (request) => {
       const principal = requirePrincipal(request);
       const { prefix, location, state, cursor, limit } = request.query;
+      // The caller's locations bound the listing itself, before paging (see the header).
+      const locations = policy.locations.filter((l) => policy.authorize(principal, l).allowed);
       const page = await metadata.listInventory({
         ...(prefix === undefined ? {} : { prefix }),
         ...(location === undefined ? {} : { location }),
         ...(state === undefined ? {} : { replicaStates: [state] }),
         ...(cursor === undefined ? {} : { cursor }),
+        locations,
         limit: limit ?? 100,
       });
-      const allowed = new Map<string, boolean>();
-      const visible = (replica: Replica): boolean => {
-        let ok = allowed.get(replica.location);
-        if (ok === undefined) {
-          ok = policy.authorize(principal, replica.location).allowed;
-          allowed.set(replica.location, ok);
-        }
-        return ok;
-      };
-      const items = page.items.map((entry) => inventoryItem(entry, visible)).filter((item) => item.replicas.length > 0);
+      const items = page.items.map((entry) => inventoryItem(entry)).filter((item) => item.replicas.length > 0);
       return { items, next_cursor: page.nextCursor ?? null };
     },
   );

@@ -39,10 +39,11 @@ export const JobView = Type.Object({
   attempts: Type.Integer(),
   result: Type.Unknown({ description: 'what the job returned (null until it succeeds)' }),
   last_error: Type.Union([Type.String(), Type.Null()]),
+  progress: Type.Record(Type.String(), Type.Unknown(), { description: 'where a multi-step job got to' }),
 });
 
-export function jobView(job: JobOutcome): { id: string; kind: string; state: string; attempts: number; result: unknown; last_error: string | null } {
-  return { id: job.id, kind: job.kind, state: job.state, attempts: job.attempts, result: job.result, last_error: job.lastError };
+export function jobView(job: JobOutcome): { id: string; kind: string; state: string; attempts: number; result: unknown; last_error: string | null; progress: Record<string, unknown> } {
+  return { id: job.id, kind: job.kind, state: job.state, attempts: job.attempts, result: job.result, last_error: job.lastError, progress: { ...job.progress } };
 }
 
 export interface ReplicationRoutesOptions {

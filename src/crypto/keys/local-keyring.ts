@@ -100,6 +100,16 @@ export class LocalKeyring implements KeyProvider {
     return this.keysFor(location);
   }
 
+  async reload(location: string): Promise<LocationKeys> {
+    this.keysFor(location);
+    const file = await this.#read(location);
+    if (file.keys.length > 0 || this.#configured.has(location)) {
+      this.#files.set(location, file);
+      this.#resolve(location, file);
+    }
+    return this.keysFor(location);
+  }
+
   async #load(source: KeySource, demo: boolean): Promise<void> {
     const file = await this.#read(source.location);
     let changed = false;

@@ -47,4 +47,9 @@ export interface KeyProvider {
    * ones for reading. Re-wrapping existing objects is the caller's job.
    */
   rotate(location: string): Promise<LocationKeys>;
+  /**
+   * Read the location's keys again from where they are kept: another process (the API server)
+   * may have rotated them since this one loaded them.
+   */
+  reload(location: string): Promise<LocationKeys>;
 }

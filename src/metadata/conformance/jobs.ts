@@ -364,7 +364,7 @@ export function describeJobQueueConformance(target: () => Promise<JobsTarget>): 
         expect((await jobs.list({ kind: 'even', state: 'running' })).items.map((j) => j.id)).toEqual([evenRunning.id]);
         expect((await jobs.list({ kind: 'even' })).items).toHaveLength(13);
         expect((await jobs.list({ state: 'queued', limit: 1000 })).items).toHaveLength(25);
-        await expectCode(jobs.list({ cursor: 'garbage' }), 'invalid_argument');
+        await expectCode(jobs.list({ cursor: 'garbage' }), 'invalid_cursor');
         await expectCode(jobs.list({ limit: 1001 }), 'invalid_argument');
         await expectCode(jobs.list({ state: 'sleeping' as never }), 'invalid_argument');
       });

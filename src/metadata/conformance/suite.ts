@@ -188,7 +188,7 @@ export function runMetadataConformance(options: MetadataConformanceOptions): voi
         expect((await store.listVersions(other.id)).map((v) => v.version)).toEqual([1]);
       });
 
-      it('keeps the current version at the highest committed one, with guarded transitions', async () => {
+      it('makes the last committed version current (whatever its number), with guarded transitions', async () => {
         const store = await freshStore();
         const { file } = await store.ensureFile({ key: 'v.txt' });
         const v1 = await store.addVersion({ fileId: file.id, encryption: AGE });
@@ -200,21 +200,104 @@ export function runMetadataConformance(options: MetadataConformanceOptions): voi
         expect(c2).toMatchObject({ applied: true, value: { version: 2, state: 'committed', size: 3, sha256: SHA_B } });
         expect((await store.getFile(file.id)).currentVersion).toBe(2);
 
-        // A slow writer committing an older version does not move the current one back.
+        // A slow writer that commits last wins, though its number is older: the last commit wins.
         await store.transitionVersion(file.id, 1, { from: 'pending', to: 'committed', size: 1, sha256: SHA_A });
-        expect((await store.getFile(file.id)).currentVersion).toBe(2);
+        expect((await store.getFile(file.id)).currentVersion).toBe(1);
 
         const stale = await store.transitionVersion(file.id, v2.version, { from: 'pending', to: 'failed' });
         expect(stale).toMatchObject({ applied: false, current: { state: 'committed' } });
 
-        await store.transitionVersion(file.id, 2, { from: ['committed'], to: 'deleted' });
-        expect((await store.getFile(file.id)).currentVersion).toBe(1);
-        await store.transitionVersion(file.id, 1, { from: 'committed', to: 'deleted' });
+        // The current version leaving `committed` hands over to the highest committed one left.
+        await store.transitionVersion(file.id, 1, { from: ['committed'], to: 'deleted' });
+        expect((await store.getFile(file.id)).currentVersion).toBe(2);
+        await store.transitionVersion(file.id, 2, { from: 'committed', to: 'deleted' });
         expect((await store.getFile(file.id)).currentVersion).toBeNull();
 
         const v3 = await store.addVersion({ fileId: file.id, state: 'committed', size: 0, sha256: SHA_A, encryption: AGE });
         expect(v3.version).toBe(3);
         expect((await store.getFile(file.id)).currentVersion).toBe(3);
+      });
+    });
+
+    describe('live copies per location', () => {
+      it('serves per location the verified copy of a committed version, else a failed one; supersedes the others atomically', async () => {
+        const store = await freshStore();
+        const { file } = await store.ensureFile({ key: 'live/k' });
+        expect(await store.liveReplicaAt('live/k', 'aws')).toBeUndefined();
+        await store.addVersion({ fileId: file.id, state: 'committed', size: 1, sha256: SHA_A, encryption: AGE, contentType: 'text/plain' });
+        await store.upsertReplica({ fileId: file.id, version: 1, location: 'aws', objectKey: 'live/k~v1', state: 'verified' });
+        await store.upsertReplica({ fileId: file.id, version: 1, location: 'azure', objectKey: 'live/k~v1', state: 'verified' });
+        // A pending version's copy is never live, even verified.
+        await store.addVersion({ fileId: file.id, encryption: AGE });
+        await store.upsertReplica({ fileId: file.id, version: 2, location: 'aws', objectKey: 'live/k~v2', state: 'verified' });
+        const first = await store.liveReplicaAt('live/k', 'aws');
+        expect(first).toMatchObject({ file: { id: file.id, key: 'live/k' }, version: { version: 1, sha256: SHA_A, contentType: 'text/plain' }, replica: { location: 'aws', objectKey: 'live/k~v1' } });
+
+        await store.transitionVersion(file.id, 2, { from: 'pending', to: 'committed', size: 2, sha256: SHA_B });
+        // The switch and the supersede are one transaction under the file's lock.
+        const superseded = await store.transaction(async (tx) => {
+          await tx.lockFile(file.id);
+          return tx.supersedeReplicas(file.id, 'aws', { keep: 2 });
+        });
+        expect(superseded.map((r) => [r.version, r.location, r.state])).toEqual([[1, 'aws', 'deleted']]);
+        expect((await store.liveReplicaAt('live/k', 'aws'))?.version.version).toBe(2);
+        // Each location its own: azure still serves v1.
+        expect((await store.liveReplicaAt('live/k', 'azure'))?.replica.version).toBe(1);
+
+        // A damaged copy (failed) is what the location has when nothing verified is left.
+        await store.transitionReplica({ fileId: file.id, version: 2, location: 'aws' }, { from: 'verified', to: 'failed', lastError: 'integrity_mismatch: x' });
+        expect(await store.liveReplicaAt('live/k', 'aws')).toMatchObject({ replica: { version: 2, state: 'failed' } });
+        const deleted = await store.supersedeReplicas(file.id, 'aws', { states: ['verified', 'failed', 'pending'] });
+        expect(deleted.map((r) => r.version)).toEqual([2]);
+        expect(await store.liveReplicaAt('live/k', 'aws')).toBeUndefined();
+
+        // The file goes once nothing of it is left, and not before.
+        expect(await store.deleteFileIfUnused(file.id)).toBe(false);
+        await store.supersedeReplicas(file.id, 'azure');
+        const { file: other } = await store.ensureFile({ key: 'live/pending' });
+        await store.addVersion({ fileId: other.id, encryption: AGE });
+        expect(await store.deleteFileIfUnused(other.id)).toBe(false);
+        expect(await store.deleteFileIfUnused(file.id)).toBe(true);
+        expect(await store.deleteFileIfUnused(file.id)).toBe(false);
+        expect(await store.findFileByKey('live/k')).toBeUndefined();
+        expect(await store.liveReplicaAt('live/k', 'azure')).toBeUndefined();
+        await expectCode(store.lockFile('999999999'), 'not_found');
+      });
+
+      it('serialises lockers of one file: a second transaction waits for the first', async () => {
+        const store = await freshStore();
+        if (!store.features.multiProcess) return; // one connection: transactions are serial anyway
+        const { file } = await store.ensureFile({ key: 'lock/k' });
+        const order: string[] = [];
+        let release!: () => void;
+        const held = new Promise<void>((resolve) => (release = resolve));
+        const first = store.transaction(async (tx) => {
+          await tx.lockFile(file.id);
+          order.push('first locked');
+          await held;
+          order.push('first done');
+        });
+        while (order.length === 0) await new Promise((r) => setTimeout(r, 5));
+        const second = store.transaction(async (tx) => {
+          await tx.lockFile(file.id);
+          order.push('second locked');
+        });
+        await new Promise((r) => setTimeout(r, 100));
+        release();
+        await Promise.all([first, second]);
+        expect(order).toEqual(['first locked', 'first done', 'second locked']);
+      });
+
+      it('lists copies left in flight longer than a given age, oldest first', async () => {
+        const store = await freshStore();
+        const { file } = await store.ensureFile({ key: 'stale/k' });
+        await store.addVersion({ fileId: file.id, encryption: AGE });
+        await store.upsertReplica({ fileId: file.id, version: 1, location: 'aws', objectKey: 'stale/k~v1', state: 'writing' });
+        await store.upsertReplica({ fileId: file.id, version: 1, location: 'gcp', objectKey: 'stale/k~v1', state: 'verified' });
+        expect(await store.listStaleReplicas(['writing'], 60_000)).toEqual([]);
+        await new Promise((r) => setTimeout(r, 20));
+        expect((await store.listStaleReplicas(['pending', 'writing'], 10)).map((r) => r.location)).toEqual(['aws']);
+        await expectCode(store.listStaleReplicas(['writing'], -1), 'invalid_argument');
       });
     });
 
@@ -435,27 +518,36 @@ export function runMetadataConformance(options: MetadataConformanceOptions): voi
         expect(await keys({})).toEqual(['docs/a', 'docs/b', 'docs/draft', 'img/c']);
         expect(await keys({ prefix: 'docs/' })).toEqual(['docs/a', 'docs/b', 'docs/draft']);
         expect(await keys({ prefix: 'docs/', includeDeleted: true })).toEqual(['docs/a', 'docs/b', 'docs/draft', 'docs/gone']);
-        // Only replicas of the current version count: the draft has none committed.
+        // Only copies of committed versions count: the draft has none.
         expect(await keys({ location: 'aws' })).toEqual(['docs/a', 'docs/b']);
         expect(await keys({ location: 'aws', replicaStates: ['verified'] })).toEqual(['docs/a']);
         expect(await keys({ replicaStates: ['failed'] })).toEqual(['docs/a']);
         expect(await keys({ location: 'azure', replicaStates: ['verified'] })).toEqual([]);
         expect(await keys({ location: 'gcp', prefix: 'img/' })).toEqual(['img/c']);
+        // The caller's locations bound the listing before paging: nothing of gcp for an aws caller.
+        expect(await keys({ locations: ['aws'] })).toEqual(['docs/a', 'docs/b']);
+        expect(await keys({ locations: ['gcp'] })).toEqual(['img/c']);
+        expect(await keys({ locations: [] })).toEqual([]);
+        const awsOnly = await store.listInventory({ locations: ['aws'], limit: 1 });
+        expect(awsOnly.items.map((e) => e.replicas.map((r) => r.location))).toEqual([['aws']]);
+        expect((await store.listInventory({ locations: ['aws'], cursor: awsOnly.nextCursor! })).items.map((e) => e.file.key)).toEqual(['docs/b']);
 
         const [entryA, entryDraft] = (await store.listInventory({ prefix: 'docs/', limit: 3 })).items.filter((e) => e.file.key !== 'docs/b');
         expect(entryA?.current).toMatchObject({ version: 1, state: 'committed' });
         expect(entryA?.replicas.map((r) => `${r.location}:${r.state}`)).toEqual(['aws:verified', 'azure:failed']);
-        expect(entryDraft).toMatchObject({ current: null, replicas: [] });
+        expect(entryDraft).toMatchObject({ current: null, replicas: [], versions: [] });
 
-        // A newer committed version becomes what the inventory shows, with its own replicas.
+        // A newer committed version becomes current; each location keeps the copy it holds (stale).
         await store.addVersion({ fileId: a.id, state: 'committed', size: 9, sha256: SHA_B, encryption: AGE });
         const [newer] = (await store.listInventory({ prefix: 'docs/a' })).items;
-        expect(newer).toMatchObject({ current: { version: 2, size: 9 }, replicas: [] });
-        expect(await keys({ location: 'aws', replicaStates: ['verified'] })).toEqual([]);
+        expect(newer).toMatchObject({ current: { version: 2, size: 9 } });
+        expect(newer?.replicas.map((r) => `${r.location}:v${r.version}`)).toEqual(['aws:v1', 'azure:v1']);
+        expect(newer?.versions.map((v) => v.version)).toEqual([1, 2]);
+        expect(await keys({ location: 'aws', replicaStates: ['verified'] })).toEqual(['docs/a']);
 
-        await expectCode(store.listInventory({ cursor: 'not-a-cursor' }), 'invalid_argument');
+        await expectCode(store.listInventory({ cursor: 'not-a-cursor' }), 'invalid_cursor');
         const page = await store.listReplicasAtLocation('aws', { limit: 1 });
-        await expectCode(store.listInventory({ cursor: page.nextCursor ?? '' }), 'invalid_argument');
+        await expectCode(store.listInventory({ cursor: page.nextCursor ?? '' }), 'invalid_cursor');
         await expectCode(store.listInventory({ limit: 0 }), 'invalid_argument');
       });
     });
@@ -480,6 +572,7 @@ export function runMetadataConformance(options: MetadataConformanceOptions): voi
           encryption,
           metadata: { 'x-owner': 'Zoë', empty: '' },
           writtenBy: 'token:ci',
+          contentType: 'text/plain; charset=utf-8',
         });
         const empty = await store.addVersion({ fileId: file.id, state: 'committed', size: 0, sha256: SHA_A, encryption: { format: 'none', keyIds: [] } });
         const replica = await store.upsertReplica({
@@ -504,10 +597,11 @@ export function runMetadataConformance(options: MetadataConformanceOptions): voi
           encryption,
           metadata: { 'x-owner': 'Zoë', empty: '' },
           writtenBy: 'token:ci',
+          contentType: 'text/plain; charset=utf-8',
           createdAt: version.createdAt,
           updatedAt: version.updatedAt,
         });
-        expect(empty).toMatchObject({ size: 0, encryption: { format: 'none', keyIds: [] }, metadata: {}, writtenBy: null });
+        expect(empty).toMatchObject({ size: 0, encryption: { format: 'none', keyIds: [] }, metadata: {}, writtenBy: null, contentType: null });
         for (const date of [file.createdAt, version.createdAt, replica.createdAt, replica.verifiedAt]) {
           expect(date).toBeInstanceOf(Date);
           // The database clock is this machine's (or close to it); allow for clock skew.

@@ -11,12 +11,14 @@ import * as m001 from './001_files_versions_replicas.ts';
 import * as m002 from './002_principals_audit.ts';
 import * as m003 from './003_jobs.ts';
 import * as m004 from './004_consistency_reports.ts';
+import * as m005 from './005_version_content_type.ts';
 
 export const MIGRATIONS: Readonly<Record<string, Migration>> = Object.freeze({
   '001_files_versions_replicas': m001,
   '002_principals_audit': m002,
   '003_jobs': m003,
   '004_consistency_reports': m004,
+  '005_version_content_type': m005,
 });
 
 export const migrationProvider: MigrationProvider = {

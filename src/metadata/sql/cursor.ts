@@ -29,7 +29,7 @@ export function decodeCursor(tag: CursorTag, cursor: string | undefined): readon
   ) {
     return [parsed[1], parsed[2]];
   }
-  throw new MovingDataError('invalid_argument', `not a valid ${tag} cursor`, { retryable: false });
+  throw new MovingDataError('invalid_cursor', `not a valid ${tag} cursor`, { retryable: false });
 }
 
 /** Cursors of listings ordered by id alone (jobs): the last id returned. */
@@ -48,5 +48,5 @@ export function decodeIdCursor(tag: IdCursorTag, cursor: string | undefined): st
     parsed = undefined;
   }
   if (Array.isArray(parsed) && parsed.length === 2 && parsed[0] === tag && typeof parsed[1] === 'string' && /^\d{1,19}$/.test(parsed[1])) return parsed[1];
-  throw new MovingDataError('invalid_argument', `not a valid ${tag} cursor`, { retryable: false });
+  throw new MovingDataError('invalid_cursor', `not a valid ${tag} cursor`, { retryable: false });
 }

@@ -144,6 +144,7 @@ export interface VersionRow {
   encryption: unknown;
   metadata: unknown;
   written_by: string | null;
+  content_type?: string | null;
   created_at: unknown;
   updated_at: unknown;
 }
@@ -158,6 +159,7 @@ export function toFileVersion(row: VersionRow): FileVersion {
     encryption: toEncryption(row.encryption),
     metadata: toStringRecord(row.metadata, 'metadata'),
     writtenBy: row.written_by,
+    contentType: row.content_type ?? null,
     createdAt: toDate(row.created_at),
     updatedAt: toDate(row.updated_at),
   };
@@ -301,4 +303,14 @@ export function toJob(row: JobRow): Job {
     updatedAt: toDate(row.updated_at),
     finishedAt: toNullableDate(row.finished_at),
   };
+}
+
+/**
+ * A row selected as `to_jsonb(t.*)` (one column per joined table, so a join returns each
+ * table's row whole without aliasing every column): parsed if the driver hands back text.
+ */
+export function fromJsonRow<T>(value: unknown): T {
+  const parsed: unknown = typeof value === 'string' ? JSON.parse(value) : value;
+  if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed)) throw corrupt('joined row', value);
+  return parsed as T;
 }

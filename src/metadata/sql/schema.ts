@@ -37,6 +37,7 @@ export interface FileVersionsTable {
   encryption: Json;
   metadata: ColumnType<unknown, string | undefined, string>;
   written_by: string | null;
+  content_type: ColumnType<string | null, string | null | undefined, string | null>;
   created_at: Timestamp;
   updated_at: Timestamp;
 }

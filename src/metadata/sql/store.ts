@@ -24,6 +24,7 @@ import type {
   InventoryQuery,
   ConsistencyReports,
   JobQueue,
+  LiveReplica,
   LocationReplicaQuery,
   MetadataFeatures,
   MetadataOperations,
@@ -34,6 +35,7 @@ import type {
   PrincipalStore,
   Replica,
   ReplicaRef,
+  ReplicaState,
   ReplicaTransition,
   ReplicaUpsert,
   Transition,
@@ -64,7 +66,7 @@ import { guarded, mapDatabaseError } from './errors.ts';
 import { SqlConsistencyReports } from './consistency.ts';
 import { SqlJobQueue } from './jobs.ts';
 import { SqlPrincipalStore } from './principals.ts';
-import { jsonText, parseId, toFileRecord, toFileVersion, toId, toReplica } from './rows.ts';
+import { fromJsonRow, jsonText, parseId, toFileRecord, toFileVersion, toReplica, type FileRow, type ReplicaRow, type VersionRow } from './rows.ts';
 import type { Database } from './schema.ts';
 
 const now = sql<Date>`now()`;
@@ -196,6 +198,39 @@ class SqlOperations implements MetadataOperations {
     });
   }
 
+  async lockFile(id: FileId): Promise<FileRecord> {
+    const fileId = fileIdOrNotFound(id);
+    return this.#run('lockFile', async () => {
+      const row = await this.#db.selectFrom('files').selectAll().where('id', '=', fileId).forUpdate().executeTakeFirst();
+      if (!row) throw notFound(`no file with id ${id}`, { fileId: id });
+      return toFileRecord(row);
+    });
+  }
+
+  async deleteFileIfUnused(id: FileId): Promise<boolean> {
+    const fileId = fileIdOrNotFound(id);
+    return this.#run('deleteFileIfUnused', () =>
+      this.#atomic(async (db) => {
+        const file = await db.selectFrom('files').select(['id', 'deleted_at']).where('id', '=', fileId).forUpdate().executeTakeFirst();
+        if (!file || file.deleted_at !== null) return false;
+        const pending = await db.selectFrom('file_versions').select('version').where('file_id', '=', fileId).where('state', '=', 'pending').limit(1).executeTakeFirst();
+        if (pending) return false;
+        const live = await db
+          .selectFrom('replicas as r')
+          .innerJoin('file_versions as v', (j) => j.onRef('v.file_id', '=', 'r.file_id').onRef('v.version', '=', 'r.version'))
+          .select('r.id')
+          .where('r.file_id', '=', fileId)
+          .where('r.state', '<>', 'deleted')
+          .where('v.state', '=', 'committed')
+          .limit(1)
+          .executeTakeFirst();
+        if (live) return false;
+        await db.updateTable('files').set({ deleted_at: now, updated_at: now }).where('id', '=', fileId).execute();
+        return true;
+      }),
+    );
+  }
+
   // ---- versions -----------------------------------------------------------------------------
 
   async addVersion(input: NewVersion): Promise<FileVersion> {
@@ -212,6 +247,7 @@ class SqlOperations implements MetadataOperations {
     const encryption = checkEncryption(input.encryption);
     const metadata = checkUserMetadata(input.metadata);
     const writtenBy = checkOptionalLabel(input.writtenBy, 'writtenBy') ?? null;
+    const contentType = checkOptionalLabel(input.contentType, 'contentType') ?? null;
 
     return this.#run('addVersion', () =>
       this.#atomic(async (db) => {
@@ -240,6 +276,7 @@ class SqlOperations implements MetadataOperations {
             encryption: jsonText(encryption),
             metadata: jsonText(metadata),
             written_by: writtenBy,
+            content_type: contentType,
           })
           .returningAll()
           .executeTakeFirstOrThrow();
@@ -307,7 +344,10 @@ class SqlOperations implements MetadataOperations {
           .where('version', '=', version)
           .returningAll()
           .executeTakeFirstOrThrow();
-        if (row.state === 'committed' || to === 'committed') {
+        if (to === 'committed') {
+          // The last commit wins: under the file's row lock, commits are totally ordered.
+          await db.updateTable('files').set({ current_version: version, updated_at: now }).where('id', '=', fileId).execute();
+        } else if (row.state === 'committed') {
           await db
             .updateTable('files')
             .set({
@@ -447,6 +487,63 @@ class SqlOperations implements MetadataOperations {
     });
   }
 
+  async supersedeReplicas(id: FileId, location: string, options: { readonly keep?: number; readonly states?: readonly ReplicaState[] } = {}): Promise<Replica[]> {
+    const fileId = fileIdOrNotFound(id);
+    checkLabel(location, 'location');
+    const keep = options.keep === undefined ? undefined : checkVersionNumber(options.keep);
+    const states = checkStates(options.states ?? ['verified', 'failed'], checkReplicaState);
+    return this.#run('supersedeReplicas', async () => {
+      let q = this.#db.updateTable('replicas').set({ state: 'deleted', updated_at: now }).where('file_id', '=', fileId).where('location', '=', location).where('state', 'in', states);
+      if (keep !== undefined) q = q.where('version', '<>', keep);
+      const rows = await q.returningAll().execute();
+      return rows.map(toReplica);
+    });
+  }
+
+  async liveReplicaAt(key: string, location: string): Promise<LiveReplica | undefined> {
+    checkKey(key);
+    checkLabel(location, 'location');
+    return this.#run('liveReplicaAt', async () => {
+      const row = await this.#db
+        .selectFrom('files as f')
+        .innerJoin('replicas as r', 'r.file_id', 'f.id')
+        .innerJoin('file_versions as v', (j) => j.onRef('v.file_id', '=', 'r.file_id').onRef('v.version', '=', 'r.version'))
+        .select([
+          sql<unknown>`to_jsonb(f.*)`.as('f'),
+          sql<unknown>`to_jsonb(v.*)`.as('v'),
+          sql<unknown>`to_jsonb(r.*)`.as('r'),
+        ])
+        .where('f.key', '=', key)
+        .where('f.deleted_at', 'is', null)
+        .where('r.location', '=', location)
+        .where('r.state', 'in', ['verified', 'failed'])
+        .where('v.state', '=', 'committed')
+        .orderBy(sql`r.state = 'verified'`, 'desc')
+        .orderBy('r.version', 'desc')
+        .limit(1)
+        .executeTakeFirst();
+      if (!row) return undefined;
+      return { file: toFileRecord(fromJsonRow<FileRow>(row.f)), version: toFileVersion(fromJsonRow<VersionRow>(row.v)), replica: toReplica(fromJsonRow<ReplicaRow>(row.r)) };
+    });
+  }
+
+  async listStaleReplicas(states: readonly ReplicaState[], olderThanMs: number, limit?: number): Promise<Replica[]> {
+    const wanted = checkStates(states, checkReplicaState);
+    if (!Number.isSafeInteger(olderThanMs) || olderThanMs < 0) throw new MovingDataError('invalid_argument', 'olderThanMs must be a non-negative integer', { retryable: false });
+    const max = checkLimit(limit, 1000, 10_000);
+    return this.#run('listStaleReplicas', async () => {
+      const rows = await this.#db
+        .selectFrom('replicas')
+        .selectAll()
+        .where('state', 'in', wanted)
+        .where('updated_at', '<', sql<Date>`now() - make_interval(secs => ${olderThanMs / 1000})`)
+        .orderBy('updated_at')
+        .limit(max)
+        .execute();
+      return rows.map(toReplica);
+    });
+  }
+
   async listReplicasOfVersion(id: FileId, version: number): Promise<Replica[]> {
     const fileId = fileIdOrNotFound(id);
     checkVersionNumber(version);
@@ -493,9 +590,11 @@ class SqlOperations implements MetadataOperations {
     const prefix = checkPrefix(query.prefix);
     const location = checkOptionalLabel(query.location, 'location');
     const states = query.replicaStates === undefined ? undefined : checkStates(query.replicaStates, checkReplicaState);
+    const visible = query.locations === undefined ? undefined : query.locations.map((l) => checkLabel(l, 'location'));
     const after = decodeCursor('inventory', query.cursor);
 
     return this.#run('listInventory', async () => {
+      if (visible !== undefined && visible.length === 0) return { items: [] };
       let q = this.#db.selectFrom('files as f').selectAll('f');
       if (query.includeDeleted !== true) q = q.where('f.deleted_at', 'is', null);
       if (prefix !== undefined) {
@@ -503,15 +602,18 @@ class SqlOperations implements MetadataOperations {
         const upper = prefixUpperBound(prefix);
         if (upper !== undefined) q = q.where('f.key', '<', upper);
       }
-      if (location !== undefined || states !== undefined) {
+      if (location !== undefined || states !== undefined || visible !== undefined) {
         q = q.where((eb) => {
           let replicas = eb
             .selectFrom('replicas as r')
+            .innerJoin('file_versions as v', (j) => j.onRef('v.file_id', '=', 'r.file_id').onRef('v.version', '=', 'r.version'))
             .select(sql`1`.as('one'))
             .whereRef('r.file_id', '=', 'f.id')
-            .whereRef('r.version', '=', 'f.current_version');
+            .where('r.state', '<>', 'deleted')
+            .where('v.state', '=', 'committed');
           if (location !== undefined) replicas = replicas.where('r.location', '=', location);
           if (states !== undefined) replicas = replicas.where('r.state', 'in', states);
+          if (visible !== undefined) replicas = replicas.where('r.location', 'in', visible);
           return eb.exists(replicas);
         });
       }
@@ -519,26 +621,55 @@ class SqlOperations implements MetadataOperations {
       const rows = await q.orderBy('f.key').orderBy('f.id').limit(limit + 1).execute();
       const files = rows.slice(0, limit).map(toFileRecord);
 
-      // Versions and replicas for exactly the (file, current version) pairs just read, so an
-      // entry is consistent with its file row even if a newer version commits meanwhile.
-      const current = files.filter((f) => f.currentVersion !== null);
+      // Live replicas of exactly the files just read, then the versions they (and the files'
+      // current versions) hold: three statements whatever the page size.
       const versions = new Map<string, FileVersion>();
       const replicas = new Map<string, Replica[]>();
-      if (current.length > 0) {
-        // Two arrays unnested into pairs: one parameter each whatever the page size, and the
-        // planner joins them against the primary / unique indexes.
-        const inPairs = sql<boolean>`(file_id, version) in (select * from unnest(${current.map((f) => f.id)}::bigint[], ${current.map((f) => f.currentVersion)}::integer[]))`;
-        const versionRows = await this.#db.selectFrom('file_versions').selectAll().where(inPairs).execute();
-        for (const row of versionRows) versions.set(toId(row.file_id), toFileVersion(row));
-        const replicaRows = await this.#db.selectFrom('replicas').selectAll().where(inPairs).orderBy('file_id').orderBy('location').execute();
+      if (files.length > 0) {
+        let rq = this.#db
+          .selectFrom('replicas as r')
+          .innerJoin('file_versions as v', (j) => j.onRef('v.file_id', '=', 'r.file_id').onRef('v.version', '=', 'r.version'))
+          .selectAll('r')
+          .where(
+            'r.file_id',
+            'in',
+            files.map((f) => f.id),
+          )
+          .where('r.state', '<>', 'deleted')
+          .where('v.state', '=', 'committed');
+        if (visible !== undefined) rq = rq.where('r.location', 'in', visible);
+        const replicaRows = await rq.orderBy('r.file_id').orderBy('r.location').orderBy('r.version', 'desc').execute();
+        const pairs = new Map<string, [string, number]>();
+        for (const file of files) if (file.currentVersion !== null) pairs.set(`${file.id}:${file.currentVersion}`, [file.id, file.currentVersion]);
         for (const row of replicaRows) {
           const replica = toReplica(row);
           const list = replicas.get(replica.fileId) ?? [];
           list.push(replica);
           replicas.set(replica.fileId, list);
+          pairs.set(`${replica.fileId}:${replica.version}`, [replica.fileId, replica.version]);
+        }
+        if (pairs.size > 0) {
+          const list = [...pairs.values()];
+          // Two arrays unnested into pairs: one parameter each, joined against the primary key.
+          const inPairs = sql<boolean>`(file_id, version) in (select * from unnest(${list.map((p) => p[0])}::bigint[], ${list.map((p) => p[1])}::integer[]))`;
+          const versionRows = await this.#db.selectFrom('file_versions').selectAll().where(inPairs).execute();
+          for (const row of versionRows) {
+            const version = toFileVersion(row);
+            versions.set(`${version.fileId}:${version.version}`, version);
+          }
         }
       }
-      const items = files.map((file) => ({ file, current: versions.get(file.id) ?? null, replicas: replicas.get(file.id) ?? [] }));
+      const items = files.map((file) => {
+        const own = replicas.get(file.id) ?? [];
+        const held = new Set(own.map((r) => r.version));
+        if (file.currentVersion !== null) held.add(file.currentVersion);
+        return {
+          file,
+          current: file.currentVersion === null ? null : (versions.get(`${file.id}:${file.currentVersion}`) ?? null),
+          replicas: own,
+          versions: [...held].sort((a, b) => a - b).flatMap((v) => versions.get(`${file.id}:${v}`) ?? []),
+        };
+      });
       const last = files.at(-1);
       return rows.length > limit && last ? { items, nextCursor: encodeCursor('inventory', [last.key, last.id]) } : { items };
     });

@@ -252,6 +252,25 @@ export class LocalStore implements ObjectStore {
     });
   }
 
+  async cleanupIncomplete(olderThanMs: number): Promise<number> {
+    return this.#run('cleanup', undefined, async () => {
+      const dir = join(this.#root, 'tmp');
+      const names = await readdir(dir).catch((err: unknown) => {
+        if ((err as NodeJS.ErrnoException).code === 'ENOENT') return [] as string[];
+        throw err;
+      });
+      let removed = 0;
+      for (const name of names) {
+        const path = join(dir, name);
+        const info = await stat(path).catch(() => undefined);
+        if (info === undefined || Date.now() - info.mtimeMs < olderThanMs) continue;
+        await rm(path, { force: true });
+        removed += 1;
+      }
+      return removed;
+    });
+  }
+
   async delete(key: string): Promise<void> {
     await this.#run('delete', key, async () => {
       assertStorableKey(key);

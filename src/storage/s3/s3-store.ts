@@ -33,6 +33,7 @@ import {
   GetObjectCommand,
   HeadBucketCommand,
   HeadObjectCommand,
+  ListMultipartUploadsCommand,
   ListObjectsV2Command,
   PutObjectCommand,
   S3Client,
@@ -535,6 +536,29 @@ export class S3Store implements ObjectStore {
     return this.#run('head', key, async () => {
       this.#assertKey(key);
       return this.#info(key, await this.#headKey(key, signal));
+    });
+  }
+
+  async cleanupIncomplete(olderThanMs: number, signal?: AbortSignal): Promise<number> {
+    return this.#run('cleanup', undefined, async () => {
+      let removed = 0;
+      let keyMarker: string | undefined;
+      let uploadIdMarker: string | undefined;
+      for (;;) {
+        const page = await this.#client.send(
+          new ListMultipartUploadsCommand({ Bucket: this.#bucket, ...(keyMarker === undefined ? {} : { KeyMarker: keyMarker, UploadIdMarker: uploadIdMarker }) }),
+          { abortSignal: signal },
+        );
+        for (const upload of page.Uploads ?? []) {
+          if (upload.Key === undefined || upload.UploadId === undefined) continue;
+          if (upload.Initiated !== undefined && Date.now() - upload.Initiated.getTime() < olderThanMs) continue;
+          await this.#client.send(new AbortMultipartUploadCommand({ Bucket: this.#bucket, Key: upload.Key, UploadId: upload.UploadId }), { abortSignal: signal });
+          removed += 1;
+        }
+        if (page.IsTruncated !== true) return removed;
+        keyMarker = page.NextKeyMarker;
+        uploadIdMarker = page.NextUploadIdMarker;
+      }
     });
   }
 
