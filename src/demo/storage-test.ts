@@ -65,16 +65,17 @@ export async function storageTest(deps: { readonly metadata: MetadataStore; read
         error: { step, code: isMovingDataError(err) ? err.code : 'internal', message: err instanceof Error ? err.message : String(err) },
       });
     } finally {
-      if (fileId !== undefined) await removeProbe(deps, fileId, key);
+      if (fileId !== undefined) await removeProbe(deps, fileId);
     }
   }
   return reports;
 }
 
-async function removeProbe(deps: { readonly metadata: MetadataStore; readonly replicator: Replicator }, fileId: string, key: string): Promise<void> {
+async function removeProbe(deps: { readonly metadata: MetadataStore; readonly replicator: Replicator }, fileId: string): Promise<void> {
+  // Best effort: a probe left behind is an ordinary file the inventory shows and a user can delete.
   for (const replica of await deps.metadata.listReplicasOfFile(fileId)) {
-    await deps.replicator.store(replica.location).inner.delete(key).catch(() => undefined);
     await deps.metadata.transitionReplica(replica, { from: replica.state, to: 'deleted' }).catch(() => undefined);
+    await deps.replicator.store(replica.location).inner.delete(replica.objectKey).catch(() => undefined);
   }
   await deps.metadata.deleteFile(fileId).catch(() => undefined);
 }

@@ -119,7 +119,7 @@ export class FileService {
     if (jobs === undefined) return failed;
     const ref = { fileId, version, location: failed.location };
     await metadata.transitionReplica(ref, { from: 'failed', to: 'pending' });
-    const job = await jobs.submit('replicate', { file_id: fileId, location: failed.location, principal, version }, { dedupeKey: `replicate:${fileId}:${failed.location}:${version}` });
+    const job = await jobs.submit('replicate', { file_id: fileId, location: failed.location, principal, version, restore: true }, { dedupeKey: `replicate:${fileId}:${failed.location}:${version}` });
     return { ...failed, state: 'pending', jobId: job.id };
   }
 

@@ -150,7 +150,7 @@ export class ConsistencyManager {
           await audit.policy({ principal: 'system', decision: 'overwrite_conflict', location, objectKey, details: { detail: typeof item['detail'] === 'string' ? item['detail'] : '' } });
         }
         // The same version is restored, never a later one: a repair gives back what was there.
-        const repaired = await replicator.replicate('system', fileId, location, { version, ...(signal ? { signal } : {}) });
+        const repaired = await replicator.replicate('system', fileId, location, { version, restore: true, ...(signal ? { signal } : {}) });
         return { action: repaired.superseded === true ? 'superseded' : 'replicated', location, key: objectKey, state: repaired.state };
       }
     }

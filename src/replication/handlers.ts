@@ -34,13 +34,21 @@ export function replicationHandlers(replicator: Replicator): Record<ReplicationK
         ...(tier === undefined ? {} : { tier }),
         ...(sources === undefined ? {} : { sources }),
         ...(version === undefined ? {} : { version }),
+        ...(payload['restore'] === true ? { restore: true } : {}),
       });
       return { location: replica.location, state: replica.state, version: replica.version, tier: replica.tier, superseded: replica.superseded === true };
     },
 
     async move(payload, { signal, progress, saveProgress }) {
       const tier = optionalPayloadText(payload, 'tier');
-      const move = { fileId: payloadText(payload, 'file_id'), from: payloadText(payload, 'from'), to: payloadText(payload, 'to'), ...(tier === undefined ? {} : { tier }) };
+      const version = typeof payload['version'] === 'number' ? payload['version'] : undefined;
+      const move = {
+        fileId: payloadText(payload, 'file_id'),
+        from: payloadText(payload, 'from'),
+        to: payloadText(payload, 'to'),
+        ...(tier === undefined ? {} : { tier }),
+        ...(version === undefined ? {} : { version }),
+      };
       const principal = optionalPayloadText(payload, 'principal') ?? 'system';
       let step: MoveStep = MOVE_STEPS.includes(progress['step'] as MoveStep) ? (progress['step'] as MoveStep) : 'copy';
       const completed: string[] = Array.isArray(progress['completed']) ? (progress['completed'] as string[]) : [];

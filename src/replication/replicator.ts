@@ -69,6 +69,8 @@ export interface MoveRequest {
   readonly from: string;
   readonly to: string;
   readonly tier?: string;
+  /** The version moved: the one `from` held when the move was asked for (default: the current one). */
+  readonly version?: number;
 }
 
 function errorSummary(err: unknown): { code: string; message: string } {
@@ -256,9 +258,10 @@ export class Replicator {
 
   /**
    * Make sure a version of a file is verified at `location`: copy it from a verified replica
-   * elsewhere (or re-tier it in place). Without `version`, the file's current version (a user's
-   * replicate); with it, that version only (a write's failed copy retried, a damaged copy
-   * restored), and never over a newer version the location holds now or a copy deleted since.
+   * elsewhere (or re-tier it in place). Without `version`, the file's current version; with it,
+   * that version. Never over a newer version the location holds by the time the copy is done;
+   * with `restore` (a write's failed copy retried, a damaged copy restored), never a copy that
+   * was deleted since either: a restore gives back what was there, nothing more.
    * Idempotent: a verified replica in the right tier is left alone.
    *
    * Returns the replica, or `superseded: true` when the location moved on meanwhile (a newer
@@ -268,7 +271,7 @@ export class Replicator {
     principal: string,
     fileId: string,
     location: string,
-    options: { tier?: string; signal?: AbortSignal; sources?: readonly string[]; version?: number } = {},
+    options: { tier?: string; signal?: AbortSignal; sources?: readonly string[]; version?: number; restore?: boolean } = {},
   ): Promise<Replica & { readonly superseded?: boolean }> {
     const { metadata } = this.#deps;
     const target = this.store(location);
@@ -281,8 +284,8 @@ export class Replicator {
       const moved = await metadata.transitionReplica(ref, { from: 'verified', to: 'verified', tier: options.tier });
       return moved.applied ? moved.value : moved.current;
     }
-    // A retry or a restore of one version does not bring back a copy deleted since.
-    if (options.version !== undefined && existing?.state === 'deleted') return { ...existing, superseded: true };
+    // A retry or a restore does not bring back a copy deleted since.
+    if (options.restore === true && existing?.state === 'deleted') return { ...existing, superseded: true };
     const newer = await this.#newerAt(file.key, location, version.version);
     if (newer !== undefined) return { ...(existing ?? newer), superseded: true };
     const source = this.#pickSource(replicas, location, options.sources);
@@ -429,7 +432,7 @@ export class Replicator {
     }
     await metadata.transitionReplica(current, { from: ['writing', 'pending'], to: 'failed', lastError: 'the copy never finished (its writer stopped)' });
     await this.store(replica.location).inner.delete(current.objectKey, signal);
-    await this.replicate('system', replica.fileId, replica.location, { version: replica.version, ...(signal ? { signal } : {}) });
+    await this.replicate('system', replica.fileId, replica.location, { version: replica.version, restore: true, ...(signal ? { signal } : {}) });
     return 'recopied';
   }
 
@@ -458,7 +461,7 @@ export class Replicator {
    */
   async moveStep(principal: string, move: MoveRequest, step: MoveStep, signal?: AbortSignal): Promise<MoveStep> {
     const { metadata, audit } = this.#deps;
-    const { file, version, replicas } = await this.#current(move.fileId);
+    const { file, version, replicas } = await this.#current(move.fileId, move.version);
     const source = replicas.find((r) => r.location === move.from);
     const sameLocation = move.from === move.to;
     switch (step) {
@@ -469,7 +472,8 @@ export class Replicator {
           if (replicas.some((r) => r.location === move.to && r.state === 'verified')) return 'delete';
           throw new MovingDataError('not_found', `${file.key} has no replica at ${move.from}`, { details: { location: move.from } });
         }
-        await this.replicate(principal, move.fileId, move.to, { ...(move.tier === undefined ? {} : { tier: move.tier }), ...(signal ? { signal } : {}) });
+        const copied = await this.replicate(principal, move.fileId, move.to, { version: version.version, ...(move.tier === undefined ? {} : { tier: move.tier }), ...(signal ? { signal } : {}) });
+        if (copied.superseded === true) throw new MovingDataError('conflict', `${move.to} holds a newer version of ${file.key} than the one moved`, { retryable: false });
         return 'verify';
       }
       case 'verify': {

@@ -6,8 +6,10 @@
  * Both run as jobs (idempotent, resumable, shared by the workers); by default the call waits
  * for them (up to 10 minutes), `wait: false` returns at once with the job ids.
  *
- * Access: the caller needs a role allowed at every location it writes to, and at the location
- * it reads from — replication must not carry a file to where its reader could not go.
+ * Access: the caller needs a role allowed at every location it writes to (checked before the
+ * key is looked up), and at the location it reads from — replication must not carry a file to
+ * where its reader could not go. Replicate copies the newest version the caller can read; move
+ * carries the version held at `from`.
  */
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import { Type } from 'typebox';
@@ -52,6 +54,16 @@ export interface ReplicationRoutesOptions {
   readonly locations: readonly string[];
 }
 
+/** The newest version of `key` with a verified copy at one of `readable`, and where it is. */
+async function newestReadable(metadata: MetadataStore, key: string, readable: readonly string[]): Promise<{ fileId: string; version: number; sources: string[] } | undefined> {
+  if (key === '') return undefined;
+  const live = (await Promise.all(readable.map((l) => metadata.liveReplicaAt(key, l)))).filter((x) => x !== undefined && x.replica.state === 'verified');
+  if (live.length === 0) return undefined;
+  const newest = Math.max(...live.map((x) => x!.version.version));
+  const holders = live.filter((x) => x!.version.version === newest);
+  return { fileId: holders[0]!.file.id, version: newest, sources: holders.map((x) => x!.replica.location) };
+}
+
 export const replicationRoutes: FastifyPluginAsyncTypebox<ReplicationRoutesOptions> = async (app, { metadata, jobs, locations }) => {
   const known = (location: string): void => {
     if (!locations.includes(location)) throw new MovingDataError('not_found', `no location named '${location}'; locations: ${locations.join(', ')}`, { details: { location } });
@@ -77,30 +89,30 @@ export const replicationRoutes: FastifyPluginAsyncTypebox<ReplicationRoutesOptio
       const action = path.slice(cut + 1);
       const key = cut < 0 ? '' : path.slice(0, cut);
       if (action !== 'replicate' && action !== 'move') throw new MovingDataError('not_found', `no operation '${action}': use /files/{key}/replicate or /files/{key}/move`);
-      const file = key === '' ? undefined : await metadata.findFileByKey(key);
-      if (file === undefined || file.currentVersion === null) throw new MovingDataError('not_found', `no file '${key}'`, { details: { key } });
-      const replicas = await metadata.listReplicasOfVersion(file.id, file.currentVersion);
-      const verified = replicas.filter((r) => r.state === 'verified').map((r) => r.location);
       const body = request.body;
       const to = Array.isArray(body.to) ? body.to : [body.to];
       const waitMs = body.wait === false ? 0 : WAIT_MS;
+      const policy = request.server.accessControl.policy;
       let submitted: JobOutcome[];
       if (action === 'replicate') {
         if (body.from !== undefined) throw new MovingDataError('invalid_argument', 'replicate takes { to: [locations] } (no from: the source is any verified copy)');
         const targets = to;
         targets.forEach(known);
-        // Read from where the caller may read; write where the caller may write.
-        const sources: string[] = [];
-        for (const location of verified) if (request.server.accessControl.policy.authorize(request.principal!, location).allowed) sources.push(location);
-        if (sources.length === 0) await authorizeLocation(request, verified[0] ?? targets[0]!, { objectKey: key, action: 'read' });
+        // Authorised on the locations before the key is looked up: whether a key exists is
+        // nobody's business where they may not write.
         let principal = request.principal!;
         for (const target of targets) principal = await authorizeLocation(request, target, { objectKey: key, action: 'replicate' });
+        // What is copied is the newest version the caller can read, from where it can read it.
+        const readable = locations.filter((l) => policy.authorize(principal, l).allowed);
+        const found = await newestReadable(metadata, key, readable);
+        if (found === undefined) throw new MovingDataError('not_found', `no file '${key}' at a location you can read`, { details: { key } });
+        const { fileId, version, sources } = found;
         submitted = await Promise.all(
           targets.map((location) =>
             jobs.submit(
               'replicate',
-              { file_id: file.id, location, principal: principal.name, sources, ...(body.tier === undefined ? {} : { tier: body.tier }) },
-              { dedupeKey: `replicate:${file.id}:${location}`, waitMs },
+              { file_id: fileId, location, principal: principal.name, sources, version, ...(body.tier === undefined ? {} : { tier: body.tier }) },
+              { dedupeKey: `replicate:${fileId}:${location}:${version}`, waitMs },
             ),
           ),
         );
@@ -110,16 +122,16 @@ export const replicationRoutes: FastifyPluginAsyncTypebox<ReplicationRoutesOptio
         known(body.from);
         known(target);
         if (body.from === target && body.tier === undefined) throw new MovingDataError('invalid_argument', 'a move within one location needs a tier');
-        if (!replicas.some((r) => r.location === body.from && r.state === 'verified')) {
-          throw new MovingDataError('conflict', `'${key}' has no verified copy at ${body.from}`, { details: { key, from: body.from } });
-        }
         await authorizeLocation(request, body.from, { objectKey: key, action: 'move' });
         const principal = await authorizeLocation(request, target, { objectKey: key, action: 'move' });
+        const live = key === '' ? undefined : await metadata.liveReplicaAt(key, body.from);
+        if (live === undefined) throw new MovingDataError('not_found', `no file '${key}' at ${body.from}`, { details: { key } });
+        if (live.replica.state !== 'verified') throw new MovingDataError('conflict', `'${key}' has no verified copy at ${body.from}`, { details: { key, from: body.from } });
         submitted = [
           await jobs.submit(
             'move',
-            { file_id: file.id, from: body.from, to: target, principal: principal.name, ...(body.tier === undefined ? {} : { tier: body.tier }) },
-            { dedupeKey: `move:${file.id}`, waitMs },
+            { file_id: live.file.id, from: body.from, to: target, version: live.version.version, principal: principal.name, ...(body.tier === undefined ? {} : { tier: body.tier }) },
+            { dedupeKey: `move:${live.file.id}`, waitMs },
           ),
         ];
       }
