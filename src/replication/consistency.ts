@@ -140,6 +140,8 @@ export class ConsistencyManager {
         });
         if (replica === undefined) return { action: 'skipped', reason: 'replica no longer recorded' };
         if (replica.state === 'writing' || replica.state === 'pending') return this.#reconcile(item, location, objectKey, signal);
+        // A copy of a write that never committed is nothing to restore: it is removed.
+        if ((await metadata.getVersion(fileId, version)).state !== 'committed') return this.#reconcile(item, location, objectKey, signal);
         if (replica.state === 'verified') {
           // Re-check before undoing anything: the drift may have been fixed meanwhile.
           const check = await replicator.verify(replica, { deep: item['deep'] === true, ...(signal ? { signal } : {}) });

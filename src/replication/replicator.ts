@@ -241,8 +241,14 @@ export class Replicator {
     // left undone here is found by the drift scan (a stale `writing` copy, an orphan object).
     await metadata.transitionVersion(fileId, version, { from: 'pending', to: 'failed' }).catch(() => undefined);
     for (const location of locations) {
-      await metadata.transitionReplica({ fileId, version, location }, { from: ['pending', 'writing'], to: 'failed', lastError: message, countAttempt: true }).catch(() => undefined);
-      await this.store(location).inner.delete(objectKey).catch(() => undefined);
+      const ref = { fileId, version, location };
+      // Nothing left there once its object is gone: `deleted`, with why. An object that could
+      // not be removed keeps the copy `failed`, for the scan to report and its repair to retry.
+      const removed = await this.store(location)
+        .inner.delete(objectKey)
+        .then(() => true)
+        .catch(() => false);
+      await metadata.transitionReplica(ref, { from: ['pending', 'writing', 'failed'], to: removed ? 'deleted' : 'failed', lastError: message, countAttempt: true }).catch(() => undefined);
     }
     await metadata.deleteFileIfUnused(fileId).catch(() => undefined);
   }
@@ -416,20 +422,22 @@ export class Replicator {
   }
 
   /**
-   * Settle a copy a crashed writer left `writing` (or `pending`): a write that never committed
-   * is abandoned (its version failed, its object removed, the file dropped if it was only this
-   * write's); a copy of a committed version (a replication that died) is removed and made again.
-   * Idempotent; a copy that is no longer in flight is left alone.
+   * Settle a copy a crashed writer left `writing` (or `pending`), or a failed write left
+   * `failed`: a write that never committed is abandoned (its version failed, its object removed,
+   * the copy `deleted`, the file dropped if it was only this write's); a copy in flight of a
+   * committed version (a replication that died) is removed and made again. Idempotent; a copy
+   * that is settled already is left alone.
    */
   async reconcile(replica: Replica, signal?: AbortSignal): Promise<'abandoned' | 'recopied' | 'none'> {
     const { metadata } = this.#deps;
     const current = await metadata.getReplica(replica);
-    if (current.state !== 'writing' && current.state !== 'pending') return 'none';
+    if (current.state !== 'writing' && current.state !== 'pending' && current.state !== 'failed') return 'none';
     const version = await metadata.getVersion(replica.fileId, replica.version);
     if (version.state === 'pending' || version.state === 'failed') {
       await this.#abandon(replica.fileId, replica.version, [replica.location], current.objectKey, new MovingDataError('internal', 'abandoned: the write never committed (its writer stopped)'));
       return 'abandoned';
     }
+    if (current.state === 'failed') return 'none';
     await metadata.transitionReplica(current, { from: ['writing', 'pending'], to: 'failed', lastError: 'the copy never finished (its writer stopped)' });
     await this.store(replica.location).inner.delete(current.objectKey, signal);
     await this.replicate('system', replica.fileId, replica.location, { version: replica.version, restore: true, ...(signal ? { signal } : {}) });

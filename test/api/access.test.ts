@@ -222,6 +222,19 @@ describe('token routes', () => {
     const bySystem = await app.inject({ method: 'POST', url: '/tokens', headers: bearer(adminToken), payload: { name: 'worker', roles: ['system'] } });
     expect(bySystem.statusCode).toBe(201);
   });
+
+  it('refuses to revoke the last admin token (409 conflict), so token management can never lock itself out', async () => {
+    const admins = (await store.principals.list()).filter((p) => p.revokedAt === null && p.roles.includes('admin') && p.name !== 'admin');
+    const spare = await app.inject({ method: 'POST', url: '/tokens', headers: bearer(adminToken), payload: { name: 'spare-admin', roles: ['admin'] } });
+    expect(spare.statusCode).toBe(201);
+    // While another admin exists, an admin token can go.
+    for (const other of [...admins.map((a) => a.name), 'spare-admin']) {
+      expect((await app.inject({ method: 'DELETE', url: `/tokens/${other}`, headers: bearer(adminToken) })).statusCode, other).toBe(200);
+    }
+    const last = await app.inject({ method: 'DELETE', url: '/tokens/admin', headers: bearer(adminToken) });
+    expect([last.statusCode, last.json<ErrorBody>().error.code]).toEqual([409, 'conflict']);
+    expect((await app.inject({ method: 'GET', url: '/tokens', headers: bearer(adminToken) })).statusCode).toBe(200);
+  });
 });
 
 describe('audit routes', () => {

@@ -6,66 +6,15 @@
  * target, the source copy is gone from both the metadata and the store, and a drift scan of
  * every location finds nothing (no orphan, nothing missing, nothing left to delete).
  */
-import { spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes, createHash } from 'node:crypto';
-import { once } from 'node:events';
 import { mkdtemp, readdir, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { BIN } from '../run.ts';
+import { call, startServer, type Server } from '../server-process.ts';
 import { until } from '../until.ts';
 
-const ADMIN = 'demo-admin-token-for-the-crash-tests';
 const sha256 = (bytes: Buffer): string => createHash('sha256').update(bytes).digest('hex');
-
-interface Server {
-  readonly child: ChildProcess;
-  readonly url: string;
-  readonly exit: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
-  output(): string;
-}
-
-async function startServer(dataDir: string, extra: Record<string, string> = {}): Promise<Server> {
-  const child = spawn(process.execPath, [BIN, 'serve', '--demo', '--port', '0'], {
-    env: {
-      PATH: process.env['PATH'] ?? '',
-      HOME: process.env['HOME'] ?? '',
-      MOVINGDATA_DATA_DIR: dataDir,
-      MOVINGDATA_ADMIN_TOKEN: ADMIN,
-      MOVINGDATA_JOB_LEASE_MS: '800',
-      MOVINGDATA_JOB_POLL_MS: '50',
-      MOVINGDATA_RETRY_BASE_MS: '100',
-      CONSISTENCY_SCAN_INTERVAL_S: '0',
-      ...extra,
-    },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  let output = '';
-  const exit = once(child, 'exit').then(([code, signal]) => ({ code: code as number | null, signal: signal as NodeJS.Signals | null }));
-  const url = await new Promise<string>((resolve, reject) => {
-    const onData = (chunk: Buffer): void => {
-      output += chunk.toString();
-      const found = /MovingData listening on (http:\/\/127\.0\.0\.1:\d+)/.exec(output)?.[1];
-      if (found !== undefined) resolve(found);
-    };
-    child.stdout.on('data', onData);
-    child.stderr.on('data', (chunk: Buffer) => (output += chunk.toString()));
-    void exit.then(() => reject(new Error(`server exited before listening:\n${output}`)));
-    setTimeout(() => reject(new Error(`server did not listen within 30 s:\n${output}`)), 30_000).unref();
-  });
-  return { child, url, exit, output: () => output };
-}
-
-async function call(server: Server, method: string, path: string, body?: Buffer | object): Promise<Response> {
-  const json = body !== undefined && !Buffer.isBuffer(body);
-  return fetch(`${server.url}${path}`, {
-    method,
-    headers: { authorization: `Bearer ${ADMIN}`, ...(json ? { 'content-type': 'application/json' } : {}) },
-    ...(body === undefined ? {} : { body: json ? JSON.stringify(body) : new Uint8Array(body) }),
-  });
-}
-
 
 /** Objects stored under a local location's directory (the embedded stand-in for a bucket; files are named by key hash). */
 async function storedObjects(dataDir: string, location: string, container: string): Promise<number> {

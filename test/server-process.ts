@@ -1,0 +1,58 @@
+/**
+ * A `movingdata serve` process for tests that kill servers (SIGKILL, by themselves through the
+ * MOVINGDATA_CRASH_AFTER hook or from the test) and start them again on the same data.
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { once } from 'node:events';
+import { BIN } from './run.ts';
+
+export const CRASH_ADMIN = 'demo-admin-token-for-the-crash-tests';
+
+export interface Server {
+  readonly child: ChildProcess;
+  readonly url: string;
+  readonly exit: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
+  output(): string;
+}
+
+/** Start a demo-mode server on an ephemeral port; resolves once it listens. */
+export async function startServer(dataDir: string, extra: Record<string, string> = {}): Promise<Server> {
+  const child = spawn(process.execPath, [BIN, 'serve', '--demo', '--port', '0'], {
+    env: {
+      PATH: process.env['PATH'] ?? '',
+      HOME: process.env['HOME'] ?? '',
+      MOVINGDATA_DATA_DIR: dataDir,
+      MOVINGDATA_ADMIN_TOKEN: CRASH_ADMIN,
+      MOVINGDATA_JOB_LEASE_MS: '800',
+      MOVINGDATA_JOB_POLL_MS: '50',
+      MOVINGDATA_RETRY_BASE_MS: '100',
+      CONSISTENCY_SCAN_INTERVAL_S: '0',
+      ...extra,
+    },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let output = '';
+  const exit = once(child, 'exit').then(([code, signal]) => ({ code: code as number | null, signal: signal as NodeJS.Signals | null }));
+  const url = await new Promise<string>((resolve, reject) => {
+    const onData = (chunk: Buffer): void => {
+      output += chunk.toString();
+      const found = /MovingData listening on (http:\/\/127\.0\.0\.1:\d+)/.exec(output)?.[1];
+      if (found !== undefined) resolve(found);
+    };
+    child.stdout.on('data', onData);
+    child.stderr.on('data', (chunk: Buffer) => (output += chunk.toString()));
+    void exit.then(() => reject(new Error(`server exited before listening:\n${output}`)));
+    setTimeout(() => reject(new Error(`server did not listen within 30 s:\n${output}`)), 30_000).unref();
+  });
+  return { child, url, exit, output: () => output };
+}
+
+/** A request as the admin: a Buffer is the body as is, an object is sent as JSON. */
+export async function call(server: Server, method: string, path: string, body?: Buffer | object): Promise<Response> {
+  const json = body !== undefined && !Buffer.isBuffer(body);
+  return fetch(`${server.url}${path}`, {
+    method,
+    headers: { authorization: `Bearer ${CRASH_ADMIN}`, ...(json ? { 'content-type': 'application/json' } : {}) },
+    ...(body === undefined ? {} : { body: json ? JSON.stringify(body) : new Uint8Array(body) }),
+  });
+}
