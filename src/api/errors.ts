@@ -5,6 +5,7 @@
  */
 import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { type ErrorCode, isMovingDataError } from '../errors.ts';
+import type { RouteMethods } from './contract.ts';
 
 export const HTTP_STATUS: Readonly<Record<ErrorCode, number>> = {
   not_found: 404,
@@ -48,8 +49,23 @@ function fastifyClientCode(err: FastifyError): ErrorCode | undefined {
   }
 }
 
-export function registerErrorHandling(app: FastifyInstance): void {
+export function registerErrorHandling(app: FastifyInstance, methods?: RouteMethods): void {
+  /** No route: 405 with `Allow` where the path is served under other methods, else 404. */
+  const noRoute = (request: FastifyRequest, reply: FastifyReply): FastifyReply => {
+    const path = request.url.split('?')[0] ?? '';
+    const allowed = methods?.allowed(path) ?? [];
+    if (allowed.length > 0) {
+      const body: ErrorBody = { error: { code: 'invalid_argument', message: `${request.method} is not served at ${path}; use ${allowed.join(', ')}`, request_id: request.id } };
+      return reply.status(405).header('allow', allowed.join(', ')).send(body);
+    }
+    const body: ErrorBody = { error: { code: 'not_found', message: `no route for ${request.method} ${path}`, request_id: request.id } };
+    return reply.status(404).send(body);
+  };
+
   app.setErrorHandler((err: FastifyError, request: FastifyRequest, reply: FastifyReply) => {
+    // A method with a body and no route (QUERY, PATCH, ...) fails its body parsing first: the
+    // answer is still about the route.
+    if (request.is404) return noRoute(request, reply);
     let code: ErrorCode;
     let status: number;
     let message: string;
@@ -75,8 +91,5 @@ export function registerErrorHandling(app: FastifyInstance): void {
     return reply.status(status).send(body);
   });
 
-  app.setNotFoundHandler((request, reply) => {
-    const body: ErrorBody = { error: { code: 'not_found', message: `no route for ${request.method} ${request.url.split('?')[0] ?? ''}`, request_id: request.id } };
-    return reply.status(404).send(body);
-  });
+  app.setNotFoundHandler((request, reply) => noRoute(request, reply));
 }

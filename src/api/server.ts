@@ -5,10 +5,12 @@
 import swagger from '@fastify/swagger';
 import swaggerUi from '@fastify/swagger-ui';
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
-import Fastify, { type FastifyInstance } from 'fastify';
+import Fastify, { type FastifyInstance, type FastifyReply } from 'fastify';
 import { randomUUID } from 'node:crypto';
+import { STATUS_CODES } from 'node:http';
 import type { AppContext } from '../app.ts';
 import { BEARER_SECURITY_SCHEME, authPlugin } from './auth.ts';
+import { RouteMethods, registerContract, validatorCompilers } from './contract.ts';
 import { registerErrorHandling } from './errors.ts';
 import { auditRoutes } from './routes/audit.ts';
 import { demoRoutes } from './routes/demo.ts';
@@ -33,9 +35,33 @@ export async function buildApi(context: AppContext): Promise<FastifyInstance> {
     // Keys up to 1024 bytes of UTF-8 arrive percent-encoded: up to 3 characters a byte.
     routerOptions: { maxParamLength: 4096 },
     return503OnClosing: true,
+    // Long keys and cursors travel in the URL, percent-encoded (up to 9 bytes a character): past
+    // Node's 16 KiB default, a schema-valid request would be refused before its route sees it.
+    http: { maxHeaderSize: 64 * 1024 },
+    schemaController: { compilersFactory: validatorCompilers() },
+    // A URL the router cannot decode: our error shape, not Fastify's.
+    frameworkErrors: (error, request, reply: FastifyReply) => {
+      void reply.code(400).send({ error: { code: 'invalid_argument', message: error.message, request_id: request.id } });
+    },
+    // What Node's HTTP parser refuses before Fastify sees a request (a malformed Content-Length,
+    // headers over the size limit): answered in our error shape too, then the socket closes.
+    clientErrorHandler: (err, socket) => {
+      const code = (err as NodeJS.ErrnoException).code;
+      const status = code === 'HPE_HEADER_OVERFLOW' ? 431 : code === 'ERR_HTTP_REQUEST_TIMEOUT' ? 408 : 400;
+      const body = JSON.stringify({
+        error: { code: status === 431 ? 'too_large' : 'invalid_argument', message: status === 431 ? 'request headers are too large' : `malformed request: ${code ?? err.message}`, request_id: randomUUID() },
+      });
+      if (socket.writable) {
+        socket.end(`HTTP/1.1 ${status} ${STATUS_CODES[status] ?? 'Bad Request'}\r\nContent-Type: application/json; charset=utf-8\r\nContent-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`);
+      } else {
+        socket.destroy();
+      }
+    },
   }).withTypeProvider<TypeBoxTypeProvider>();
 
-  registerErrorHandling(app);
+  const methods = new RouteMethods();
+  registerContract(app, methods);
+  registerErrorHandling(app, methods);
 
   await app.register(swagger, {
     openapi: {

@@ -5,7 +5,7 @@
  * Vitest global setup are thin wrappers around it.
  *
  * - `installLab()`   builds/fetches what is missing (idempotent; seconds when cached), including
- *                    a Python venv with a pinned `cryptography` for the Fernet interop tests.
+ *                    a Python venv with pinned `cryptography` (Fernet interop) and `schemathesis` (API contract).
  * - `startLab()`     starts what is not running and waits until each answers; a running, ready
  *                    server is reused. Returns the env and which servers this call started.
  * - `stopLab()`      stops the lab's servers.

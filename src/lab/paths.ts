@@ -7,7 +7,7 @@
  *   <home>/kafka-<version>/lib  Kafka jars copied from Maven Central
  *   <home>/run/<server>/        data, server.log and server.pid of each shared server
  *   <home>/run/private/         directories of private instances started by tests
- *   <home>/python/              venv with a pinned `cryptography` (LAB_PYTHON), see python.ts
+ *   <home>/python/              venv with pinned `cryptography` and `schemathesis` (LAB_PYTHON), see python.ts
  *   <home>/credentials.json     generated secrets, mode 600, reused forever
  *   <home>/lab.env              KEY=VALUE settings of the shared lab
  */

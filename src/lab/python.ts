@@ -1,7 +1,8 @@
 /**
- * The lab's Python: a venv under <home>/python with a pinned `cryptography` from PyPI, the
- * library the seed used for Fernet, so tests can check our tokens against it both ways without
- * touching the system's site-packages. A stamp names the pins: a matching stamp skips the
+ * The lab's Python: a venv under <home>/python with pins from PyPI: `cryptography`, the library
+ * the seed used for Fernet, so tests can check our tokens against it both ways, and
+ * `schemathesis`, which fuzzes the API against its OpenAPI document (test/api/contract.test.ts);
+ * neither touches the system's site-packages. A stamp names the pins: a matching stamp skips the
  * install, a pin change (or a vanished base interpreter) rebuilds the venv.
  */
 import { readFile, rm, stat, writeFile } from 'node:fs/promises';
@@ -12,7 +13,7 @@ import { logTail, type LabLog } from './server.ts';
 import { requireTools, runLogged } from './system.ts';
 
 /** What the venv holds, exactly as pip is asked for it. */
-export const PYTHON_REQUIREMENTS = ['cryptography==50.0.2'] as const;
+export const PYTHON_REQUIREMENTS = ['cryptography==50.0.2', 'schemathesis==4.32.5'] as const;
 
 function venvDir(paths: LabPaths): string {
   return join(paths.home, 'python');

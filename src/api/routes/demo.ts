@@ -31,7 +31,7 @@ export const demoRoutes: FastifyPluginAsyncTypebox<DemoRoutesOptions> = async (a
         tags: ['operations'],
         summary: 'Populate demo files (file_001.txt, …) across the locations, with baseline metadata',
         security: [...BEARER_SECURITY],
-        body: Type.Optional(Type.Object({ count: Type.Optional(Type.Integer({ minimum: 1, maximum: 1000, default: 12 })) }, { additionalProperties: false })),
+        body: Type.Optional(Type.Object({ count: Type.Optional(Type.Integer({ minimum: 1, maximum: 100, default: 12, description: 'files to create (at most 100: a demo, not a load generator)' })) }, { additionalProperties: false })),
         response: {
           200: Type.Object({
             created: Type.Array(Type.Object({ key: Type.String(), location: Type.String(), size: Type.Integer(), sha256: Type.String() })),

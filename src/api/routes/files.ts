@@ -25,7 +25,12 @@ export interface FileRoutesOptions {
 
 const Params = Type.Object({
   location: Type.String({ description: 'aws, azure or gcp', pattern: '^[a-z0-9][a-z0-9_-]{0,63}$' }),
-  '*': Type.String({ description: 'the object key (the rest of the path, percent-encoded as needed)' }),
+  '*': Type.String({
+    description: 'the object key (the rest of the path, percent-encoded as needed): no control characters; at most 999 bytes of UTF-8; no `.` or `..` segment',
+    minLength: 1,
+    maxLength: 999,
+    pattern: '^[^\\u0000-\\u001f\\u007f]+$',
+  }),
 });
 
 const WriteResponse = Type.Object({
@@ -150,7 +155,15 @@ export const fileRoutes: FastifyPluginAsync<FileRoutesOptions> = async (app, { f
     {
       config: { auth: true },
       exposeHeadRoute: false,
-      schema: { ...common, summary: 'Download an object (streamed, decrypted; Range supported)', produces: ['application/octet-stream'] },
+      schema: {
+        ...common,
+        summary: 'Download an object (streamed, decrypted; Range supported)',
+        // The bytes come back with the content type they were written with: any media type.
+        response: {
+          200: { description: 'the whole object', content: { '*/*': { schema: { type: 'string', format: 'binary' } } } },
+          206: { description: 'the requested range', content: { '*/*': { schema: { type: 'string', format: 'binary' } } } },
+        },
+      },
     },
     async (request, reply) => {
       const { location } = request.params;
@@ -181,7 +194,7 @@ export const fileRoutes: FastifyPluginAsync<FileRoutesOptions> = async (app, { f
 
   app.head<{ Params: { location: string; '*': string } }>(
     '/files/:location/*',
-    { config: { auth: true }, schema: { ...common, summary: 'Size, type, version and checksum of an object' } },
+    { config: { auth: true }, schema: { ...common, summary: 'Size, type, version and checksum of an object', response: { 200: { description: 'the object is there (headers only)', type: 'null' } } } },
     async (request, reply) => {
       const { location } = request.params;
       const key = keyOf(request);

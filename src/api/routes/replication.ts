@@ -12,6 +12,7 @@
  * carries the version held at `from`.
  */
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
+import type { FastifyReply } from 'fastify';
 import { Type } from 'typebox';
 import { MovingDataError } from '../../errors.ts';
 import type { MetadataStore } from '../../metadata/index.ts';
@@ -73,6 +74,17 @@ export const replicationRoutes: FastifyPluginAsyncTypebox<ReplicationRoutesOptio
     '/files/*',
     {
       config: { auth: true },
+      // POST serves /files/{key}/replicate and /files/{key}/move only: any other path under
+      // /files is an object's, which POST does not serve (405, before the body is judged).
+      preValidation: async (request, reply) => {
+        const path = (request.params as { '*': string })['*'];
+        const action = path.slice(path.lastIndexOf('/') + 1);
+        if (action === 'replicate' || action === 'move') return;
+        await (reply as FastifyReply)
+          .status(405)
+          .header('allow', 'GET, HEAD, PUT, DELETE')
+          .send({ error: { code: 'invalid_argument', message: `POST is not served at /files/${path}; use /files/{key}/replicate or /files/{key}/move`, request_id: request.id } });
+      },
       schema: {
         tags: ['replication'],
         summary: 'POST /files/{key}/replicate or /files/{key}/move',
