@@ -49,7 +49,7 @@ export function validatorCompilers(): NonNullable<NonNullable<FastifyServerOptio
       const text = factory(externalSchemas, options);
       // Fastify hands Ajv options here (not JTD's): the cast only spells that out.
       const ajvOptions = (options ?? {}) as { customOptions?: Record<string, unknown> };
-      const body = factory(externalSchemas, { ...ajvOptions, customOptions: { ...ajvOptions.customOptions, coerceTypes: false, removeAdditional: false } } as typeof options);
+      const body = factory(externalSchemas, { ...ajvOptions, customOptions: { ...ajvOptions.customOptions, coerceTypes: false, removeAdditional: false } });
       return (route) => (route.httpPart === 'body' ? body(route) : text(route));
     },
   };

@@ -77,7 +77,7 @@ export const replicationRoutes: FastifyPluginAsyncTypebox<ReplicationRoutesOptio
       // POST serves /files/{key}/replicate and /files/{key}/move only: any other path under
       // /files is an object's, which POST does not serve (405, before the body is judged).
       preValidation: async (request, reply) => {
-        const path = (request.params as { '*': string })['*'];
+        const path = (request.params)['*'];
         const action = path.slice(path.lastIndexOf('/') + 1);
         if (action === 'replicate' || action === 'move') return;
         await (reply as FastifyReply)
