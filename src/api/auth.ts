@@ -31,6 +31,8 @@ declare module 'fastify' {
   interface FastifyContextConfig {
     /** Require `Authorization: Bearer <token>` on this route (see src/api/auth.ts). */
     auth?: boolean;
+    /** The paths this route serves when narrower than its URL pattern (for 405s: src/api/contract.ts). */
+    pathPattern?: string;
   }
   interface FastifyRequest {
     /** The caller, on routes with `config: { auth: true }`; null on the others. */

@@ -84,7 +84,9 @@ export class RouteMethods {
       .split('/')
       .map((segment) => (segment === '*' ? '.*' : segment.startsWith(':') ? '[^/]+' : segment.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')))
       .join('/');
-    const pattern = new RegExp(`^${source}$`);
+    // A route may narrow the paths it serves beyond what its URL pattern says (config.pathPattern).
+    const narrowed = (route.config)?.pathPattern;
+    const pattern = new RegExp(narrowed ?? `^${source}$`);
     const existing = this.#routes.find((r) => r.pattern.source === pattern.source);
     if (existing) for (const m of methods) existing.methods.add(m);
     else this.#routes.push({ pattern, methods: new Set(methods) });

@@ -18,6 +18,7 @@ import { MovingDataError } from '../../errors.ts';
 import type { MetadataStore } from '../../metadata/index.ts';
 import { isFinished, type JobOutcome, type JobRunner } from '../../jobs/runner.ts';
 import { BEARER_SECURITY, authorizeLocation } from '../auth.ts';
+import { ErrorSchema } from '../contract.ts';
 
 const Location = Type.String({ pattern: '^[a-z0-9][a-z0-9_-]{0,63}$' });
 const WAIT_MS = 10 * 60_000;
@@ -73,7 +74,8 @@ export const replicationRoutes: FastifyPluginAsyncTypebox<ReplicationRoutesOptio
   app.post(
     '/files/*',
     {
-      config: { auth: true },
+      // For 405s elsewhere: of the paths under /files, POST serves only these (see contract.ts).
+      config: { auth: true, pathPattern: '^/files/.+/(replicate|move)$' },
       // POST serves /files/{key}/replicate and /files/{key}/move only: any other path under
       // /files is an object's, which POST does not serve (405, before the body is judged).
       preValidation: async (request, reply) => {
@@ -90,9 +92,13 @@ export const replicationRoutes: FastifyPluginAsyncTypebox<ReplicationRoutesOptio
         summary: 'POST /files/{key}/replicate or /files/{key}/move',
         description: 'The last path segment names the operation; everything before it is the file key.',
         security: [...BEARER_SECURITY],
-        params: Type.Object({ '*': Type.String() }),
+        params: Type.Object({ '*': Type.String({ pattern: '^.+/(replicate|move)$', description: 'the file key, then /replicate or /move' }) }),
         body: OperationBody,
-        response: { 200: Type.Object({ ok: Type.Boolean(), key: Type.String(), jobs: Type.Array(JobView) }), 202: Type.Object({ ok: Type.Boolean(), key: Type.String(), jobs: Type.Array(JobView) }) },
+        response: {
+          200: Type.Object({ ok: Type.Boolean(), key: Type.String(), jobs: Type.Array(JobView) }),
+          202: Type.Object({ ok: Type.Boolean(), key: Type.String(), jobs: Type.Array(JobView) }),
+          405: { description: 'not a /replicate or /move path: an object path, which POST does not serve', content: { 'application/json': { schema: ErrorSchema } } },
+        },
       },
     },
     async (request, reply) => {
