@@ -35,7 +35,8 @@ export interface ErrorBody {
 
 /** Fastify's own client errors (bad JSON, body too large, ...) keep a stable code of ours. */
 function fastifyClientCode(err: FastifyError): ErrorCode | undefined {
-  if (err.validation) return 'invalid_argument';
+  // The object key is the path's wildcard: a key the route schema refuses is a bad key.
+  if (err.validation) return err.validationContext === 'params' && err.validation.some((e) => e.instancePath === '/*') ? 'invalid_key' : 'invalid_argument';
   switch (err.code) {
     case 'FST_ERR_CTP_BODY_TOO_LARGE':
       return 'too_large';

@@ -163,7 +163,8 @@ describe.each(setups)('replication API on %s', (_label, environment, tiers) => {
 
   it('refuses bad requests with clear errors', async () => {
     expect((await call('POST', '/files/no/such/file/replicate', ADMIN, { to: ['gcp'] })).statusCode).toBe(404);
-    expect((await call('POST', '/files/rep/one.bin/teleport', ADMIN, { to: ['gcp'] })).statusCode).toBe(404);
+    // Not an operation: an object path, which POST does not serve.
+    expect((await call('POST', '/files/rep/one.bin/teleport', ADMIN, { to: ['gcp'] })).statusCode).toBe(405);
     expect((await call('POST', '/files/rep/one.bin/replicate', ADMIN, { to: ['mars'] })).statusCode).toBe(404);
     expect((await call('POST', '/files/rep/one.bin/replicate', ADMIN, { to: [] })).statusCode).toBe(400);
     expect((await call('POST', '/files/rep/one.bin/move', ADMIN, { from: 'gcp', to: 'gcp' })).statusCode).toBe(400);
