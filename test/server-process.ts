@@ -4,6 +4,10 @@
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll } from 'vitest';
 import { BIN } from './run.ts';
 
 export const CRASH_ADMIN = 'demo-admin-token-for-the-crash-tests';
@@ -55,4 +59,29 @@ export async function call(server: Server, method: string, path: string, body?: 
     headers: { authorization: `Bearer ${CRASH_ADMIN}`, ...(json ? { 'content-type': 'application/json' } : {}) },
     ...(body === undefined ? {} : { body: json ? JSON.stringify(body) : new Uint8Array(body) }),
   });
+}
+
+/**
+ * Data directories and servers of one describe block, killed and removed after it: for tests
+ * that kill servers and start them again.
+ */
+export function crashSandbox(): { dir(prefix: string): Promise<string>; start(dataDir: string, extra?: Record<string, string>): Promise<Server> } {
+  const dirs: string[] = [];
+  const running: Server[] = [];
+  afterAll(async () => {
+    for (const server of running) server.child.kill('SIGKILL');
+    await Promise.all(dirs.map((d) => rm(d, { recursive: true, force: true })));
+  });
+  return {
+    async dir(prefix) {
+      const dir = await mkdtemp(join(tmpdir(), prefix));
+      dirs.push(dir);
+      return dir;
+    },
+    async start(dataDir, extra = {}) {
+      const server = await startServer(dataDir, extra);
+      running.push(server);
+      return server;
+    },
+  };
 }

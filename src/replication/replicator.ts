@@ -292,7 +292,7 @@ export class Replicator {
     }
     // A retry or a restore does not bring back a copy deleted since.
     if (options.restore === true && existing?.state === 'deleted') return { ...existing, superseded: true };
-    const newer = await this.#newerAt(file.key, location, version.version);
+    const newer = await newerLive(metadata, file.key, location, version.version);
     if (newer !== undefined) return { ...(existing ?? newer), superseded: true };
     const source = this.#pickSource(replicas, location, options.sources);
     if (source === undefined) throw new MovingDataError('not_found', `${file.key} v${version.version} has no verified replica to copy from`, { retryable: true, details: { file_id: fileId } });
@@ -343,11 +343,6 @@ export class Replicator {
       await metadata.transitionReplica(ref, { from: ['writing', 'pending'], to: 'failed', lastError: errorSummary(err).message }).catch(() => undefined);
       throw err;
     }
-  }
-
-  /** The location's live copy of the file when it holds a newer version than `version`. */
-  async #newerAt(key: string, location: string, version: number): Promise<Replica | undefined> {
-    return newerLive(this.#deps.metadata, key, location, version);
   }
 
   /**

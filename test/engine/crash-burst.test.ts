@@ -12,12 +12,11 @@
  *   at start-up or reported by the scan and repaired: drift 0, no temporary file left.
  */
 import { createHash, randomBytes } from 'node:crypto';
-import { mkdtemp, readdir, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { readdir } from 'node:fs/promises';
 import { join } from 'node:path';
-import { afterAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { labEnv } from '../lab.ts';
-import { call, startServer, type Server } from '../server-process.ts';
+import { call, crashSandbox } from '../server-process.ts';
 import { until } from '../until.ts';
 
 const sha256 = (bytes: Buffer): string => createHash('sha256').update(bytes).digest('hex');
@@ -44,19 +43,11 @@ const SETUPS: ReadonlyArray<[string, () => Record<string, string>]> = [
 ];
 
 describe.each(SETUPS)('kill -9 during a burst of writes on %s', (label, env) => {
-  const dirs: string[] = [];
-  const running: Server[] = [];
-
-  afterAll(async () => {
-    for (const server of running) server.child.kill('SIGKILL');
-    await Promise.all(dirs.map((d) => rm(d, { recursive: true, force: true })));
-  });
+  const sandbox = crashSandbox();
 
   it('serves only committed versions afterwards, each acknowledged write readable, and converges to drift 0', async () => {
-    const dataDir = await mkdtemp(join(tmpdir(), 'movingdata-burst-'));
-    dirs.push(dataDir);
-    const first = await startServer(dataDir, env());
-    running.push(first);
+    const dataDir = await sandbox.dir('movingdata-burst-');
+    const first = await sandbox.start(dataDir, env());
 
     // Keys to overwrite, each with a first version everybody agrees on.
     const attempts: Attempt[] = [];
@@ -100,8 +91,7 @@ describe.each(SETUPS)('kill -9 during a burst of writes on %s', (label, env) => 
 
     // The lab's copies in flight are settled at start-up once they are older than the stale age.
     if (label === 'the lab') await new Promise((resolve) => setTimeout(resolve, 1500));
-    const server = await startServer(dataDir, env());
-    running.push(server);
+    const server = await sandbox.start(dataDir, env());
     try {
       const keys = [...new Set(attempts.map((a) => `${a.location}\u0000${a.key}`))];
       for (const entry of keys) {

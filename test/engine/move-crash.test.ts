@@ -7,11 +7,10 @@
  * every location finds nothing (no orphan, nothing missing, nothing left to delete).
  */
 import { randomBytes, createHash } from 'node:crypto';
-import { mkdtemp, readdir, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { readdir } from 'node:fs/promises';
 import { join } from 'node:path';
-import { afterAll, describe, expect, it } from 'vitest';
-import { call, startServer, type Server } from '../server-process.ts';
+import { describe, expect, it } from 'vitest';
+import { call, crashSandbox } from '../server-process.ts';
 import { until } from '../until.ts';
 
 const sha256 = (bytes: Buffer): string => createHash('sha256').update(bytes).digest('hex');
@@ -24,22 +23,14 @@ async function storedObjects(dataDir: string, location: string, container: strin
 }
 
 describe('a move killed after each step converges after a restart', () => {
-  const dirs: string[] = [];
-  const running: Server[] = [];
-
-  afterAll(async () => {
-    for (const server of running) server.child.kill('SIGKILL');
-    await Promise.all(dirs.map((d) => rm(d, { recursive: true, force: true })));
-  });
+  const sandbox = crashSandbox();
 
   it.each(['copy', 'verify', 'switch', 'delete'])('killed after %s', async (step) => {
-    const dataDir = await mkdtemp(join(tmpdir(), `movingdata-crash-${step}-`));
-    dirs.push(dataDir);
+    const dataDir = await sandbox.dir(`movingdata-crash-${step}-`);
     const content = randomBytes(256 * 1024 + 17);
     const key = `crash/${step}/file.bin`;
 
-    const doomed = await startServer(dataDir, { MOVINGDATA_CRASH_AFTER: `move:${step}` });
-    running.push(doomed);
+    const doomed = await sandbox.start(dataDir, { MOVINGDATA_CRASH_AFTER: `move:${step}` });
     const put = await call(doomed, 'PUT', `/files/aws/${key}`, content);
     expect(put.status).toBe(201);
     const move = await call(doomed, 'POST', `/files/${key}/move`, { from: 'aws', to: 'gcp', wait: false });
@@ -48,8 +39,7 @@ describe('a move killed after each step converges after a restart', () => {
     const died = await Promise.race([doomed.exit, new Promise<undefined>((resolve) => setTimeout(() => resolve(undefined), 30_000))]);
     expect(died, `the server should have killed itself after ${step}:\n${doomed.output()}`).toEqual({ code: null, signal: 'SIGKILL' });
 
-    const server = await startServer(dataDir);
-    running.push(server);
+    const server = await sandbox.start(dataDir);
     try {
       const job = await until('the move to finish on the restarted server', async () => {
         const j = (await (await call(server, 'GET', `/jobs/${jobId}`)).json()) as { state: string; attempts: number; result: { steps?: string[] } | null; last_error: string | null };

@@ -7,29 +7,20 @@
  * finds nothing.
  */
 import { createHash, randomBytes } from 'node:crypto';
-import { mkdtemp, readdir, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { readdir } from 'node:fs/promises';
 import { join } from 'node:path';
-import { afterAll, describe, expect, it } from 'vitest';
-import { call, startServer, type Server } from '../server-process.ts';
+import { describe, expect, it } from 'vitest';
+import { call, crashSandbox } from '../server-process.ts';
 import { until } from '../until.ts';
 
 const sha256 = (bytes: Buffer): string => createHash('sha256').update(bytes).digest('hex');
 
 describe('a key rotation killed between a switch and the old object removal', () => {
-  const dirs: string[] = [];
-  const running: Server[] = [];
-
-  afterAll(async () => {
-    for (const server of running) server.child.kill('SIGKILL');
-    await Promise.all(dirs.map((d) => rm(d, { recursive: true, force: true })));
-  });
+  const sandbox = crashSandbox();
 
   it('resumes after a restart and converges: files readable, new key everywhere, drift 0', async () => {
-    const dataDir = await mkdtemp(join(tmpdir(), 'movingdata-rotation-crash-'));
-    dirs.push(dataDir);
-    const doomed = await startServer(dataDir, { MOVINGDATA_CRASH_AFTER: 'rewrap:switch' });
-    running.push(doomed);
+    const dataDir = await sandbox.dir('movingdata-rotation-crash-');
+    const doomed = await sandbox.start(dataDir, { MOVINGDATA_CRASH_AFTER: 'rewrap:switch' });
     const contents = new Map<string, Buffer>();
     for (let i = 0; i < 4; i++) {
       const body = randomBytes(70_000 + i);
@@ -42,8 +33,7 @@ describe('a key rotation killed between a switch and the old object removal', ()
     const died = await Promise.race([doomed.exit, new Promise<undefined>((resolve) => setTimeout(() => resolve(undefined), 30_000))]);
     expect(died, `the server should have killed itself after the first switch:\n${doomed.output()}`).toEqual({ code: null, signal: 'SIGKILL' });
 
-    const server = await startServer(dataDir);
-    running.push(server);
+    const server = await sandbox.start(dataDir);
     try {
       const finished = await until(
         'the re-wrap to finish on the restarted server',

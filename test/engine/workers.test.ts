@@ -17,7 +17,6 @@ import pg from 'pg';
 import { describe, expect, it } from 'vitest';
 import { loadConfig } from '../../src/config/config.ts';
 import { generateIdentity } from '../../src/crypto/age/index.ts';
-import type { EncryptedStore } from '../../src/crypto/encrypted-store.ts';
 import { openEngine, type Engine } from '../../src/engine.ts';
 import type { Replica } from '../../src/metadata/index.ts';
 import { DRIFT_KINDS, emptyCounts, scanLocation } from '../../src/replication/drift.ts';
@@ -25,7 +24,7 @@ import { listAll } from '../../src/storage/list.ts';
 import { labEnv } from '../lab.ts';
 import { killWorkers, spawnWorker, until, type WorkerProcess } from '../workers.ts';
 import { parseVersionObjectKey } from '../../src/replication/object-names.ts';
-import { storedKeyOf } from '../objects.ts';
+import { emptyContainer, storedKeyOf } from '../objects.ts';
 
 const FILES = 500;
 const SOURCE = 'gcp';
@@ -44,13 +43,6 @@ async function eachLimited<T>(items: readonly T[], width: number, task: (item: T
       while (next < items.length) await task(items[next++]!);
     }),
   );
-}
-
-/** Remove every object from a location's container (leftovers of an earlier run). */
-async function empty(store: EncryptedStore): Promise<void> {
-  const keys: string[] = [];
-  for await (const object of listAll(store.inner, '')) keys.push(object.key);
-  await eachLimited(keys, 16, (key) => store.inner.delete(key));
 }
 
 async function bytesOf(body: Readable): Promise<Buffer> {
@@ -102,7 +94,7 @@ describe('durable, idempotent jobs shared by many workers', () => {
         const target = engine.stores.get(TARGET)!;
         for (const store of [source, target]) {
           await store.ensureContainer();
-          await empty(store);
+          await emptyContainer(store.inner);
         }
         phase('prepare');
 
@@ -256,7 +248,7 @@ describe('durable, idempotent jobs shared by many workers', () => {
         if (engine !== undefined) {
           await Promise.allSettled([SOURCE, TARGET].map(async (location) => {
             const store = engine?.stores.get(location);
-            if (store !== undefined) await empty(store);
+            if (store !== undefined) await emptyContainer(store.inner);
           }));
           await engine.close();
         }

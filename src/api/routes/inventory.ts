@@ -71,9 +71,12 @@ function replicaView(replica: Replica, version: FileVersion | undefined, newest:
   };
 }
 
-/** An inventory entry as a caller sees it: only `visible` copies, and the newest version among them. */
-export function inventoryItem(entry: InventoryEntry, visible: (replica: Replica) => boolean = () => true): InventoryItem {
-  const replicas = entry.replicas.filter(visible);
+/**
+ * An inventory entry as a caller sees it: the listing already holds only the caller's copies
+ * (see `locations` in the query), and the file-level fields are the newest version among them.
+ */
+export function inventoryItem(entry: InventoryEntry): InventoryItem {
+  const replicas = entry.replicas;
   const byNumber = new Map(entry.versions.map((v) => [v.version, v]));
   const newest = replicas.reduce((max, r) => Math.max(max, r.version), 0);
   const shown = byNumber.get(newest);
