@@ -126,16 +126,12 @@ export function murmur2(data: Uint8Array): number {
     h = Math.imul(h, m);
     h ^= k;
   }
-  switch (length & 3) {
-    case 3:
-      h ^= (data[whole + 2]! & 0xff) << 16;
-    // falls through
-    case 2:
-      h ^= (data[whole + 1]! & 0xff) << 8;
-    // falls through
-    case 1:
-      h ^= data[whole]! & 0xff;
-      h = Math.imul(h, m);
+  const tail = length & 3;
+  if (tail === 3) h ^= (data[whole + 2]! & 0xff) << 16;
+  if (tail >= 2) h ^= (data[whole + 1]! & 0xff) << 8;
+  if (tail >= 1) {
+    h ^= data[whole]! & 0xff;
+    h = Math.imul(h, m);
   }
   h ^= h >>> 13;
   h = Math.imul(h, m);
