@@ -12,6 +12,7 @@ import type { Config } from './config/config.ts';
 import type { EncryptedStore } from './crypto/encrypted-store.ts';
 import type { KeyProvider } from './crypto/keys/port.ts';
 import { openEngine } from './engine.ts';
+import { demoToken, demoTokenPath } from './demo/admin-token.ts';
 import { FileService } from './files/file-service.ts';
 import type { JobRunner } from './jobs/runner.ts';
 import type { MetadataStore } from './metadata/index.ts';
@@ -42,6 +43,8 @@ export interface App {
   listen(): Promise<string>;
   /** Stop accepting requests, let in-flight ones finish, then release every resource. */
   close(): Promise<void>;
+  /** Demo mode without MOVINGDATA_ADMIN_TOKEN: the admin token it generated (or reused) and where it is kept. */
+  readonly demoAdmin?: { readonly token: string; readonly path: string };
 }
 
 export async function createApp(config: Config): Promise<App> {
@@ -64,11 +67,15 @@ export async function createApp(config: Config): Promise<App> {
   const worker = config.engine.workerConcurrency > 0 ? engine.worker({ log: api.log.child({ component: 'worker' }), concurrency: config.engine.workerConcurrency }) : undefined;
 
   for (const message of announcements) api.log.warn(message);
+  let demoAdmin: App['demoAdmin'];
   if (config.demo && config.adminToken !== undefined) {
     const { action } = await ensureDemoAdmin(metadata, config.adminToken);
     api.log.warn(`DEMO MODE: admin token from MOVINGDATA_ADMIN_TOKEN (${action}); never use demo mode in production`);
   } else if (config.demo) {
-    api.log.warn('DEMO MODE: demo keys are kept next to the data they protect; never use demo mode in production');
+    const { token, created } = await demoToken(config.dataDir);
+    const { action } = await ensureDemoAdmin(metadata, token);
+    demoAdmin = { token, path: demoTokenPath(config.dataDir) };
+    api.log.warn(`DEMO MODE: admin token ${created ? 'generated' : 'reused'} in ${demoAdmin.path} (${action}); demo keys are kept next to the data they protect; never use demo mode in production`);
   }
 
   // A location that is down at start-up must not stop the service: /health reports it, and
@@ -108,6 +115,7 @@ export async function createApp(config: Config): Promise<App> {
   return {
     context,
     api,
+    ...(demoAdmin === undefined ? {} : { demoAdmin }),
     async listen() {
       return api.listen({ host: config.server.host, port: config.server.port });
     },

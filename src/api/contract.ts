@@ -10,6 +10,8 @@
  * - Every route declares the error answers it can give, in the one error shape (errors.ts), so
  *   a client generated from the document knows them.
  * - A known path asked with a method it does not serve is 405 with `Allow`, not 404.
+ * - A body whose schema requires nothing may be left out (the seed's `curl -X POST .../seed`
+ *   sends none, with or without a JSON content type): it is then `{}`, and its defaults apply.
  */
 import AjvCompiler from '@fastify/ajv-compiler';
 import type { FastifyInstance, FastifyServerOptions, RouteOptions } from 'fastify';
@@ -103,6 +105,34 @@ export class RouteMethods {
 export function registerContract(app: FastifyInstance, methods: RouteMethods): void {
   app.addHook('onRoute', (route) => {
     declareErrorAnswers(route);
+    if (bodyIsOptional(route)) route.preValidation = [...toArray(route.preValidation), emptyBodyIsEmptyObject];
     methods.add(route);
   });
+  // Fastify's JSON parser (prototype-poisoning checks included) for every body but an empty
+  // one, which becomes "no body": a route whose body requires nothing then takes `{}`, and a
+  // route that needs one answers 400 `body must be object`, as for no content type at all.
+  const json = app.getDefaultJsonParser('error', 'error');
+  app.removeContentTypeParser('application/json');
+  app.addContentTypeParser('application/json', { parseAs: 'string' }, (request, body, done) => {
+    const text = typeof body === 'string' ? body : body.toString('utf8');
+    if (text.trim() === '') {
+      done(null, undefined);
+      return;
+    }
+    void json(request, text, done);
+  });
+}
+
+function bodyIsOptional(route: RouteOptions): boolean {
+  const body = route.schema?.body as { type?: unknown; required?: readonly string[] } | undefined;
+  return body !== undefined && body.type === 'object' && (body.required === undefined || body.required.length === 0);
+}
+
+function toArray<T>(value: T | readonly T[] | undefined): T[] {
+  if (value === undefined) return [];
+  return Array.isArray(value) ? [...(value as readonly T[])] : [value as T];
+}
+
+async function emptyBodyIsEmptyObject(request: { body: unknown }): Promise<void> {
+  if (request.body === undefined) request.body = {};
 }

@@ -4,6 +4,8 @@
  */
 import { parseArgs } from 'node:util';
 import { createApp } from '../../app.ts';
+import { demoBanner } from '../../demo/admin-token.ts';
+import { recordRunningServer } from '../running-server.ts';
 import { loadConfig } from '../../config/config.ts';
 
 const HELP = `usage: movingdata serve [--demo] [--port N] [--host ADDR]
@@ -63,8 +65,12 @@ export async function run(args: string[]): Promise<number> {
   process.once('SIGTERM', () => stop('SIGTERM'));
 
   const address = await app.listen();
+  const forget = await recordRunningServer(config.dataDir, address);
   app.api.log.info({ address, metadata: config.metadata.kind, locations: config.locations.map((l) => `${l.name}=${l.store.provider}`), demo: config.demo }, `MovingData listening on ${address} (docs at ${address}/docs)`);
+  // For the person at the terminal, beside the JSON log lines on stdout.
+  if (app.demoAdmin !== undefined) process.stderr.write(`${demoBanner(address, app.demoAdmin.token, app.demoAdmin.path)}\n`);
   // Keep running until a signal closes the server.
   await new Promise<void>((resolve) => app.api.server.once('close', resolve));
+  await forget();
   return process.exitCode === undefined ? 0 : Number(process.exitCode);
 }
