@@ -9,7 +9,9 @@
  * fanout (1 MiB × 1000 and 256 MiB × 4 fanned out encrypted and verified to azure + gcp vs
  * `rclone copy` to each and vs plain puts through the same adapters: the raw-SDK ceiling),
  * drift (drift scan of 100k objects on each of aws, azure and gcp against PostgreSQL metadata vs
- * `rclone check` aws↔azure and aws↔gcp on the same objects; populated once, then cached).
+ * `rclone check` aws↔azure and aws↔gcp on the same objects; populated once, then cached),
+ * small (2,000 × 4 KiB PUT then GET at concurrency 16 through /files/aws vs the AWS SDK straight
+ * to MinIO, CPU per request of our server, PostgreSQL and MinIO; embedded figures beside).
  */
 import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { cpus, tmpdir } from 'node:os';
@@ -23,9 +25,10 @@ import { opensslVersion, runCryptoBench } from './crypto/crypto.ts';
 import { runApiBench } from './api/api.ts';
 import { runEncryptionBench } from './encryption/encryption.ts';
 import { DRIFT_CASES, runDriftBench } from './drift/drift.ts';
+import { FULL_CASE as SMALL_FULL, QUICK_CASE as SMALL_QUICK, runSmallBench } from './small/small.ts';
 import { FULL_CASES as FANOUT_FULL, QUICK_CASES as FANOUT_QUICK, runFanoutBench } from './fanout/fanout.ts';
 
-const SUITES = ['storage', 'crypto', 'encryption', 'api', 'fanout', 'drift'] as const;
+const SUITES = ['storage', 'crypto', 'encryption', 'api', 'fanout', 'drift', 'small'] as const;
 
 const { values, positionals } = parseArgs({ options: { quick: { type: 'boolean' }, help: { type: 'boolean', short: 'h' } }, allowPositionals: true });
 if (values.help) {
@@ -126,6 +129,20 @@ try {
       ),
     );
     for (const row of rows) if (row.note !== undefined) console.log(`note: fanout ${row.case}: ${row.note}`);
+  }
+  if (chosen.includes('small')) {
+    const run = values.quick ? SMALL_QUICK : SMALL_FULL;
+    const rows = await runSmallBench(lab, workDir, run, log);
+    results['small'] = rows;
+    console.log(
+      `\nSmall objects: ${run.objects} × ${run.bytes} B, concurrency ${run.concurrency}, one client process (ratio = ours / MinIO direct req/s, target ≥ 0.6; p99 ratio target ≤ 1.5; CPU ms per request by process)`,
+    );
+    console.log(
+      table(
+        ['setup', 'side', 'op', 'req/s', 'p50 ms', 'p99 ms', 'ratio', 'p99 ratio', 'server CPU ms', 'postgres CPU ms', 'minio CPU ms'],
+        rows.map((r) => [r.setup, r.side, r.op, r.perSecond, r.p50Ms, r.p99Ms, r.ratio ?? '', r.p99Ratio ?? '', r.serverCpuMs, r.postgresCpuMs, r.minioCpuMs]),
+      ),
+    );
   }
   if (chosen.includes('drift')) {
     const rows = await runDriftBench(lab, workDir, values.quick ? DRIFT_CASES.quick : DRIFT_CASES.full, log);

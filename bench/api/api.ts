@@ -7,18 +7,11 @@
  * end. Target: < 128 MiB for a 4 GiB object. Also reports the throughput each way and the
  * server's RSS before the transfer, since what the process holds at rest is part of the peak.
  */
-import { spawn } from 'node:child_process';
-import { createHash } from 'node:crypto';
 import { readFile, writeFile } from 'node:fs/promises';
-import { request } from 'node:http';
-import { createServer } from 'node:net';
-import { join } from 'node:path';
 import { Readable } from 'node:stream';
-import { pipeline } from 'node:stream/promises';
-import { mibPerSecond, NODE_FLAGS } from '../lib/process.ts';
+import { mibPerSecond } from '../lib/process.ts';
+import { http, startBenchServer } from '../lib/server.ts';
 
-const MAIN = join(import.meta.dirname, '../../bin/movingdata.js');
-const TOKEN = 'bench-admin-token-0123456789abcdef';
 const MiB = 1024 * 1024;
 
 export interface ApiRow {
@@ -28,16 +21,6 @@ export interface ApiRow {
   readonly getMiBs: number;
   readonly idleRssMiB: number;
   readonly peakRssMiB: number;
-}
-
-async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.listen(0, '127.0.0.1', () => {
-      const address = server.address();
-      server.close(() => (typeof address === 'object' && address ? resolve(address.port) : reject(new Error('no port'))));
-    });
-  });
 }
 
 /** Resets the kernel's peak-RSS mark (VmHWM) of `pid`, so the next reading is this transfer's peak. */
@@ -64,68 +47,12 @@ function generated(size: number): Readable {
   });
 }
 
-function http(method: string, port: number, path: string, body?: Readable): Promise<{ status: number; bytes: number; sha256: string; text: string }> {
-  return new Promise((resolve, reject) => {
-    const req = request({ host: '127.0.0.1', port, method, path, headers: { authorization: `Bearer ${TOKEN}` } }, (res) => {
-      const hash = createHash('sha256');
-      let bytes = 0;
-      let text = '';
-      res.on('data', (chunk: Buffer) => {
-        bytes += chunk.length;
-        hash.update(chunk);
-        if (text.length < 4096) text += chunk.toString('utf8');
-      });
-      res.on('end', () => resolve({ status: res.statusCode ?? 0, bytes, sha256: hash.digest('hex'), text }));
-      res.on('error', reject);
-    });
-    req.on('error', reject);
-    if (body) pipeline(body, req).catch(reject);
-    else req.end();
-  });
-}
-
-interface Server {
-  readonly pid: number;
-  readonly port: number;
-  stop(): Promise<void>;
-}
-
-/** `movingdata serve --demo` on a free port, with the flags of bin/movingdata.js, once /health answers. */
-async function startServer(env: Readonly<Record<string, string>>, dataDir: string): Promise<Server> {
-  const port = await freePort();
-  const server = spawn(process.execPath, [...NODE_FLAGS, MAIN, 'serve', '--demo', '--port', String(port)], {
-    env: { ...process.env, ...env, MOVINGDATA_DATA_DIR: dataDir, MOVINGDATA_ADMIN_TOKEN: TOKEN, MOVINGDATA_LOG_LEVEL: 'warn' },
-    stdio: ['ignore', 'ignore', 'pipe'],
-  });
-  let stderr = '';
-  server.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
-  const stop = async (): Promise<void> => {
-    if (server.exitCode !== null || server.signalCode !== null) return;
-    const closed = new Promise((resolve) => server.once('close', resolve));
-    server.kill('SIGTERM');
-    await closed;
-  };
-  try {
-    const deadline = Date.now() + 60_000;
-    for (;;) {
-      const health = await http('GET', port, '/health').catch(() => undefined);
-      if (health?.status === 200) break;
-      if (Date.now() > deadline || server.exitCode !== null) throw new Error(`server did not start: ${stderr.slice(-2000)}`);
-      await new Promise((r) => setTimeout(r, 200));
-    }
-  } catch (err) {
-    await stop();
-    throw err;
-  }
-  return { pid: server.pid!, port, stop };
-}
-
 export async function runApiBench(env: Readonly<Record<string, string>>, dataDir: string, bytes: number, locations: readonly string[], log: (line: string) => void): Promise<ApiRow[]> {
   // A first start creates the data directory (PGlite's initdb) and the schema, and leaves their
   // garbage to a GC that an idle server may not run for a long while: one-off, not what a
   // server that restarts over its data holds. Measure the second start.
-  await (await startServer(env, dataDir)).stop();
-  const server = await startServer(env, dataDir);
+  await (await startBenchServer(env, dataDir)).stop();
+  const server = await startBenchServer(env, dataDir);
   const port = server.port;
   try {
     const rows: ApiRow[] = [];
