@@ -28,6 +28,9 @@ function unauthenticated(reason: UnauthenticatedReason, message: string): Moving
  * - unknown or revoked token -> `invalid`, with one message for both, so a caller cannot learn
  *   that a token it found once was real.
  */
+/** A last use recorded more recently than this is not touched again (the store's own throttle is 60 s). */
+const TOUCH_SKIP_MS = 30_000;
+
 export async function authenticate(metadata: Principals, authorization: string | undefined): Promise<Principal> {
   if (authorization === undefined || authorization.trim() === '') {
     throw unauthenticated('missing', 'authentication required: send Authorization: Bearer <token>');
@@ -38,8 +41,11 @@ export async function authenticate(metadata: Principals, authorization: string |
   }
   const principal = await metadata.principals.findByTokenHash(hashToken(token));
   if (principal === undefined) throw unauthenticated('invalid', 'the token is not valid (unknown or revoked)');
-  // Last-use bookkeeping must not turn a working request into a failed one.
-  await metadata.principals.touch(principal.id).catch(() => undefined);
+  // Last-use bookkeeping must not turn a working request into a failed one. The store writes at
+  // most once a minute per principal; a use it recorded less than half that ago (by the
+  // database's clock, read back with the principal) is not worth a round trip.
+  const recorded = principal.lastUsedAt?.getTime();
+  if (recorded === undefined || Date.now() - recorded > TOUCH_SKIP_MS) await metadata.principals.touch(principal.id).catch(() => undefined);
   return principal;
 }
 

@@ -16,6 +16,12 @@
  *
  * Time comes from the database clock, read after the lock (`clock_timestamp()`, not `now()`,
  * which is the start of a transaction that may have waited), so `at` follows `seq`.
+ *
+ * Appends are group-committed: while one append transaction is in flight, the appends that
+ * arrive queue up, and the next transaction writes all of them (chained in arrival order, one
+ * multi-row insert, one commit). Each caller still resolves only once its entry is committed;
+ * under load a request pays for a share of one transaction instead of a whole one (measured by
+ * `npm run bench -- small`).
  */
 import { sql, type Kysely } from 'kysely';
 import { GENESIS_HASH, auditEntryHash, verifyAuditChain } from '../audit-chain.ts';
@@ -38,6 +44,16 @@ import type { Database } from './schema.ts';
 /** 'MDAU' as a 31-bit integer: the first half of the advisory lock key. */
 const AUDIT_LOCK_NAMESPACE = 0x4d444155;
 const PAGE = { fallback: 1000, max: 10_000 };
+/** Most entries one group commit writes. */
+const MAX_BATCH = 256;
+
+type AuditFields = Omit<Parameters<typeof auditEntryHash>[1], 'seq' | 'at'>;
+
+interface QueuedAppend {
+  readonly fields: AuditFields;
+  readonly resolve: (entry: AuditEntry) => void;
+  readonly reject: (err: unknown) => void;
+}
 
 export class SqlAuditLog implements AuditLog {
   readonly #db: Kysely<Database>;
@@ -62,25 +78,68 @@ export class SqlAuditLog implements AuditLog {
     const sha256 = checkNullableSha256(input.sha256);
     // Hash what the database will give back (jsonb keeps no key order, no duplicate keys).
     const details = JSON.parse(JSON.stringify(checkAuditDetails(input.details))) as JsonObject;
+    return new Promise<AuditEntry>((resolve, reject) => {
+      this.#queue.push({ fields: { principal, action, location, objectKey, keyId, sha256, outcome, details }, resolve, reject });
+      if (!this.#flushing) void this.#flush();
+    });
+  }
 
-    return this.#run('appendAudit', () =>
-      this.#db.transaction().execute(async (trx) => {
-        await sql`select pg_advisory_xact_lock(${sql.lit(AUDIT_LOCK_NAMESPACE)}, ('audit_log'::regclass)::oid::integer)`.execute(trx);
-        // A new statement after the lock: under READ COMMITTED it sees the previous holder's commit.
-        const head = await trx.selectFrom('audit_log').select(['seq', 'hash']).orderBy('seq', 'desc').limit(1).executeTakeFirst();
-        const clock = await sql<{ at: unknown }>`select date_trunc('milliseconds', clock_timestamp()) as at`.execute(trx);
-        const seq = head === undefined ? 1 : toSafeInteger(head.seq, 'audit seq') + 1;
-        const prevHash = head === undefined ? GENESIS_HASH : head.hash;
-        const at = toDate(clock.rows[0]?.at, 'database clock');
-        const hash = auditEntryHash(prevHash, { seq, at, principal, action, location, objectKey, keyId, sha256, outcome, details });
-        const row = await trx
-          .insertInto('audit_log')
-          .values({ seq, at, principal, action, location, object_key: objectKey, key_id: keyId, sha256, outcome, details: jsonText(details), prev_hash: prevHash, hash })
-          .returningAll()
-          .executeTakeFirstOrThrow();
-        return toAuditEntry(row);
-      }),
-    );
+  readonly #queue: QueuedAppend[] = [];
+  #flushing = false;
+
+  /** Writes what is queued, a batch per transaction, until the queue is empty. */
+  async #flush(): Promise<void> {
+    this.#flushing = true;
+    try {
+      while (this.#queue.length > 0) {
+        const batch = this.#queue.splice(0, MAX_BATCH);
+        try {
+          const entries = await this.#run('appendAudit', () => this.#appendBatch(batch.map((b) => b.fields)));
+          batch.forEach((b, i) => b.resolve(entries[i]!));
+        } catch (err) {
+          for (const b of batch) b.reject(err);
+        }
+      }
+    } finally {
+      this.#flushing = false;
+    }
+  }
+
+  #appendBatch(batch: readonly AuditFields[]): Promise<AuditEntry[]> {
+    return this.#db.transaction().execute(async (trx) => {
+      await sql`select pg_advisory_xact_lock(${sql.lit(AUDIT_LOCK_NAMESPACE)}, ('audit_log'::regclass)::oid::integer)`.execute(trx);
+      // A new statement after the lock: under READ COMMITTED it sees the previous holder's commit.
+      const state = await sql<{ seq: unknown; hash: string | null; at: unknown }>`select
+          (select seq from audit_log order by seq desc limit 1) as seq,
+          (select hash from audit_log order by seq desc limit 1) as hash,
+          date_trunc('milliseconds', clock_timestamp()) as at`.execute(trx);
+      const head = state.rows[0];
+      let seq = head?.seq === null || head?.seq === undefined ? 0 : toSafeInteger(head.seq, 'audit seq');
+      let prevHash = head?.hash ?? GENESIS_HASH;
+      const at = toDate(head?.at, 'database clock');
+      const values = batch.map((fields) => {
+        seq += 1;
+        const hash = auditEntryHash(prevHash, { seq, at, ...fields });
+        const row = {
+          seq,
+          at,
+          principal: fields.principal,
+          action: fields.action,
+          location: fields.location,
+          object_key: fields.objectKey,
+          key_id: fields.keyId,
+          sha256: fields.sha256,
+          outcome: fields.outcome,
+          details: jsonText(fields.details),
+          prev_hash: prevHash,
+          hash,
+        };
+        prevHash = hash;
+        return row;
+      });
+      const rows = await trx.insertInto('audit_log').values(values).returningAll().execute();
+      return rows.map(toAuditEntry).sort((a, b) => a.seq - b.seq);
+    });
   }
 
   async list(query: AuditListQuery = {}): Promise<AuditEntry[]> {
