@@ -35,8 +35,9 @@
  */
 
 export interface DetectorOptions {
-  /** Quantisation bins over the learned range (two more symbols for beyond it). */
-  readonly levels?: number;
+  /** Quantisers: each quantises the value into this many bins over the learned range (plus two
+   *  out-of-range symbols) and feeds its own Markov chain; their surprises are averaged. */
+  readonly resolutions?: readonly number[];
   /** Longest Markov context, in events. */
   readonly order?: number;
   /** log2 of the count table's size (Float32 slots). */
@@ -49,25 +50,45 @@ export interface DetectorOptions {
   readonly shortWindow?: number;
   /** Weight of a new surprise in the long-run mean and variance. */
   readonly longAlpha?: number;
+  /** Floor of the surprise's standard deviation, in bits. */
+  readonly minStd?: number;
+  /** A value is out of range (a symbol of its own) only this far beyond it, as a fraction of it. */
+  readonly outMargin?: number;
   /** Score that starts a rest period, and its length in events. */
   readonly restThreshold?: number;
   readonly restPeriod?: number;
   /** Highest score allowed during a rest period. */
   readonly restCap?: number;
+  /** Learn the long-run distribution of the recent average (true) or of single surprises. */
+  readonly statsOfRecent?: boolean;
+  /** How unusual the recent surprise is: a Gaussian tail on its EWMA mean and variance, or its
+   *  rank among the (exponentially forgotten) past recent surprises. */
+  readonly tail?: 'gaussian' | 'empirical';
+  /** For the empirical tail: −log10 p that scores 1. */
+  readonly tailDecades?: number;
 }
 
 const DEFAULTS: Required<DetectorOptions> = {
-  levels: 10,
-  order: 5,
+  resolutions: [6],
+  order: 4,
   tableBits: 15,
   backoff: 2,
   warmup: 150,
   shortWindow: 3,
   longAlpha: 1 / 500,
-  restThreshold: 0.5,
-  restPeriod: 150,
+  minStd: 1,
+  outMargin: 0,
+  restThreshold: 0.3,
+  restPeriod: 100,
   restCap: 0,
+  statsOfRecent: false,
+  tail: 'gaussian',
+  tailDecades: 3,
 };
+
+/** Histogram of past recent surprises for the empirical tail: bins of 1/4 bit up to 32 bits. */
+const HIST_BINS = 128;
+const HIST_PER_BIT = 4;
 
 const LN10 = Math.log(10);
 
@@ -94,11 +115,10 @@ function mix(h: number, v: number): number {
 
 export class AnomalyDetector {
   readonly #o: Required<DetectorOptions>;
-  readonly #alphabet: number;
   readonly #mask: number;
-  /** Hashed counts: contexts' totals and (context, symbol) pairs share one table. */
+  /** Hashed counts: contexts' totals and (context, symbol) pairs of every chain share one table. */
   readonly #counts: Float32Array;
-  /** The last `order` symbols, most recent at #pos − 1 (ring). */
+  /** Per quantiser, the last `order` symbols (ring of `order` slots each; newest at #pos − 1). */
   readonly #history: Int32Array;
   #pos = 0;
   /** The last `shortWindow` surprises (ring). */
@@ -111,17 +131,21 @@ export class AnomalyDetector {
   #var = 0;
   #rest = 0;
   #lastTimestamp = -Infinity;
+  readonly #hist = new Float64Array(HIST_BINS);
+  #histTotal = 0;
+  #histWeight = 1;
 
   constructor(options: DetectorOptions = {}) {
     this.#o = { ...DEFAULTS, ...options };
-    this.#alphabet = this.#o.levels + 2;
+    if (this.#o.resolutions.length === 0 || this.#o.resolutions.some((l) => !Number.isInteger(l) || l < 1)) throw new RangeError('detector: resolutions must be positive integers');
+    if (this.#o.tableBits < 4 || this.#o.tableBits > 28) throw new RangeError('detector: tableBits must be in 4..28');
     this.#mask = (1 << this.#o.tableBits) - 1;
     this.#counts = new Float32Array(1 << this.#o.tableBits);
-    this.#history = new Int32Array(Math.max(1, this.#o.order));
-    this.#recent = new Float64Array(this.#o.shortWindow);
+    this.#history = new Int32Array(Math.max(1, this.#o.order) * this.#o.resolutions.length);
+    this.#recent = new Float64Array(Math.max(1, this.#o.shortWindow));
   }
 
-  /** Events seen. */
+  /** Events learnt. */
   get events(): number {
     return this.#events;
   }
@@ -131,62 +155,68 @@ export class AnomalyDetector {
     return this.#counts.byteLength + this.#history.byteLength + this.#recent.byteLength;
   }
 
-  /** Timestamp of the latest event accepted in order (−Infinity before any). */
+  /** The latest timestamp seen (−Infinity before any event). */
   get lastTimestamp(): number {
     return this.#lastTimestamp;
   }
 
   /**
-   * Scores one event and learns from it. Events are expected in timestamp order; the detector
-   * itself only uses the order of calls (the timestamp is kept for callers, see devices.ts).
+   * Scores one event and learns from it. The model is one of order: it uses the order of calls,
+   * not the timestamps' spacing (the latest timestamp is kept for callers, see devices.ts).
    * A non-finite value scores 0 and is not learnt.
    */
   update(timestampMs: number, value: number): number {
     if (!Number.isFinite(value)) return 0;
     if (timestampMs > this.#lastTimestamp) this.#lastTimestamp = timestampMs;
     const o = this.#o;
-    const symbol = this.#symbol(value);
+    const order = Math.max(1, o.order);
+    const available = Math.min(o.order, this.#events);
+    let surprise = 0;
+    for (let q = 0; q < o.resolutions.length; q++) {
+      const levels = o.resolutions[q]!;
+      const symbol = this.#symbol(value, levels);
+      surprise -= Math.log2(this.#predictAndLearn(q, symbol, levels + 2, available));
+      this.#history[q * order + this.#pos] = symbol;
+    }
+    surprise /= o.resolutions.length;
+    this.#pos = (this.#pos + 1) % order;
     if (value < this.#min) this.#min = value;
     if (value > this.#max) this.#max = value;
 
-    // Predict the symbol from orders 0..order, learning each count as we go.
-    const hist = this.#history;
-    const h = hist.length;
-    const available = Math.min(o.order, this.#events);
-    let p = 1 / this.#alphabet;
-    let ctx = 0x811c9dc5;
-    for (let k = 0; k <= available; k++) {
-      if (k > 0) ctx = mix(ctx, hist[(this.#pos - k + h * 2) % h]! + 1);
-      const ctxKey = mix(ctx, 0x7fff) & this.#mask;
-      const pairKey = mix(ctx, 0x10000 + symbol) & this.#mask;
-      const total = this.#counts[ctxKey]!;
-      const pair = this.#counts[pairKey]!;
-      p = (pair + o.backoff * p) / (total + o.backoff);
-      this.#counts[ctxKey] = total + 1;
-      this.#counts[pairKey] = pair + 1;
-    }
-    if (o.order > 0) {
-      hist[this.#pos] = symbol;
-      this.#pos = (this.#pos + 1) % h;
-    }
-    const surprise = -Math.log2(p);
-
     // Recent surprise against its long-run distribution.
-    const slot = this.#events % o.shortWindow;
+    const slot = this.#events % this.#recent.length;
     this.#recentSum += surprise - this.#recent[slot]!;
     this.#recent[slot] = surprise;
     this.#events++;
-    const recent = this.#recentSum / Math.min(this.#events, o.shortWindow);
-    const std = Math.sqrt(this.#var) + 1e-3;
+    const recent = this.#recentSum / Math.min(this.#events, this.#recent.length);
+    const std = Math.max(Math.sqrt(this.#var), o.minStd);
     const z = (recent - this.#mean) / std;
-    // Learn the surprise's mean and variance (EWMA; plain average while few events).
+    // Learn the surprise's mean and variance (EWMA; the plain average while few events).
     const alpha = Math.max(o.longAlpha, 1 / this.#events);
-    const delta = surprise - this.#mean;
+    const delta = (o.statsOfRecent ? recent : surprise) - this.#mean;
     this.#mean += alpha * delta;
     this.#var = (1 - alpha) * (this.#var + alpha * delta * delta);
 
+    let score: number;
+    if (o.tail === 'empirical') {
+      const bin = Math.min(HIST_BINS - 1, Math.max(0, Math.floor(recent * HIST_PER_BIT)));
+      let above = 0;
+      for (let b = bin; b < HIST_BINS; b++) above += this.#hist[b]!;
+      const p = (above + this.#histWeight) / (this.#histTotal + this.#histWeight);
+      score = Math.min(1, -Math.log10(p) / o.tailDecades);
+      // Forget exponentially: newer entries weigh more, rescaled before they overflow.
+      this.#histWeight /= 1 - o.longAlpha;
+      this.#hist[bin] = this.#hist[bin]! + this.#histWeight;
+      this.#histTotal += this.#histWeight;
+      if (this.#histWeight > 1e100) {
+        for (let b = 0; b < HIST_BINS; b++) this.#hist[b] = this.#hist[b]! / this.#histWeight;
+        this.#histTotal /= this.#histWeight;
+        this.#histWeight = 1;
+      }
+    } else {
+      score = Math.min(1, Math.max(0, -logGaussianTail(z) / LN10 / 10));
+    }
     if (this.#events <= o.warmup) return 0;
-    let score = Math.min(1, Math.max(0, -logGaussianTail(z) / LN10 / 10));
     if (this.#rest > 0) {
       this.#rest--;
       score = Math.min(score, o.restCap);
@@ -196,13 +226,35 @@ export class AnomalyDetector {
     return score;
   }
 
-  #symbol(value: number): number {
-    const { levels } = this.#o;
+  /** P(symbol | quantiser q's last `available` symbols), interpolated from order 0 up; counts learnt. */
+  #predictAndLearn(q: number, symbol: number, alphabet: number, available: number): number {
+    const order = Math.max(1, this.#o.order);
+    const base = q * order;
+    const backoff = this.#o.backoff;
+    let p = 1 / alphabet;
+    let ctx = mix(0x811c9dc5, q + 1);
+    for (let k = 0; k <= available; k++) {
+      if (k > 0) ctx = mix(ctx, this.#history[base + ((this.#pos - k + order * 2) % order)]! + 1);
+      const ctxKey = mix(ctx, 0x7fff) & this.#mask;
+      const pairKey = mix(ctx, 0x10000 + symbol) & this.#mask;
+      const total = this.#counts[ctxKey]!;
+      const pair = this.#counts[pairKey]!;
+      p = (pair + backoff * p) / (total + backoff);
+      this.#counts[ctxKey] = total + 1;
+      this.#counts[pairKey] = pair + 1;
+    }
+    return p;
+  }
+
+  /** The value's bin 1..levels over the learned range, 0 or levels + 1 beyond it. */
+  #symbol(value: number, levels: number): number {
     if (this.#events === 0) return 1 + (levels >> 1);
-    if (value < this.#min) return 0;
-    if (value > this.#max) return levels + 1;
     const range = this.#max - this.#min;
+    const margin = this.#o.outMargin * range;
+    if (value < this.#min - margin) return 0;
+    if (value > this.#max + margin) return levels + 1;
     if (range === 0) return 1 + (levels >> 1);
+    if (value <= this.#min) return 1;
     return 1 + Math.min(levels - 1, Math.floor(((value - this.#min) / range) * levels));
   }
 }
