@@ -37,7 +37,8 @@
  * 4. Fault channels for what a sequence model misses on a sensor: a *stuck* value (a run of r
  *    identical values scores −r·log10(share of repeats so far) / 20: a noisy sensor that
  *    freezes is flagged after ~6 events, a sensor whose readings often repeat only after a long
- *    run) and an *excursion* beyond an envelope of the values that widens by only 2% of the
+ *    run; off while more than half the values repeat, so a sensor that is constant by nature
+ *    is never flagged for it) and an *excursion* beyond an envelope of the values that widens by only 2% of the
  *    excess per event (scores 1 half an envelope width out: catches drift the learned range
  *    would otherwise absorb). The score is the highest of the three.
  * 5. Rest period: after a score ≥ 0.72, the next 100 events score 0: one anomaly, one alarm.
@@ -192,7 +193,7 @@ export class AnomalyDetector {
       this.#run = repeat ? this.#run + 1 : 0;
       // P(run of r repeats) ≈ share^r, the share learnt with the same forgetting (+1 smoothing).
       const share = (this.#repeatShare * Math.min(this.#events, 1 / o.forget) + 1) / (Math.min(this.#events, 1 / o.forget) + 2);
-      if (this.#run > 0) fault = Math.max(fault, Math.min(1, (-this.#run * Math.log10(share)) / o.stuckDecades));
+      if (this.#run > 0 && share < 0.5) fault = Math.max(fault, Math.min(1, (-this.#run * Math.log10(share)) / o.stuckDecades));
       this.#repeatShare += Math.max(o.forget, 1 / (this.#events + 1)) * ((repeat ? 1 : 0) - this.#repeatShare);
     }
     if (o.excursionScale > 0 && this.#events > 0) {
