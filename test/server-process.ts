@@ -31,6 +31,7 @@ export async function startServer(dataDir: string, extra: Record<string, string>
       MOVINGDATA_JOB_POLL_MS: '50',
       MOVINGDATA_RETRY_BASE_MS: '100',
       CONSISTENCY_SCAN_INTERVAL_S: '0',
+      ENABLE_SYNTHETIC_LOAD: '0',
       ...extra,
     },
     stdio: ['ignore', 'pipe', 'pipe'],

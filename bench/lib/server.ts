@@ -55,7 +55,7 @@ export function http(method: string, port: number, path: string, body?: Readable
 export async function startBenchServer(env: Readonly<Record<string, string>>, dataDir: string, extraNodeFlags: readonly string[] = []): Promise<BenchServer> {
   const port = await freePort();
   const server = spawn(process.execPath, [...NODE_FLAGS, ...extraNodeFlags, MAIN, 'serve', '--demo', '--port', String(port)], {
-    env: { ...process.env, ...env, MOVINGDATA_DATA_DIR: dataDir, MOVINGDATA_ADMIN_TOKEN: BENCH_TOKEN, MOVINGDATA_LOG_LEVEL: 'warn' },
+    env: { ...process.env, ...env, MOVINGDATA_DATA_DIR: dataDir, MOVINGDATA_ADMIN_TOKEN: BENCH_TOKEN, MOVINGDATA_LOG_LEVEL: 'warn', ENABLE_SYNTHETIC_LOAD: '0' },
     stdio: ['ignore', 'ignore', 'pipe'],
   });
   let stderr = '';

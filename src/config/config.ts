@@ -79,6 +79,39 @@ export interface Config {
     /** Broker list; undefined means the embedded bus. */
     readonly bootstrap: readonly string[] | undefined;
     readonly topicAccess: string;
+    /** The seed's telemetry topic. */
+    readonly topicSensor: string;
+    /** Partitions of topics created at start-up. */
+    readonly partitions: number;
+    /** How long a publish may wait for the broker before it fails (the outbox keeps the rows). */
+    readonly publishTimeoutMs: number;
+  };
+  readonly events: {
+    /** Background access and telemetry traffic (the seed's ENABLE_SYNTHETIC_LOAD). */
+    readonly syntheticLoad: boolean;
+    /** Synthetic events per second, each stream. */
+    readonly syntheticRate: number;
+    readonly syntheticDevices: number;
+    /** Run the relay and the consumers in this process (the server does; `movingdata worker` too). */
+    readonly consumers: boolean;
+    /** Shipped outbox rows and embedded log records are kept this long. */
+    readonly retentionS: number;
+    /** Devices whose detectors stay in memory (least recently seen evicted). */
+    readonly maxDevices: number;
+    /** Scored readings kept for /stream/peek. */
+    readonly peekKeep: number;
+  };
+  readonly alerts: {
+    /** A read slower than this is a latency spike (alert, and the tiering rule's force-hot). */
+    readonly latencyMs: number;
+    /** Anomaly score at or above which a reading is flagged and alerted; undefined: the detector's NAB-optimised threshold. */
+    readonly anomalyScore: number | undefined;
+    /** Monthly cost per location above which a cost alert opens (next: the tiering cost model). */
+    readonly costMonthlyUsd: number | undefined;
+    /** Outbox rows waiting longer than this open an alert. */
+    readonly outboxAgeS: number;
+    /** A one-off alert (anomaly, latency) resolves after this long without a new occurrence. */
+    readonly quietS: number;
   };
 }
 
@@ -132,7 +165,26 @@ export function loadConfig(env: Env = process.env, cwd: string = process.cwd()):
     },
     kafka: {
       bootstrap: kafkaBootstrap(read),
-      topicAccess: read.string('TOPIC_ACCESS', 'access-events'),
+      topicAccess: topicName(read, 'TOPIC_ACCESS', 'access-events'),
+      topicSensor: topicName(read, 'TOPIC_SENSOR', 'sensor_stream'),
+      partitions: read.integer('KAFKA_PARTITIONS', 6, { min: 1, max: 1024 }),
+      publishTimeoutMs: read.integer('KAFKA_PUBLISH_TIMEOUT_MS', 5000, { min: 100, max: 600_000 }),
+    },
+    events: {
+      syntheticLoad: read.boolean('ENABLE_SYNTHETIC_LOAD', false),
+      syntheticRate: read.number('SYNTHETIC_EVENTS_PER_S', 5, { min: 0.01, max: 100_000 }),
+      syntheticDevices: read.integer('SYNTHETIC_DEVICES', 8, { min: 1, max: 100_000 }),
+      consumers: read.boolean('MOVINGDATA_CONSUMERS', true),
+      retentionS: read.integer('MOVINGDATA_EVENT_RETENTION_S', 86_400, { min: 1, max: 365 * 86_400 }),
+      maxDevices: read.integer('MOVINGDATA_MAX_DEVICES', 1000, { min: 1, max: 1_000_000 }),
+      peekKeep: read.integer('MOVINGDATA_PEEK_KEEP', 20_000, { min: 1000, max: 10_000_000 }),
+    },
+    alerts: {
+      latencyMs: read.number('ALERT_LATENCY_MS', 1000, { min: 1, max: 3_600_000 }),
+      anomalyScore: read.isSet('ALERT_ANOMALY_SCORE') ? read.number('ALERT_ANOMALY_SCORE', 0.5, { min: 0, max: 1 }) : undefined,
+      costMonthlyUsd: read.isSet('ALERT_COST_MONTHLY_USD') ? read.number('ALERT_COST_MONTHLY_USD', 0, { min: 0, max: 1e12 }) : undefined,
+      outboxAgeS: read.integer('ALERT_OUTBOX_AGE_S', 60, { min: 1, max: 86_400 }),
+      quietS: read.integer('ALERT_QUIET_S', 300, { min: 1, max: 7 * 86_400 }),
     },
   };
   return deepFreeze(config);
@@ -286,6 +338,13 @@ function gcpLocation(read: EnvReader, dataDir: string): StoreConfig {
     ...(projectId === undefined ? {} : { projectId }),
     ...(keyFilename === undefined ? {} : { keyFilename }),
   };
+}
+
+/** Kafka's own rule for topic names. */
+function topicName(read: EnvReader, name: string, fallback: string): string {
+  const topic = read.string(name, fallback);
+  if (!/^[A-Za-z0-9._-]{1,249}$/.test(topic) || topic === '.' || topic === '..') throw new ConfigError(name, `must be a Kafka topic name (1-249 of A-Z a-z 0-9 . _ -), got '${topic}'`);
+  return topic;
 }
 
 function kafkaBootstrap(read: EnvReader): readonly string[] | undefined {

@@ -251,6 +251,8 @@ export interface MetadataFeatures {
 
 /** Everything that can run inside a transaction. */
 export interface MetadataOperations {
+  /** Appends events to the outbox, in the transaction when called on `tx`. */
+  appendEvents(records: readonly OutboxRecord[]): Promise<void>;
   /** Create a file; `conflict` if a live file already has this key. */
   createFile(input: NewFile): Promise<FileRecord>;
   /**
@@ -413,6 +415,8 @@ export interface NewAuditEntry {
   readonly sha256?: string | null;
   /** Anything else worth keeping, as a JSON object (at most 16 KiB serialised). */
   readonly details?: JsonObject;
+  /** Events reporting this entry, appended to the outbox in the entry's own transaction. */
+  readonly events?: readonly OutboxRecord[];
 }
 
 /**
@@ -700,6 +704,186 @@ export interface ConsistencyReports {
   latest(): Promise<ConsistencyReport[]>;
 }
 
+/** An event for the bus, as the outbox keeps it until a relay has shipped it. */
+export interface OutboxRecord {
+  readonly topic: string;
+  /** Partitioning key (the file key for access events). */
+  readonly key: string;
+  /** JSON text. */
+  readonly value: string;
+}
+
+export interface OutboxRow extends OutboxRecord {
+  /** Position in the outbox (a decimal integer): the order of commits, per shard. */
+  readonly id: string;
+  readonly createdAt: Date;
+}
+
+/**
+ * The transactional outbox (see migrations/006_events.ts). Events reporting an audit entry go
+ * in with it (`NewAuditEntry.events`); others with `append` (alone) or `tx.appendEvents`.
+ */
+export interface Outbox {
+  append(records: readonly OutboxRecord[]): Promise<void>;
+  /**
+   * Takes up to `shards` shards no other relay holds, hands their oldest unsent rows (at most
+   * `limit`, in id order per shard) to `ship`, and marks them sent once `ship` resolves, all in
+   * one transaction: a relay that dies mid-way leaves its rows unsent for the next one.
+   * Resolves with the number shipped (0: nothing to do, or every shard held elsewhere).
+   */
+  relay(ship: (rows: readonly OutboxRow[]) => Promise<void>, options: { readonly limit: number; readonly shards?: number }): Promise<number>;
+  /** Rows not yet shipped, and the creation time of the oldest. */
+  stats(): Promise<{ readonly depth: number; readonly oldestAt: Date | null }>;
+  /** Deletes rows shipped more than `olderThanMs` ago. */
+  purgeSent(olderThanMs: number): Promise<number>;
+}
+
+/** A record of the embedded bus's log (src/events/embedded/). */
+export interface LogRecord {
+  readonly topic: string;
+  readonly partition: number;
+  readonly offset: bigint;
+  readonly key: string;
+  readonly value: string;
+  readonly headers: Readonly<Record<string, string>>;
+  readonly createdAt: Date;
+}
+
+/** The embedded bus's storage: Kafka's model (topics, partitions, offsets, groups) in tables. */
+export interface EventLog {
+  /** Creates the topic's partitions if it has none; resolves with its partition count. */
+  ensureTopic(topic: string, partitions: number): Promise<number>;
+  /** Partition count of `topic` (0: no such topic). */
+  partitions(topic: string): Promise<number>;
+  /** Appends records in order, offsets assigned under each partition's lock, in one transaction. */
+  append(records: ReadonlyArray<Omit<LogRecord, 'offset' | 'createdAt'>>): Promise<void>;
+  /** Records of one partition from `fromOffset` on, in offset order. */
+  read(topic: string, partition: number, fromOffset: bigint, limit: number): Promise<LogRecord[]>;
+  /** Sets `group`'s next offset to read in a partition (never backwards). */
+  commit(group: string, topic: string, partition: number, nextOffset: bigint): Promise<void>;
+  /** `group`'s next offsets in `topics`' partitions (absent: none committed). */
+  committed(group: string, topics: readonly string[]): Promise<Array<{ readonly topic: string; readonly partition: number; readonly offset: bigint }>>;
+  /** Next offset each partition of `topics` will give. */
+  endOffsets(topics: readonly string[]): Promise<Array<{ readonly topic: string; readonly partition: number; readonly offset: bigint }>>;
+  /** Records `member` alive in `group`; resolves with the live members, sorted, after dropping those silent for `sessionMs`. */
+  heartbeat(group: string, member: string, topics: readonly string[], sessionMs: number): Promise<string[]>;
+  leave(group: string, member: string): Promise<void>;
+  /** Deletes records older than `olderThanMs` (the log's retention). */
+  purge(olderThanMs: number): Promise<number>;
+}
+
+/** One access event, as the statistics consumer applies it. */
+export interface AccessStatEvent {
+  readonly eventId: string;
+  readonly location: string;
+  readonly key: string;
+  readonly at: Date;
+  readonly kind: 'read' | 'write' | 'delete';
+  readonly bytes: number;
+  readonly latencyMs: number | null;
+  /** A read slower than the alert threshold. */
+  readonly spike: boolean;
+  readonly synthetic: boolean;
+}
+
+export interface AccessDay {
+  readonly day: string;
+  readonly reads: number;
+  readonly writes: number;
+  readonly deletes: number;
+  readonly bytesRead: number;
+  readonly bytesWritten: number;
+  readonly readLatencyMsSum: number;
+  readonly readLatencyMsMax: number;
+  readonly latencySpikes: number;
+  readonly syntheticReads: number;
+}
+
+export interface AccessSummary {
+  readonly location: string;
+  readonly key: string;
+  readonly lastReadAt: Date | null;
+  readonly lastWriteAt: Date | null;
+  readonly days: readonly AccessDay[];
+}
+
+/** Per-file access statistics (the tiering features), applied idempotently by event id. */
+export interface AccessStats {
+  /** Applies the events `group` has not applied yet, in one transaction; resolves with how many were new. */
+  apply(group: string, events: readonly AccessStatEvent[]): Promise<number>;
+  /** Days of one file at one location since `sinceDay` (YYYY-MM-DD, default all), oldest first. */
+  summary(location: string, key: string, sinceDay?: string): Promise<AccessSummary>;
+  /** Totals over every file (for tests and metrics). */
+  totals(): Promise<{ readonly reads: number; readonly writes: number; readonly deletes: number; readonly bytesRead: number }>;
+  /** Forgets applied event ids older than `olderThanMs` (redelivery beyond that is not expected). */
+  purgeConsumed(olderThanMs: number): Promise<number>;
+}
+
+export const ALERT_STATES = ['open', 'acknowledged', 'resolved'] as const;
+export type AlertState = (typeof ALERT_STATES)[number];
+export type AlertSeverity = 'info' | 'warning' | 'critical';
+
+export interface Alert {
+  readonly id: string;
+  readonly kind: string;
+  readonly subject: string;
+  readonly severity: AlertSeverity;
+  readonly state: AlertState;
+  readonly message: string;
+  readonly details: JsonObject;
+  readonly occurrences: number;
+  readonly firstAt: Date;
+  readonly lastAt: Date;
+  readonly ackedAt: Date | null;
+  readonly ackedBy: string | null;
+  readonly resolvedAt: Date | null;
+}
+
+export interface NewAlert {
+  readonly kind: string;
+  readonly subject: string;
+  readonly severity: AlertSeverity;
+  readonly message: string;
+  readonly details?: JsonObject;
+}
+
+/** Alerts: one live (open or acknowledged) alert per (kind, subject), de-duplicated while it lasts. */
+export interface AlertStore {
+  /** Opens an alert, or counts one more occurrence of the live one; `created` says which. */
+  raise(alert: NewAlert): Promise<{ readonly alert: Alert; readonly created: boolean }>;
+  /** Resolves the live alert of (kind, subject), if any. */
+  resolve(kind: string, subject: string): Promise<Alert | undefined>;
+  /** Resolves live alerts of `kind` whose last occurrence is older than `quietMs`. */
+  resolveQuiet(kind: string, quietMs: number): Promise<Alert[]>;
+  acknowledge(id: string, by: string): Promise<Alert>;
+  list(query?: { readonly state?: AlertState; readonly kind?: string; readonly afterId?: string; readonly limit?: number }): Promise<Alert[]>;
+  counts(): Promise<Array<{ readonly kind: string; readonly state: AlertState; readonly count: number }>>;
+}
+
+export interface SensorReading {
+  readonly deviceId: string;
+  readonly ts: Date;
+  readonly value: number;
+  readonly score: number;
+  readonly flagged: boolean;
+  readonly eventId: string | null;
+  readonly receivedAt: Date;
+}
+
+export interface ScoredReading extends SensorReading {
+  readonly id: string;
+  readonly scoredAt: Date;
+}
+
+/** The latest scored telemetry, bounded by `trim`. */
+export interface SensorReadings {
+  record(readings: readonly SensorReading[]): Promise<void>;
+  /** Newest first, of one device or all. */
+  latest(query: { readonly device?: string; readonly limit: number }): Promise<ScoredReading[]>;
+  /** Keeps the newest `keep` readings. */
+  trim(keep: number): Promise<number>;
+}
+
 export interface MetadataStore extends MetadataOperations {
   /** Adapter name, e.g. `pglite` or `postgres`. */
   readonly kind: string;
@@ -718,6 +902,14 @@ export interface MetadataStore extends MetadataOperations {
   readonly jobs: JobQueue;
   /** The consistency manager's latest scan per location. Not part of `transaction`. */
   readonly consistency: ConsistencyReports;
+  /** The transactional outbox of access events (inside `transaction`: `tx.appendEvents`). */
+  readonly outbox: Outbox;
+  /** The embedded event bus's log. */
+  readonly eventLog: EventLog;
+  /** Per-file access statistics. */
+  readonly accessStats: AccessStats;
+  readonly alerts: AlertStore;
+  readonly sensorReadings: SensorReadings;
   /**
    * Run `work` in one transaction: everything it does through `tx` commits together, or, if it
    * throws, nothing does (the error is rethrown). Use only `tx` inside: on the embedded store

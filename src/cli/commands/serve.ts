@@ -38,7 +38,8 @@ export async function run(args: string[]): Promise<number> {
     ...process.env,
     ...(values.port === undefined ? {} : { PORT: values.port }),
     ...(values.host === undefined ? {} : { MOVINGDATA_HOST: values.host }),
-    ...(values.demo === true ? { MOVINGDATA_DEMO: '1' } : {}),
+    // The seed's background traffic is on in demo mode (`npm start`) unless switched off.
+    ...(values.demo === true ? { MOVINGDATA_DEMO: '1', ENABLE_SYNTHETIC_LOAD: process.env['ENABLE_SYNTHETIC_LOAD'] ?? '1' } : {}),
   };
   const config = loadConfig(env);
   const app = await createApp(config);

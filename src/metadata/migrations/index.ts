@@ -12,6 +12,7 @@ import * as m002 from './002_principals_audit.ts';
 import * as m003 from './003_jobs.ts';
 import * as m004 from './004_consistency_reports.ts';
 import * as m005 from './005_version_content_type.ts';
+import * as m006 from './006_events.ts';
 
 export const MIGRATIONS: Readonly<Record<string, Migration>> = Object.freeze({
   '001_files_versions_replicas': m001,
@@ -19,6 +20,7 @@ export const MIGRATIONS: Readonly<Record<string, Migration>> = Object.freeze({
   '003_jobs': m003,
   '004_consistency_reports': m004,
   '005_version_content_type': m005,
+  '006_events': m006,
 });
 
 export const migrationProvider: MigrationProvider = {

@@ -25,7 +25,8 @@
  */
 import { sql, type Kysely } from 'kysely';
 import { GENESIS_HASH, auditEntryHash, verifyAuditChain } from '../audit-chain.ts';
-import type { AuditEntry, AuditHead, AuditListQuery, AuditLog, AuditVerification, JsonObject, NewAuditEntry } from '../port.ts';
+import type { AuditEntry, AuditHead, AuditListQuery, AuditLog, AuditVerification, JsonObject, NewAuditEntry, OutboxRecord } from '../port.ts';
+import { checkOutboxRecords, insertOutbox } from './events.ts';
 import {
   checkAfterSeq,
   checkAuditAction,
@@ -51,6 +52,7 @@ type AuditFields = Omit<Parameters<typeof auditEntryHash>[1], 'seq' | 'at'>;
 
 interface QueuedAppend {
   readonly fields: AuditFields;
+  readonly events: readonly OutboxRecord[];
   readonly resolve: (entry: AuditEntry) => void;
   readonly reject: (err: unknown) => void;
 }
@@ -78,8 +80,9 @@ export class SqlAuditLog implements AuditLog {
     const sha256 = checkNullableSha256(input.sha256);
     // Hash what the database will give back (jsonb keeps no key order, no duplicate keys).
     const details = JSON.parse(JSON.stringify(checkAuditDetails(input.details))) as JsonObject;
+    if (input.events !== undefined) checkOutboxRecords(input.events);
     return new Promise<AuditEntry>((resolve, reject) => {
-      this.#queue.push({ fields: { principal, action, location, objectKey, keyId, sha256, outcome, details }, resolve, reject });
+      this.#queue.push({ fields: { principal, action, location, objectKey, keyId, sha256, outcome, details }, events: input.events ?? [], resolve, reject });
       if (!this.#flushing) void this.#flush();
     });
   }
@@ -94,7 +97,7 @@ export class SqlAuditLog implements AuditLog {
       while (this.#queue.length > 0) {
         const batch = this.#queue.splice(0, MAX_BATCH);
         try {
-          const entries = await this.#run('appendAudit', () => this.#appendBatch(batch.map((b) => b.fields)));
+          const entries = await this.#run('appendAudit', () => this.#appendBatch(batch));
           batch.forEach((b, i) => b.resolve(entries[i]!));
         } catch (err) {
           for (const b of batch) b.reject(err);
@@ -105,7 +108,8 @@ export class SqlAuditLog implements AuditLog {
     }
   }
 
-  #appendBatch(batch: readonly AuditFields[]): Promise<AuditEntry[]> {
+  #appendBatch(queued: readonly QueuedAppend[]): Promise<AuditEntry[]> {
+    const batch = queued.map((q) => q.fields);
     return this.#db.transaction().execute(async (trx) => {
       await sql`select pg_advisory_xact_lock(${sql.lit(AUDIT_LOCK_NAMESPACE)}, ('audit_log'::regclass)::oid::integer)`.execute(trx);
       // A new statement after the lock: under READ COMMITTED it sees the previous holder's commit.
@@ -138,6 +142,8 @@ export class SqlAuditLog implements AuditLog {
         return row;
       });
       const rows = await trx.insertInto('audit_log').values(values).returningAll().execute();
+      // The events reporting these entries commit with them (the transactional outbox).
+      await insertOutbox(trx, queued.flatMap((q) => q.events));
       return rows.map(toAuditEntry).sort((a, b) => a.seq - b.seq);
     });
   }

@@ -41,6 +41,12 @@ import type {
   Transition,
   VersionState,
   VersionTransition,
+  AccessStats,
+  AlertStore,
+  EventLog,
+  Outbox,
+  OutboxRecord,
+  SensorReadings,
 } from '../port.ts';
 import {
   checkChecksums,
@@ -65,6 +71,7 @@ import { decodeCursor, encodeCursor } from './cursor.ts';
 import { guarded, mapDatabaseError } from './errors.ts';
 import { SqlConsistencyReports } from './consistency.ts';
 import { SqlJobQueue } from './jobs.ts';
+import { SqlAccessStats, SqlAlertStore, SqlEventLog, SqlOutbox, SqlSensorReadings, insertOutbox } from './events.ts';
 import { SqlPrincipalStore } from './principals.ts';
 import { fromJsonRow, jsonText, parseId, toFileRecord, toFileVersion, toReplica, type FileRow, type ReplicaRow, type VersionRow } from './rows.ts';
 import type { Database } from './schema.ts';
@@ -122,6 +129,10 @@ class SqlOperations implements MetadataOperations {
 
   #run<T>(operation: string, work: () => Promise<T>): Promise<T> {
     return guarded(this.#guard, operation, work);
+  }
+
+  appendEvents(records: readonly OutboxRecord[]): Promise<void> {
+    return this.#run('appendEvents', () => insertOutbox(this.#db, records));
   }
 
   // ---- files --------------------------------------------------------------------------------
@@ -702,6 +713,11 @@ class SqlMetadataStore extends SqlOperations implements MetadataStore {
   readonly audit: AuditLog;
   readonly jobs: JobQueue;
   readonly consistency: ConsistencyReports;
+  readonly outbox: Outbox;
+  readonly eventLog: EventLog;
+  readonly accessStats: AccessStats;
+  readonly alerts: AlertStore;
+  readonly sensorReadings: SensorReadings;
   readonly #db: Kysely<Database>;
   readonly #afterClose: (() => Promise<void>) | undefined;
   /** Set while `transaction` runs its work, in the work's async context only. */
@@ -725,6 +741,11 @@ class SqlMetadataStore extends SqlOperations implements MetadataStore {
     this.audit = new SqlAuditLog(options.db, guard);
     this.jobs = new SqlJobQueue(options.db, guard);
     this.consistency = new SqlConsistencyReports(options.db, guard);
+    this.outbox = new SqlOutbox(options.db, guard);
+    this.eventLog = new SqlEventLog(options.db, guard);
+    this.accessStats = new SqlAccessStats(options.db, guard);
+    this.alerts = new SqlAlertStore(options.db, guard);
+    this.sensorReadings = new SqlSensorReadings(options.db, guard);
     this.#db = options.db;
     this.#afterClose = options.afterClose;
     this.#inTransaction = inTransaction;
