@@ -20,6 +20,7 @@
  * separate policy entry: one entry per access keeps the log honest and half the size.
  */
 import { Readable } from 'node:stream';
+import { accessEventOf, accessRecord, readCompletedEvent, type ReadCompletion } from '../events/access-events.ts';
 import { MovingDataError, isMovingDataError } from '../errors.ts';
 import {
   auditRecord,
@@ -31,6 +32,7 @@ import {
   type AuditVerification,
   type JsonObject,
   type NewAuditEntry,
+  type Outbox,
 } from '../metadata/index.ts';
 
 /** An access to one object at one location. */
@@ -83,17 +85,29 @@ export interface PolicyEvent {
   readonly details?: JsonObject;
 }
 
+export interface AuditTrailOptions {
+  /**
+   * Where access events go: each entry's event (src/events/access-events.ts) is appended to
+   * the outbox in the entry's own transaction, and `readCompleted` appends the end of a read.
+   */
+  readonly events?: { readonly topic: string; readonly outbox: Outbox };
+}
+
 export class AuditTrail {
   readonly #log: AuditLog;
+  readonly #events: AuditTrailOptions['events'];
 
-  constructor(log: AuditLog) {
+  constructor(log: AuditLog, options: AuditTrailOptions = {}) {
     this.#log = log;
+    this.#events = options.events;
   }
 
-  /** Append one entry; see the failure policy above. */
+  /** Append one entry (with its access event); see the failure policy above. */
   async record(entry: NewAuditEntry): Promise<AuditEntry> {
+    const events = this.#events;
+    const withEvent = events === undefined ? entry : { ...entry, events: [...(entry.events ?? []), accessRecord(events.topic, accessEventOf(entry))] };
     try {
-      return await this.#log.append(entry);
+      return await this.#log.append(withEvent);
     } catch (err) {
       if (isMovingDataError(err) && (err.code === 'invalid_argument' || err.code === 'invalid_key')) throw err;
       throw new MovingDataError('unavailable', `the audit trail could not record this ${entry.action}, so it was refused; try again later`, {
@@ -165,6 +179,15 @@ export class AuditTrail {
   /** Who read the trail itself: exporting it reveals every entry. */
   exported(event: { readonly principal: string; readonly afterSeq: number }): Promise<AuditEntry> {
     return this.record({ principal: event.principal, action: 'audit_export', outcome: 'allowed', details: { after_seq: event.afterSeq } });
+  }
+
+  /**
+   * The end of a read whose start was recorded: bytes sent, latency, outcome. Not an audit
+   * entry (the start is), only an access event; best effort for the caller, who has answered.
+   */
+  async readCompleted(read: ReadCompletion): Promise<void> {
+    if (this.#events === undefined) return;
+    await this.#events.outbox.append([accessRecord(this.#events.topic, readCompletedEvent(read))]);
   }
 
   /** Recompute the whole chain (in pages, constant memory). */

@@ -13,6 +13,7 @@
  * whole-object read is verified against the version's SHA-256 as it streams: a mismatch breaks
  * the stream with `checksum_mismatch` instead of completing it.
  */
+import type { ReadCompletion } from '../events/access-events.ts';
 import { pipeline, type Readable } from 'node:stream';
 import type { AuditTrail } from '../audit/audit-trail.ts';
 import type { EncryptedStore } from '../crypto/encrypted-store.ts';
@@ -163,6 +164,11 @@ export class FileService {
       void this.#damaged(replica, err).catch(() => undefined);
     });
     return { body, info: this.#info(file, version, replica, got.info.size), ...(got.range ? { range: got.range } : {}), version };
+  }
+
+  /** Reports the end of a read (see `AuditTrail.readCompleted`). */
+  readCompleted(read: ReadCompletion): Promise<void> {
+    return this.#deps.audit.readCompleted(read);
   }
 
   /** What `location` holds for `key`, from the metadata alone (no request to the store). */

@@ -169,11 +169,21 @@ export const fileRoutes: FastifyPluginAsync<FileRoutesOptions> = async (app, { f
       const { location } = request.params;
       const key = keyOf(request);
       files.store(location);
+      const started = performance.now();
       const principal = await authorizeLocation(request, location, { objectKey: key });
       let range = parseRange(request.headers.range);
       try {
         if (range !== undefined && 'suffix' in range) range = resolveRange(range, (await files.head(location, key)).info.size);
         const read = await files.read(principal.name, location, key, range === undefined ? {} : { range });
+        // The read's end (bytes, latency, outcome) is an access event of its own, once the
+        // answer is fully sent or broken off.
+        const length = read.range ? read.range.end - read.range.start + 1 : read.info.size;
+        reply.raw.once('close', () => {
+          const complete = reply.raw.writableFinished;
+          files
+            .readCompleted({ principal: principal.name, location, key, version: read.version?.version ?? null, bytes: complete ? length : 0, latencyMs: performance.now() - started, outcome: complete ? 'ok' : 'error' })
+            .catch((err: unknown) => request.log.warn({ err: err instanceof Error ? err.message : String(err) }, 'could not record the end of a read'));
+        });
         objectHeaders(reply, read.info, read.version?.sha256, read.version?.version);
         if (read.range) {
           void reply.header('content-range', `bytes ${read.range.start}-${read.range.end}/${read.info.size}`);

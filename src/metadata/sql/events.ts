@@ -188,7 +188,7 @@ export class SqlEventLog extends Part implements EventLog {
             where topic = ${topic} and partition = ${partition} returning next_offset - ${list.length} as first`.execute(trx);
           const first = taken.rows[0]?.first;
           if (first === undefined) throw new MovingDataError('not_found', `no partition ${partition} in topic ${topic}`, { retryable: false });
-          const base = BigInt(String(first));
+          const base = BigInt(first as string | number | bigint);
           await sql`insert into bus_records (topic, partition, "offset", record_key, value, headers)
             select ${topic}, ${partition}, o, k, v, h::jsonb from unnest(
               ${list.map((_, i) => (base + BigInt(i)).toString())}::bigint[], ${list.map((r) => r.key)}::text[], ${list.map((r) => r.value)}::text[], ${list.map((r) => JSON.stringify(r.headers ?? {}))}::text[]) as t(o, k, v, h)`.execute(trx);
