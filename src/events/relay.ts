@@ -83,7 +83,7 @@ export class OutboxRelay {
     const signal = this.#stop.signal;
     let lastPurge = 0;
     while (!signal.aborted) {
-      let shipped = 0;
+      let shipped: number;
       try {
         this.#pending = false;
         shipped = await this.#outbox.relay((rows) => this.#ship(rows), { limit: this.#options.batch ?? 500 });

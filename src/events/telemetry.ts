@@ -64,7 +64,7 @@ export function parseReadingTime(ts: unknown, now: number): Date | string {
  * events; throws `invalid_argument` naming the first bad reading, so nothing is published.
  */
 export function sensorEventsFrom(body: unknown, now = Date.now(), synthetic = false): SensorEvent[] {
-  const list: unknown[] = Array.isArray(body) ? body : body !== null && typeof body === 'object' && 'events' in body ? ((body as { events: unknown }).events as unknown[]) : [body];
+  const list: unknown = Array.isArray(body) ? body : body !== null && typeof body === 'object' && 'events' in body ? body.events : [body];
   if (!Array.isArray(list)) throw invalid('events must be an array', undefined);
   if (list.length === 0) throw invalid('no events', undefined);
   if (list.length > MAX_BATCH) throw new MovingDataError('too_large', `at most ${MAX_BATCH} events a request, got ${list.length}`, { retryable: false });
