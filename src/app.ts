@@ -13,6 +13,8 @@ import type { EncryptedStore } from './crypto/encrypted-store.ts';
 import type { KeyProvider } from './crypto/keys/port.ts';
 import { openEngine } from './engine.ts';
 import { demoToken, demoTokenPath } from './demo/admin-token.ts';
+import { EventService } from './events/service.ts';
+import type { StoredFile } from './events/synthetic.ts';
 import { FileService } from './files/file-service.ts';
 import type { JobRunner } from './jobs/runner.ts';
 import type { MetadataStore } from './metadata/index.ts';
@@ -34,6 +36,8 @@ export interface AppContext {
   readonly files: FileService;
   /** Where replication, moves, repairs and scans are submitted. */
   readonly jobs: JobRunner;
+  /** The event bus, outbox relay, consumers, alerts and telemetry. */
+  readonly events: EventService;
 }
 
 export interface App {
@@ -47,14 +51,24 @@ export interface App {
   readonly demoAdmin?: { readonly token: string; readonly path: string };
 }
 
+/** The committed files at each location, for the synthetic access stream (at most 2,000). */
+async function storedFiles(metadata: MetadataStore): Promise<StoredFile[]> {
+  const page = await metadata.listInventory({ limit: 2000 });
+  return page.items.flatMap((entry) =>
+    entry.replicas.map((replica) => ({ location: replica.location, key: entry.file.key, size: entry.versions.find((v) => v.version === replica.version)?.size ?? 0 })),
+  );
+}
+
 export async function createApp(config: Config): Promise<App> {
   const announcements: string[] = [];
   const engine = await openEngine(config, { announce: (message) => announcements.push(message) });
   const { metadata, keys, stores, audit, replicator, consistency, jobs } = engine;
   const policy = new AccessPolicy(Object.fromEntries(config.locations.map((l) => [l.name, l.allowedRoles])));
   const files = new FileService({ metadata, audit, replicator, jobs });
-  const context: AppContext = { config, version: packageJson.version, startedAt: new Date(), metadata, keys, stores, policy, audit, replicator, consistency, files, jobs };
-  let api: FastifyInstance;
+  const eventLog = { warn: (obj: object, msg: string) => api?.log.warn(obj, msg) };
+  const events = new EventService({ config, metadata, log: eventLog, consumers: config.events.consumers, files: () => storedFiles(metadata) });
+  const context: AppContext = { config, version: packageJson.version, startedAt: new Date(), metadata, keys, stores, policy, audit, replicator, consistency, files, jobs, events };
+  let api: FastifyInstance | undefined;
   try {
     api = await buildApi(context);
   } catch (err) {
@@ -107,6 +121,7 @@ export async function createApp(config: Config): Promise<App> {
 
   // Jobs and scans start with the app (also for in-process use through api.inject).
   worker?.start();
+  await events.start();
   const stopScans =
     config.engine.scanIntervalS > 0
       ? consistency.schedule(jobs, config.engine.scanIntervalS * 1000, (err) => api.log.warn({ err: err instanceof Error ? err.message : String(err) }, 'could not queue the periodic drift scans'))
@@ -124,6 +139,7 @@ export async function createApp(config: Config): Promise<App> {
       closed = true;
       stopScans?.();
       await api.close();
+      await events.stop();
       if (worker !== undefined) {
         const report = await worker.stop({ graceMs: config.server.shutdownTimeoutMs });
         if (report.abandoned > 0) api.log.warn({ abandoned: report.abandoned }, 'jobs abandoned on shutdown; their leases return them to the queue');

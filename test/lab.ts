@@ -14,7 +14,15 @@ declare module 'vitest' {
   }
 }
 
-/** The lab's settings (the same names as lab.env and `movingdata lab env`). */
-export function labEnv(): Readonly<Record<string, string>> {
-  return inject('lab');
+/**
+ * The lab's settings (the same names as lab.env and `movingdata lab env`). Without
+ * `{ kafka: true }` they leave KAFKA_BOOTSTRAP out, so an app built on them runs the embedded
+ * event bus (on the lab's PostgreSQL): tests of storage and replication then do not all join
+ * one broker's consumer groups. Tests of the Kafka path ask for it, and name their own topics.
+ */
+export function labEnv(options: { readonly kafka?: boolean } = {}): Readonly<Record<string, string>> {
+  const env = inject('lab');
+  if (options.kafka === true) return env;
+  const { KAFKA_BOOTSTRAP: _kafka, ...rest } = env;
+  return rest;
 }

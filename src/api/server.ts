@@ -17,6 +17,7 @@ import { demoRoutes } from './routes/demo.ts';
 import { fileRoutes } from './routes/files.ts';
 import { healthRoutes } from './routes/health.ts';
 import { inventoryRoutes } from './routes/inventory.ts';
+import { streamRoutes } from './routes/stream.ts';
 import { keyRoutes } from './routes/keys.ts';
 import { consistencyRoutes } from './routes/consistency.ts';
 import { replicationRoutes } from './routes/replication.ts';
@@ -78,6 +79,7 @@ export async function buildApi(context: AppContext): Promise<FastifyInstance> {
         { name: 'audit', description: 'The tamper-evident audit trail' },
         { name: 'keys', description: 'Location encryption keys: list and rotate' },
         { name: 'replication', description: 'Replicate and move files between locations' },
+        { name: 'streams', description: 'Telemetry, anomaly scores, streaming metrics, the live feed and alerts' },
       ],
       components: { securitySchemes: { bearerAuth: { ...BEARER_SECURITY_SCHEME } } },
     },
@@ -93,6 +95,7 @@ export async function buildApi(context: AppContext): Promise<FastifyInstance> {
   await app.register(consistencyRoutes, { consistency: context.consistency, jobs: context.jobs });
   await app.register(tokenRoutes, { metadata: context.metadata, audit: context.audit });
   await app.register(auditRoutes, { audit: context.audit });
+  await app.register(streamRoutes, { events: context.events, metadata: context.metadata, policy: context.policy });
   await app.register(keyRoutes, { keys: context.keys, stores: context.stores, audit: context.audit, jobs: context.jobs });
 
   app.get('/openapi.json', { schema: { hide: true } }, async () => app.swagger());

@@ -23,7 +23,23 @@ export interface AlertManagerOptions {
   readonly onOpened?: (alert: Alert) => void;
 }
 
-export function alertView(alert: Alert): JsonObject {
+export interface AlertJson {
+  readonly id: string;
+  readonly kind: string;
+  readonly subject: string;
+  readonly severity: string;
+  readonly state: string;
+  readonly message: string;
+  readonly details: JsonObject;
+  readonly occurrences: number;
+  readonly first_at: string;
+  readonly last_at: string;
+  readonly acked_at: string | null;
+  readonly acked_by: string | null;
+  readonly resolved_at: string | null;
+}
+
+export function alertView(alert: Alert): AlertJson {
   return {
     id: alert.id,
     kind: alert.kind,

@@ -90,6 +90,14 @@ export class EventService {
     return { access: this.#options.config.kafka.topicAccess, sensor: this.#options.config.kafka.topicSensor, alerts: TOPIC_ALERTS };
   }
 
+  /**
+   * Consumer groups, named after their topic: deployments that share a broker and a topic share
+   * the work; ones with topics of their own (tests, a second environment) never meet.
+   */
+  get groups(): { readonly stats: string; readonly telemetry: string } {
+    return { stats: `${ACCESS_STATS_GROUP}.${this.topics.access}`, telemetry: `${TELEMETRY_GROUP}.${this.topics.sensor}` };
+  }
+
   get threshold(): number {
     return this.#options.config.alerts.anomalyScore ?? DEFAULT_ANOMALY_THRESHOLD;
   }
@@ -154,13 +162,14 @@ export class EventService {
     const { config, metadata } = this.#options;
     const onError = (err: unknown) => this.#warn(err, 'consumer: a batch failed; it will be retried');
     this.#subscriptions.push(
-      await startAccessStatsConsumer({ bus: this.bus, stats: metadata.accessStats, alerts: this.alerts, topic: this.topics.access, latencyAlertMs: config.alerts.latencyMs, onError }),
+      await startAccessStatsConsumer({ bus: this.bus, stats: metadata.accessStats, alerts: this.alerts, topic: this.topics.access, group: this.groups.stats, latencyAlertMs: config.alerts.latencyMs, onError }),
     );
     this.#telemetry = await startTelemetryConsumer({
       bus: this.bus,
       readings: metadata.sensorReadings,
       alerts: this.alerts,
       topic: this.topics.sensor,
+      group: this.groups.telemetry,
       maxDevices: config.events.maxDevices,
       threshold: this.threshold,
       onError,
@@ -288,8 +297,8 @@ export class EventService {
     const [outbox, health, lagAccess, lagSensor, recent] = await Promise.all([
       metadata.outbox.stats().catch(() => undefined),
       this.bus.health(),
-      this.bus.lag(ACCESS_STATS_GROUP, [this.topics.access]).catch(() => [] as PartitionLag[]),
-      this.bus.lag(TELEMETRY_GROUP, [this.topics.sensor]).catch(() => [] as PartitionLag[]),
+      this.bus.lag(this.groups.stats, [this.topics.access]).catch(() => [] as PartitionLag[]),
+      this.bus.lag(this.groups.telemetry, [this.topics.sensor]).catch(() => [] as PartitionLag[]),
       metadata.sensorReadings.latest({ limit: 1000 }).catch(() => []),
     ]);
     const sum = (lags: readonly PartitionLag[]) => Number(lags.reduce((a, l) => a + l.lag, 0n));
@@ -305,7 +314,7 @@ export class EventService {
       events_out: rates(this.#out),
       active_devices: new Set(recent.filter((r) => r.scoredAt.getTime() >= fiveMinutes).map((r) => r.deviceId)).size,
       detectors_in_memory: this.#telemetry?.detectors.size ?? 0,
-      consumer_lag: { [ACCESS_STATS_GROUP]: sum(lagAccess), [TELEMETRY_GROUP]: sum(lagSensor) },
+      consumer_lag: { [this.groups.stats]: sum(lagAccess), [this.groups.telemetry]: sum(lagSensor) },
       outbox: { depth: outbox?.depth ?? null, oldest_age_s: outbox?.oldestAt === null || outbox === undefined ? 0 : (Date.now() - outbox.oldestAt.getTime()) / 1000 },
       relay: relay === undefined ? null : { shipped: relay.shipped, failures: relay.failures, last_error: relay.lastError, last_shipped_at: relay.lastShippedAt?.toISOString() ?? null },
       anomaly_threshold: this.threshold,

@@ -5,11 +5,11 @@
 import { Type, type Static } from 'typebox';
 import type { FastifyPluginAsync } from 'fastify';
 import type { AppContext } from '../../app.ts';
-import { isMovingDataError } from '../../errors.ts';
+import { MovingDataError, isMovingDataError } from '../../errors.ts';
 
 const Dependency = Type.Object({
-  name: Type.String({ description: 'metadata, or a storage location (aws, azure, gcp)' }),
-  kind: Type.String({ description: 'pglite, postgres, s3, azure, gcs or local' }),
+  name: Type.String({ description: 'metadata, events (the bus), or a storage location (aws, azure, gcp)' }),
+  kind: Type.String({ description: 'pglite, postgres, kafka, embedded, s3, azure, gcs or local' }),
   status: Type.Union([Type.Literal('ok'), Type.Literal('error'), Type.Literal('timeout')]),
   latency_ms: Type.Number(),
   target: Type.Optional(Type.String({ description: 'bucket, container or database' })),
@@ -24,6 +24,10 @@ export const HealthResponse = Type.Object({
   uptime_s: Type.Number(),
   checked_at: Type.String({ format: 'date-time' }),
   dependencies: Type.Array(Dependency),
+  alerts: Type.Object(
+    { open: Type.Integer(), acknowledged: Type.Integer(), by_kind: Type.Record(Type.String(), Type.Integer({ description: 'live (open or acknowledged) alerts of this kind' })) },
+    { description: "the seed's alert counts: live alerts, by state and by kind" },
+  ),
 });
 type HealthResponse = Static<typeof HealthResponse>;
 type DependencyStatus = Static<typeof Dependency>;
@@ -67,7 +71,18 @@ export const healthRoutes: FastifyPluginAsync<{ context: AppContext }> = async (
       const checks: Array<Promise<DependencyStatus>> = [
         probe('metadata', context.metadata.kind, context.config.metadata.kind === 'pglite' ? 'embedded' : 'postgresql', () => context.metadata.ping()),
         ...[...context.stores.values()].map((store) => probe(store.location, store.provider, store.container, (signal) => store.ping(signal))),
+        probe('events', context.events.bus.kind, context.config.kafka.bootstrap?.join(',') ?? 'metadata store', async () => {
+          const health = await context.events.bus.health();
+          if (!health.reachable) throw new MovingDataError('unavailable', health.detail ?? 'the event bus does not answer', { retryable: true });
+        }),
       ];
+      const counts = await context.metadata.alerts.counts().catch(() => []);
+      const live = counts.filter((c) => c.state !== 'resolved');
+      const alerts = {
+        open: live.filter((c) => c.state === 'open').reduce((a, c) => a + c.count, 0),
+        acknowledged: live.filter((c) => c.state === 'acknowledged').reduce((a, c) => a + c.count, 0),
+        by_kind: live.reduce<Record<string, number>>((acc, c) => ({ ...acc, [c.kind]: (acc[c.kind] ?? 0) + c.count }), {}),
+      };
       const dependencies = await Promise.all(checks);
       const metadataOk = dependencies[0]?.status === 'ok';
       const allOk = dependencies.every((d) => d.status === 'ok');
@@ -77,6 +92,7 @@ export const healthRoutes: FastifyPluginAsync<{ context: AppContext }> = async (
         uptime_s: Math.round((Date.now() - context.startedAt.getTime()) / 1000),
         checked_at: new Date().toISOString(),
         dependencies,
+        alerts,
       };
       return reply.status(metadataOk ? 200 : 503).send(body);
     },

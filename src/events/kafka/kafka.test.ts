@@ -14,7 +14,7 @@ import { KafkaBus, type KafkaBusOptions } from './kafka-bus.ts';
 const FAST: Omit<KafkaBusOptions, 'bootstrap' | 'clientId'> = { sessionTimeoutMs: 6_000, heartbeatIntervalMs: 500, rebalanceTimeoutMs: 10_000, maxWaitMs: 200 };
 
 function bootstrap(): string[] {
-  const value = labEnv()['KAFKA_BOOTSTRAP'];
+  const value = labEnv({ kafka: true })['KAFKA_BOOTSTRAP'];
   if (!value) throw new Error('KAFKA_BOOTSTRAP missing from the lab settings');
   return value.split(',').map((b) => b.replace(/^localhost:/, '127.0.0.1:'));
 }
