@@ -18,6 +18,7 @@ import { AuditTrail } from '../audit/audit-trail.ts';
 import type { PartitionLag } from '../events/port.ts';
 import type { MetadataStore } from '../metadata/index.ts';
 import { openPgliteStore } from '../metadata/pglite/pglite-store.ts';
+import { addStoreCollectors } from './collectors.ts';
 import { Metrics, OTHER, UNMATCHED_ROUTE } from './metrics.ts';
 import { metricsPlugin, metricsPortFromEnv, startMetricsListener } from './metrics-plugin.ts';
 
@@ -523,5 +524,52 @@ describe('the loopback listener', () => {
     expect(metricsPortFromEnv({ MOVINGDATA_METRICS_PORT: '9464' })).toBe(9464);
     expect(() => metricsPortFromEnv({ MOVINGDATA_METRICS_PORT: '70000' })).toThrow(/MOVINGDATA_METRICS_PORT/);
     expect(() => metricsPortFromEnv({ MOVINGDATA_METRICS_PORT: 'nine' })).toThrow(/MOVINGDATA_METRICS_PORT/);
+  });
+});
+
+describe('the store collectors', () => {
+  it('read jobs by kind and state, the queue, and drift from the metadata store at scrape time', async () => {
+    const own = await openPgliteStore({ inMemory: true });
+    try {
+      const m = new Metrics({ locations: LOCATIONS, processMetrics: false });
+      const clock = { now: Date.now() };
+      const remove = addStoreCollectors(m, own, () => clock.now);
+
+      const empty = parseExposition(await m.scrape());
+      expect(select(empty, 'movingdata_jobs')).toEqual([]);
+      expect(value(empty, 'movingdata_job_queue_depth')).toBe(0);
+      expect(value(empty, 'movingdata_job_queue_oldest_age_seconds')).toBe(0);
+
+      const first = await own.jobs.enqueue({ kind: 'replicate', payload: { n: 1 } });
+      await own.jobs.enqueue({ kind: 'replicate', payload: { n: 2 } });
+      await own.jobs.enqueue({ kind: 'repair', payload: { n: 3 } });
+      const [claimed] = await own.jobs.claim('worker-1', { kinds: ['repair'], leaseMs: 60_000 });
+      expect(claimed?.kind).toBe('repair');
+      await own.consistency.save('aws', { location: 'aws', drift: { missing: 2, orphan: 1, differing: 0 } }, false);
+      await own.consistency.save('retired-location', { location: 'retired-location', drift: { missing: 5 } }, false);
+      clock.now = first.job.createdAt.getTime() + 90_000;
+
+      const parsed = parseExposition(await m.scrape());
+      expect(value(parsed, 'movingdata_jobs', { kind: 'replicate', state: 'queued' })).toBe(2);
+      expect(value(parsed, 'movingdata_jobs', { kind: 'replicate', state: 'running' })).toBe(0);
+      expect(value(parsed, 'movingdata_jobs', { kind: 'repair', state: 'running' })).toBe(1);
+      expect(select(parsed, 'movingdata_jobs', { kind: 'replicate' }).map((s) => s.labels['state']).sort()).toEqual(['dead', 'failed', 'queued', 'running', 'succeeded']);
+      expect(value(parsed, 'movingdata_job_queue_depth')).toBe(2);
+      expect(value(parsed, 'movingdata_job_queue_oldest_age_seconds')).toBeCloseTo(90, 3);
+      expect(value(parsed, 'movingdata_drift_objects', { location: 'aws', kind: 'missing' })).toBe(2);
+      expect(value(parsed, 'movingdata_drift_objects', { location: 'aws', kind: 'orphan' })).toBe(1);
+      expect(value(parsed, 'movingdata_drift_objects', { location: OTHER, kind: 'missing' })).toBe(5);
+      expect(select(parsed, 'movingdata_metrics_collector_errors_total')).toEqual([]);
+
+      // A store that fails is counted, and the scrape still answers.
+      remove();
+      await own.close();
+      addStoreCollectors(m, own);
+      const failed = parseExposition(await m.scrape());
+      expect(value(failed, 'movingdata_metrics_collector_errors_total', { collector: 'jobs', reason: 'error' })).toBe(1);
+      expect(value(failed, 'movingdata_metrics_collector_errors_total', { collector: 'drift', reason: 'error' })).toBe(1);
+    } finally {
+      await own.close();
+    }
   });
 });
