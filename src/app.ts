@@ -16,6 +16,9 @@ import { demoToken, demoTokenPath } from './demo/admin-token.ts';
 import { EventService } from './events/service.ts';
 import type { StoredFile } from './events/synthetic.ts';
 import { FileService } from './files/file-service.ts';
+import { addEventCollectors, addStoreCollectors } from './observability/collectors.ts';
+import { Metrics } from './observability/metrics.ts';
+import { metricsPortFromEnv, startMetricsListener, type MetricsListener } from './observability/metrics-plugin.ts';
 import type { JobRunner } from './jobs/runner.ts';
 import type { MetadataStore } from './metadata/index.ts';
 import type { ConsistencyManager } from './replication/consistency.ts';
@@ -38,6 +41,8 @@ export interface AppContext {
   readonly jobs: JobRunner;
   /** The event bus, outbox relay, consumers, alerts and telemetry. */
   readonly events: EventService;
+  /** Prometheus metrics: served at GET /metrics, fed by the parts that do the work. */
+  readonly metrics: Metrics;
 }
 
 export interface App {
@@ -60,14 +65,21 @@ async function storedFiles(metadata: MetadataStore): Promise<StoredFile[]> {
 }
 
 export async function createApp(config: Config): Promise<App> {
+  const metricsPort = metricsPortFromEnv();
   const announcements: string[] = [];
   const engine = await openEngine(config, { announce: (message) => announcements.push(message) });
   const { metadata, keys, stores, audit, replicator, consistency, jobs } = engine;
   const policy = new AccessPolicy(Object.fromEntries(config.locations.map((l) => [l.name, l.allowedRoles])));
   const files = new FileService({ metadata, audit, replicator, jobs });
+  const metrics = new Metrics({
+    locations: config.locations.map((l) => l.name),
+    onCollectorError: (collector, reason, err) => api?.log.warn({ collector, reason, err: err instanceof Error ? err.message : String(err) }, 'a metrics collector failed; the scrape went on without it'),
+  });
   const eventLog = { warn: (obj: object, msg: string) => api?.log.warn(obj, msg) };
-  const events = new EventService({ config, metadata, log: eventLog, consumers: config.events.consumers, files: () => storedFiles(metadata) });
-  const context: AppContext = { config, version: packageJson.version, startedAt: new Date(), metadata, keys, stores, policy, audit, replicator, consistency, files, jobs, events };
+  const events = new EventService({ config, metadata, log: eventLog, consumers: config.events.consumers, files: () => storedFiles(metadata), metrics });
+  addStoreCollectors(metrics, metadata);
+  addEventCollectors(metrics, events, metadata);
+  const context: AppContext = { config, version: packageJson.version, startedAt: new Date(), metadata, keys, stores, policy, audit, replicator, consistency, files, jobs, events, metrics };
   let api: FastifyInstance | undefined;
   try {
     api = await buildApi(context);
@@ -127,17 +139,24 @@ export async function createApp(config: Config): Promise<App> {
       ? consistency.schedule(jobs, config.engine.scanIntervalS * 1000, (err) => api.log.warn({ err: err instanceof Error ? err.message : String(err) }, 'could not queue the periodic drift scans'))
       : undefined;
   let closed = false;
+  let metricsListener: MetricsListener | undefined;
   return {
     context,
     api,
     ...(demoAdmin === undefined ? {} : { demoAdmin }),
     async listen() {
-      return api.listen({ host: config.server.host, port: config.server.port });
+      const address = await api.listen({ host: config.server.host, port: config.server.port });
+      if (metricsPort !== undefined && metricsListener === undefined) {
+        metricsListener = await startMetricsListener(metrics, metricsPort);
+        api.log.info(`metrics, unauthenticated, at http://127.0.0.1:${metricsListener.port}/metrics`);
+      }
+      return address;
     },
     async close() {
       if (closed) return;
       closed = true;
       stopScans?.();
+      await metricsListener?.close();
       await api.close();
       await events.stop();
       if (worker !== undefined) {

@@ -17,6 +17,7 @@ import { demoRoutes } from './routes/demo.ts';
 import { fileRoutes } from './routes/files.ts';
 import { healthRoutes } from './routes/health.ts';
 import { inventoryRoutes } from './routes/inventory.ts';
+import { metricsPlugin } from '../observability/metrics-plugin.ts';
 import { streamRoutes } from './routes/stream.ts';
 import { keyRoutes } from './routes/keys.ts';
 import { consistencyRoutes } from './routes/consistency.ts';
@@ -87,9 +88,10 @@ export async function buildApi(context: AppContext): Promise<FastifyInstance> {
   await app.register(swaggerUi, { routePrefix: '/docs' });
 
   await app.register(authPlugin, { metadata: context.metadata, audit: context.audit, policy: context.policy });
+  await app.register(metricsPlugin, { metrics: context.metrics });
   await app.register(healthRoutes, { context });
   await app.register(inventoryRoutes, { metadata: context.metadata, policy: context.policy });
-  await app.register(fileRoutes, { files: context.files });
+  await app.register(fileRoutes, { files: context.files, transfers: context.metrics });
   await app.register(demoRoutes, { metadata: context.metadata, replicator: context.replicator });
   await app.register(replicationRoutes, { metadata: context.metadata, jobs: context.jobs, locations: [...context.stores.keys()] });
   await app.register(consistencyRoutes, { consistency: context.consistency, jobs: context.jobs });

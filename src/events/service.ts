@@ -35,6 +35,8 @@ export interface EventServiceOptions {
   readonly consumers: boolean;
   /** Stored files for the synthetic access stream (refreshed every minute). */
   readonly files?: () => Promise<readonly StoredFile[]>;
+  /** Where event and anomaly counts go (Prometheus). */
+  readonly metrics?: { countEvents(topic: string, direction: 'in' | 'out', n?: number): void; countAnomalies(deviceKind?: string, n?: number): void };
 }
 
 export interface LiveEvent {
@@ -107,6 +109,7 @@ export class EventService {
   }
 
   #count(map: Map<string, RateWindow>, topic: string, n: number): void {
+    this.#options.metrics?.countEvents(topic, map === this.#in ? 'in' : 'out', n);
     let window = map.get(topic);
     if (window === undefined) map.set(topic, (window = new RateWindow()));
     window.add(n);
@@ -175,6 +178,8 @@ export class EventService {
       onError,
       onScored: (readings: readonly SensorReading[]) => {
         this.#count(this.#out, this.topics.sensor, readings.length);
+        const flagged = readings.filter((r) => r.flagged).length;
+        if (flagged > 0) this.#options.metrics?.countAnomalies('sensor', flagged);
         for (const r of readings) this.live.emit('event', { type: 'reading', data: { device_id: r.deviceId, ts: r.ts.toISOString(), value: r.value, score: r.score, flagged: r.flagged } } satisfies LiveEvent);
       },
     });

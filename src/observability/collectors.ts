@@ -7,7 +7,8 @@
  * The outbox, events, consumer lag, anomalies and alerts have their setters on `Metrics`; their
  * collectors belong with the parts that own that state.
  */
-import type { ConsistencyReports, JobQueue } from '../metadata/index.ts';
+import type { EventService } from '../events/service.ts';
+import type { ConsistencyReports, JobQueue, MetadataStore } from '../metadata/index.ts';
 import type { Metrics } from './metrics.ts';
 
 export interface StoreCollectorSources {
@@ -47,4 +48,35 @@ function driftCounts(value: unknown): Record<string, number> | null {
   const counts: Record<string, number> = {};
   for (const [kind, n] of Object.entries(value)) if (typeof n === 'number') counts[kind] = n;
   return counts;
+}
+
+/** The event side's state at scrape time: outbox depth and age, consumer lag, alerts by kind and state. */
+export function addEventCollectors(metrics: Metrics, events: EventService, metadata: Pick<MetadataStore, 'outbox' | 'alerts'>, now: () => number = Date.now): () => void {
+  const removeOutbox = metrics.addCollector(
+    async () => {
+      const stats = await metadata.outbox.stats();
+      metrics.setOutbox({ depth: stats.depth, oldestAgeSeconds: stats.oldestAt === null ? 0 : Math.max(0, (now() - stats.oldestAt.getTime()) / 1000) });
+    },
+    { name: 'outbox' },
+  );
+  const removeLag = metrics.addCollector(
+    async () => {
+      metrics.setConsumerLag(events.groups.stats, await events.bus.lag(events.groups.stats, [events.topics.access]));
+      metrics.setConsumerLag(events.groups.telemetry, await events.bus.lag(events.groups.telemetry, [events.topics.sensor]));
+    },
+    { name: 'consumer_lag' },
+  );
+  const removeAlerts = metrics.addCollector(
+    async () => {
+      const byKind: Record<string, Record<string, number>> = {};
+      for (const c of await metadata.alerts.counts()) (byKind[c.kind] ??= {})[c.state] = c.count;
+      metrics.setAlerts(byKind);
+    },
+    { name: 'alerts' },
+  );
+  return () => {
+    removeOutbox();
+    removeLag();
+    removeAlerts();
+  };
 }

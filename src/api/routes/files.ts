@@ -21,6 +21,8 @@ import { parseRange, resolveRange } from '../http-range.ts';
 
 export interface FileRoutesOptions {
   readonly files: FileService;
+  /** Bytes and transfer time per location (Prometheus). */
+  readonly transfers?: { observeTransfer(location: string, direction: 'in' | 'out', bytes: number, seconds: number): void };
 }
 
 const Params = Type.Object({
@@ -96,7 +98,7 @@ function objectHeaders(reply: FastifyReply, info: ObjectInfo, sha256: string | n
   for (const [name, value] of Object.entries(info.metadata)) void reply.header(`x-meta-${name}`, value);
 }
 
-export const fileRoutes: FastifyPluginAsync<FileRoutesOptions> = async (app, { files }) => {
+export const fileRoutes: FastifyPluginAsync<FileRoutesOptions> = async (app, { files, transfers }) => {
   // Bodies here are object bytes: hand the raw stream to the route instead of parsing it.
   app.removeAllContentTypeParsers();
   app.addContentTypeParser('*', (_request, payload, done) => done(null, payload));
@@ -134,7 +136,9 @@ export const fileRoutes: FastifyPluginAsync<FileRoutesOptions> = async (app, { f
         body.resume();
         throw err;
       }
+      const started = performance.now();
       const written = await files.write(principal.name, location, key, body, options);
+      transfers?.observeTransfer(location, 'in', written.size, (performance.now() - started) / 1000);
       // 202: the version is stored elsewhere and the copy here is queued (its location was down).
       return reply.status(written.primaryPending ? 202 : 201).send({
         location: written.location,
@@ -180,6 +184,7 @@ export const fileRoutes: FastifyPluginAsync<FileRoutesOptions> = async (app, { f
         const length = read.range ? read.range.end - read.range.start + 1 : read.info.size;
         reply.raw.once('close', () => {
           const complete = reply.raw.writableFinished;
+          if (complete) transfers?.observeTransfer(location, 'out', length, (performance.now() - started) / 1000);
           files
             .readCompleted({ principal: principal.name, location, key, version: read.version?.version ?? null, bytes: complete ? length : 0, latencyMs: performance.now() - started, outcome: complete ? 'ok' : 'error' })
             .catch((err: unknown) => request.log.warn({ err: err instanceof Error ? err.message : String(err) }, 'could not record the end of a read'));
