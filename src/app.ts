@@ -56,9 +56,9 @@ export interface App {
   readonly demoAdmin?: { readonly token: string; readonly path: string };
 }
 
-/** The committed files at each location, for the synthetic access stream (at most 2,000). */
+/** The committed files at each location, for the synthetic access stream (the first 1,000). */
 async function storedFiles(metadata: MetadataStore): Promise<StoredFile[]> {
-  const page = await metadata.listInventory({ limit: 2000 });
+  const page = await metadata.listInventory({ limit: 1000 });
   return page.items.flatMap((entry) =>
     entry.replicas.map((replica) => ({ location: replica.location, key: entry.file.key, size: entry.versions.find((v) => v.version === replica.version)?.size ?? 0 })),
   );

@@ -6,8 +6,9 @@
  *   popularity), popularity decaying with a file's rank, periodic reports read in bursts, and
  *   rarely read archives. They go through the outbox and the statistics like real reads, so the
  *   tiering model has something to learn.
- * - IoT temperature telemetry from N devices (`synthetic-sensor-<n>`): a daily cycle plus noise,
- *   with injected anomalies (spikes, level shifts, drifts, stuck sensors).
+ * - IoT temperature telemetry from N devices (`synthetic-sensor-<n>`), stamped with the time they
+ *   are made: a daily cycle plus noise, with injected anomalies (spikes, level shifts, drifts,
+ *   stuck sensors).
  *
  * Deterministic for a seed (a small xorshift generator), so tests can count on what they get.
  */
@@ -62,10 +63,10 @@ export class SyntheticSensors {
   readonly #anomalyRate: number;
   #clock: number;
 
-  constructor(options: { devices: number; prefix?: string; seed?: number; anomalyRate?: number; start?: number }) {
+  constructor(options: { devices: number; prefix?: string; seed?: number; anomalyRate?: number }) {
     this.#random = new Random(options.seed);
     this.#anomalyRate = options.anomalyRate ?? 0.002;
-    this.#clock = options.start ?? Date.now();
+    this.#clock = 0;
     this.#devices = Array.from({ length: options.devices }, (_, i) => ({
       id: `${options.prefix ?? 'synthetic-sensor'}-${i + 1}`,
       base: 18 + this.#random.next() * 6,
@@ -92,9 +93,9 @@ export class SyntheticSensors {
     device.anomaly = { kind, left: kind === 'spike' ? 1 : kind === 'stuck' ? 40 : 60, offset: 0, stuckAt: device.last };
   }
 
-  /** The next reading of every device, a minute of device time apart. */
+  /** The next reading of every device, stamped now (strictly after the previous tick). */
   tick(): SensorInput[] {
-    this.#clock += 60_000;
+    this.#clock = Math.max(this.#clock + 1, Date.now());
     return this.#devices.map((d) => this.#read(d, this.#clock));
   }
 
