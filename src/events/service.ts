@@ -261,29 +261,9 @@ export class EventService {
    * level shift). Devices without enough history first get a warm-up, so the detectors have a
    * baseline and an anomaly alert follows within the burst.
    */
-  async burst(events: number): Promise<{ readonly accessEvents: number; readonly readings: number; readonly warmup: number; readonly injected: readonly string[] }> {
-    const sensors = this.#burstSensors;
-    let warmup = 0;
-    const needed = Math.max(0, ...sensors.devices.map((d) => 400 - sensors.history(d)));
-    for (let sent = 0; sent < needed * sensors.devices.length; ) {
-      const batch = sensors.take(Math.min(1000, needed * sensors.devices.length - sent));
-      await this.publishTelemetry(batch, true);
-      sent += batch.length;
-      warmup += batch.length;
-    }
-    const readings: SensorInput[] = [];
-    const injectAt = Math.floor(events * 0.6);
-    const injected: string[] = [];
-    while (readings.length < events) {
-      if (readings.length >= injectAt && injected.length === 0) {
-        for (const [i, device] of sensors.devices.entries()) {
-          sensors.inject(device, i % 2 === 0 ? 'spike' : 'level_shift');
-          injected.push(device);
-        }
-      }
-      readings.push(...sensors.tick().slice(0, events - readings.length));
-    }
-    for (let i = 0; i < readings.length; i += 1000) await this.publishTelemetry(readings.slice(i, i + 1000), true);
+  async burst(events: number): Promise<{ readonly accessEvents: number; readonly readings: number; readonly warmup: number; readonly injected: readonly string[]; readonly telemetryError: string | null }> {
+    // Access events first: they go through the outbox, so they are kept whether or not the bus
+    // is up; the readings go straight to the bus, and a bus that is down only costs them.
     let accessEvents = 0;
     if (this.#options.files !== undefined) {
       const access = new SyntheticAccess(this.topics.access, events);
@@ -293,7 +273,37 @@ export class EventService {
       accessEvents = records.length;
       this.#relay?.nudge();
     }
-    return { accessEvents, readings: readings.length, warmup, injected };
+    const sensors = this.#burstSensors;
+    let warmup = 0;
+    let sent = 0;
+    const injected: string[] = [];
+    try {
+      const needed = Math.max(0, ...sensors.devices.map((d) => 400 - sensors.history(d)));
+      while (warmup < needed * sensors.devices.length) {
+        const batch = sensors.take(Math.min(1000, needed * sensors.devices.length - warmup));
+        await this.publishTelemetry(batch, true);
+        warmup += batch.length;
+      }
+      const injectAt = Math.floor(events * 0.6);
+      const readings: SensorInput[] = [];
+      while (readings.length < events) {
+        if (readings.length >= injectAt && injected.length === 0) {
+          for (const [i, device] of sensors.devices.entries()) {
+            sensors.inject(device, i % 2 === 0 ? 'spike' : 'level_shift');
+            injected.push(device);
+          }
+        }
+        readings.push(...sensors.tick().slice(0, events - readings.length));
+      }
+      for (let i = 0; i < readings.length; i += 1000) {
+        const batch = readings.slice(i, i + 1000);
+        await this.publishTelemetry(batch, true);
+        sent += batch.length;
+      }
+      return { accessEvents, readings: sent, warmup, injected, telemetryError: null };
+    } catch (err) {
+      return { accessEvents, readings: sent, warmup, injected, telemetryError: err instanceof Error ? err.message : String(err) };
+    }
   }
 
   async metrics(): Promise<StreamingMetrics> {

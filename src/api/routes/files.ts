@@ -182,13 +182,17 @@ export const fileRoutes: FastifyPluginAsync<FileRoutesOptions> = async (app, { f
         // The read's end (bytes, latency, outcome) is an access event of its own, once the
         // answer is fully sent or broken off.
         const length = read.range ? read.range.end - read.range.start + 1 : read.info.size;
-        reply.raw.once('close', () => {
-          const complete = reply.raw.writableFinished;
+        let reported = false;
+        const report = (complete: boolean) => {
+          if (reported) return;
+          reported = true;
           if (complete) transfers?.observeTransfer(location, 'out', length, (performance.now() - started) / 1000);
           files
             .readCompleted({ principal: principal.name, location, key, version: read.version?.version ?? null, bytes: complete ? length : 0, latencyMs: performance.now() - started, outcome: complete ? 'ok' : 'error' })
             .catch((err: unknown) => request.log.warn({ err: err instanceof Error ? err.message : String(err) }, 'could not record the end of a read'));
-        });
+        };
+        reply.raw.once('finish', () => report(true));
+        reply.raw.once('close', () => report(reply.raw.writableFinished));
         objectHeaders(reply, read.info, read.version?.sha256, read.version?.version);
         if (read.range) {
           void reply.header('content-range', `bytes ${read.range.start}-${read.range.end}/${read.info.size}`);

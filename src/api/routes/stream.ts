@@ -135,13 +135,21 @@ export const streamRoutes: FastifyPluginAsyncTypebox<StreamRoutesOptions> = asyn
         summary: 'A burst of synthetic access events and sensor readings, with injected anomalies (operators)',
         security: [...BEARER_SECURITY],
         body: Type.Object({ events: Type.Optional(Type.Integer({ minimum: 1, maximum: MAX_BURST, default: 250 })) }, { additionalProperties: false }),
-        response: { 202: Type.Object({ access_events: Type.Integer(), readings: Type.Integer(), warmup_readings: Type.Integer(), anomalies_injected_on: Type.Array(Type.String()) }) },
+        response: {
+          202: Type.Object({
+            access_events: Type.Integer({ description: 'synthetic access events, through the outbox (kept while the bus is down)' }),
+            readings: Type.Integer(),
+            warmup_readings: Type.Integer({ description: 'readings first sent to burst devices without enough history' }),
+            anomalies_injected_on: Type.Array(Type.String()),
+            telemetry_error: Type.Union([Type.String(), Type.Null()], { description: 'why the readings stopped (the bus did not take them), or null' }),
+          }),
+        },
       },
     },
     async (request, reply) => {
       await authorizeRoles(request, OPERATOR_ROLES, { action: 'simulate_burst' });
       const result = await events.burst(request.body.events ?? 250);
-      return reply.status(202).send({ access_events: result.accessEvents, readings: result.readings, warmup_readings: result.warmup, anomalies_injected_on: [...result.injected] });
+      return reply.status(202).send({ access_events: result.accessEvents, readings: result.readings, warmup_readings: result.warmup, anomalies_injected_on: [...result.injected], telemetry_error: result.telemetryError });
     },
   );
 
