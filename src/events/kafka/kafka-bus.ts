@@ -167,7 +167,7 @@ export class KafkaBus implements EventBus {
   readonly kind = 'kafka' as const;
   readonly #options: KafkaBusOptions;
   readonly #t: Resolved;
-  readonly #producer: Producer<string, string, string, string>;
+  #producer: Producer<string, string, string, string>;
   readonly #admin: Admin;
   readonly #subscriptions = new Set<KafkaSubscription>();
   #queue: PendingPublish[] = [];
@@ -189,24 +189,7 @@ export class KafkaBus implements EventBus {
       replicationFactor: options.replicationFactor ?? 1,
       maxRetryBackoffMs: options.maxRetryBackoffMs ?? 5_000,
     };
-    const publishMs = this.#t.publishTimeoutMs;
-    const retryDelay = 250;
-    this.#producer = new Producer({
-      clientId: `${options.clientId}-producer`,
-      bootstrapBrokers: [...options.bootstrap],
-      serializers: stringSerializers,
-      idempotent: true,
-      acks: -1, // ProduceAcks.ALL (the idempotent producer forces it too)
-      partitioner: portPartitioner,
-      autocreateTopics: false,
-      // The client gives up about when our deadline fires, so a failed send does not keep retrying
-      // behind a rejected publish (an idempotent producer otherwise retries without end).
-      retries: Math.max(2, Math.floor(publishMs / retryDelay)),
-      retryDelay,
-      connectTimeout: Math.min(publishMs, 3_000),
-      requestTimeout: publishMs,
-      timeout: publishMs,
-    });
+    this.#producer = this.#newProducer();
     this.#admin = new Admin({
       clientId: `${options.clientId}-admin`,
       bootstrapBrokers: [...options.bootstrap],
@@ -215,6 +198,28 @@ export class KafkaBus implements EventBus {
       connectTimeout: Math.min(this.#t.requestTimeoutMs, 3_000),
       requestTimeout: this.#t.requestTimeoutMs,
       timeout: this.#t.requestTimeoutMs,
+    });
+  }
+
+  /** The idempotent producer; a new one (a new producer id) after a send that outlived its deadline. */
+  #newProducer(): Producer<string, string, string, string> {
+    const publishMs = this.#t.publishTimeoutMs;
+    const retryDelay = 250;
+    return new Producer({
+      clientId: `${this.#options.clientId}-producer`,
+      bootstrapBrokers: [...this.#options.bootstrap],
+      serializers: stringSerializers,
+      idempotent: true,
+      acks: -1, // ProduceAcks.ALL (the idempotent producer forces it too)
+      partitioner: portPartitioner,
+      autocreateTopics: false,
+      // The client gives up about when our deadline fires, so a failed send does not keep retrying
+      // behind a rejected publish (an idempotent producer otherwise retries without end).
+      retries: Math.max(2, Math.floor(publishMs / retryDelay) - 1),
+      retryDelay,
+      connectTimeout: Math.min(publishMs, 3_000),
+      requestTimeout: publishMs,
+      timeout: publishMs,
     });
   }
 
@@ -263,6 +268,10 @@ export class KafkaBus implements EventBus {
         // Still queued: withdraw it, so it is not sent after its caller was told it failed.
         const index = this.#queue.indexOf(pending);
         if (index >= 0) this.#queue.splice(index, 1);
+        // Already sent and the broker silent (down, hung): drop that producer, whose retries could
+        // hold every later publish behind this one, and start the next send on a fresh one. Its
+        // records may still land (the caller, told `unavailable`, will publish them again).
+        else this.#replaceProducer();
         pending.reject(new MovingDataError('unavailable', `publish: Kafka did not acknowledge ${records.length} record(s) within ${ms} ms`));
       }, ms);
       const pending: PendingPublish = {
@@ -299,18 +308,33 @@ export class KafkaBus implements EventBus {
       bytes += next.bytes;
     }
     this.#sending = true;
+    const producer = this.#producer;
     const messages = batch.flatMap((p) => p.records.map((r) => ({ topic: r.topic, key: r.key, value: r.value, headers: { ...r.headers } })));
-    this.#producer.send({ messages }).then(
-      () => {
-        for (const p of batch) p.resolve();
-      },
-      (err: unknown) => {
-        for (const p of batch) p.reject(err);
-      },
-    ).finally(() => {
-      this.#sending = false;
-      this.#pump();
-    });
+    producer
+      .send({ messages })
+      .then(
+        () => {
+          for (const p of batch) p.resolve();
+        },
+        (err: unknown) => {
+          for (const p of batch) p.reject(err);
+        },
+      )
+      .finally(() => {
+        // A replaced producer's late outcome does not touch the current one's pump.
+        if (producer !== this.#producer) return;
+        this.#sending = false;
+        this.#pump();
+      });
+  }
+
+  #replaceProducer(): void {
+    if (!this.#sending || this.#closed) return;
+    const old = this.#producer;
+    this.#producer = this.#newProducer();
+    this.#sending = false;
+    old.close(true).catch(() => undefined);
+    this.#pump();
   }
 
   async subscribe(options: SubscribeOptions): Promise<Subscription> {

@@ -12,6 +12,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { describe, expect, it } from 'vitest';
 import { labEnv } from '../../../test/lab.ts';
 import { until } from '../../../test/until.ts';
+import { labStatus } from '../../lab/index.ts';
 import { runEventBusConformance } from '../conformance/suite.ts';
 import { type DeliveredRecord, type OutgoingRecord } from '../port.ts';
 import { KafkaBus, type KafkaBusOptions } from './kafka-bus.ts';
@@ -123,6 +124,51 @@ describe('kafka bus', () => {
       expect(health.detail).toBeTruthy();
       expect(Date.now() - started - took).toBeLessThan(1_500);
     } finally {
+      await bus.close();
+    }
+  });
+
+  it('a broker that stops answering: publish rejects with unavailable within its bound, and the bus recovers when it answers again', async () => {
+    const kafka = (await labStatus()).find((server) => server.name === 'kafka');
+    if (kafka?.pid === undefined) throw new Error('the lab Kafka broker is not running');
+    const pid = kafka.pid;
+    const topic = uniqueTopic();
+    const group = `pause-${randomBytes(3).toString('hex')}`;
+    const bus = new KafkaBus({ bootstrap: bootstrap(), clientId: 'pause', ...FAST, publishTimeoutMs: 2_000, healthTimeoutMs: 1_000 });
+    let paused = false;
+    try {
+      await bus.ensureTopics([{ name: topic, partitions: 2 }]);
+      const seen: DeliveredRecord[] = [];
+      const subscription = await bus.subscribe({ group, topics: [topic], handler: async (batch) => void seen.push(...batch) });
+      await until('the member holding both partitions', async () => (subscription.assignments().length === 2 ? true : undefined), 30_000, 50);
+      await bus.publish(keyedRecords(topic, 10, 'before'));
+      await until('the first records', async () => (seen.length >= 10 ? true : undefined), 30_000, 50);
+
+      // SIGSTOP: the broker keeps its sockets open and answers nothing (worse than a closed port).
+      process.kill(pid, 'SIGSTOP');
+      paused = true;
+      const started = Date.now();
+      const err = await bus.publish(keyedRecords(topic, 5, 'during')).then(
+        () => undefined,
+        (e: unknown) => e,
+      );
+      expect(err).toMatchObject({ name: 'MovingDataError', code: 'unavailable' });
+      expect(Date.now() - started).toBeLessThan(2_000 + 500);
+      const health = await bus.health();
+      expect(health.reachable).toBe(false);
+      expect(Date.now() - started).toBeLessThan(2_000 + 1_000 + 1_000);
+
+      process.kill(pid, 'SIGCONT');
+      paused = false;
+      // The next publishes succeed once the broker answers again, without a new bus.
+      const resumed = Date.now();
+      await until('a publish accepted again', () => bus.publish(keyedRecords(topic, 10, 'after')).then(() => true, () => undefined), 30_000, 200);
+      console.log(`pause test: publish accepted again ${Date.now() - resumed} ms after SIGCONT`);
+      expect(await bus.health()).toEqual({ reachable: true });
+      // The subscription that lived through the pause delivers them.
+      await until('the records published after the pause', async () => (seen.filter((r) => r.value.includes('"after"')).length >= 10 ? true : undefined), 30_000, 50);
+    } finally {
+      if (paused) process.kill(pid, 'SIGCONT');
       await bus.close();
     }
   });
