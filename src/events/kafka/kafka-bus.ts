@@ -86,6 +86,9 @@ type StringConsumer = Consumer<string, string, string, string>;
 type StringMessage = Message<string, string, string, string>;
 type StringStream = MessagesStream<string, string, string, string>;
 
+/** Largest fetch response, which bounds what a member holds in memory at once. */
+const FETCH_MAX_BYTES = 8 * 1024 * 1024;
+
 /** Largest number of records (and, roughly, bytes) one coalesced send carries. */
 const SEND_MAX_RECORDS = 5_000;
 const SEND_MAX_BYTES = 512 * 1024;
@@ -164,7 +167,7 @@ export class KafkaBus implements EventBus {
   readonly kind = 'kafka' as const;
   readonly #options: KafkaBusOptions;
   readonly #t: Resolved;
-  readonly #producer: Producer<string, string, string, string>;
+  #producer: Producer<string, string, string, string>;
   readonly #admin: Admin;
   readonly #subscriptions = new Set<KafkaSubscription>();
   #queue: PendingPublish[] = [];
@@ -186,24 +189,7 @@ export class KafkaBus implements EventBus {
       replicationFactor: options.replicationFactor ?? 1,
       maxRetryBackoffMs: options.maxRetryBackoffMs ?? 5_000,
     };
-    const publishMs = this.#t.publishTimeoutMs;
-    const retryDelay = 250;
-    this.#producer = new Producer({
-      clientId: `${options.clientId}-producer`,
-      bootstrapBrokers: [...options.bootstrap],
-      serializers: stringSerializers,
-      idempotent: true,
-      acks: -1, // ProduceAcks.ALL (the idempotent producer forces it too)
-      partitioner: portPartitioner,
-      autocreateTopics: false,
-      // The client gives up about when our deadline fires, so a failed send does not keep retrying
-      // behind a rejected publish (an idempotent producer otherwise retries without end).
-      retries: Math.max(2, Math.floor(publishMs / retryDelay)),
-      retryDelay,
-      connectTimeout: Math.min(publishMs, 3_000),
-      requestTimeout: publishMs,
-      timeout: publishMs,
-    });
+    this.#producer = this.#newProducer();
     this.#admin = new Admin({
       clientId: `${options.clientId}-admin`,
       bootstrapBrokers: [...options.bootstrap],
@@ -212,6 +198,28 @@ export class KafkaBus implements EventBus {
       connectTimeout: Math.min(this.#t.requestTimeoutMs, 3_000),
       requestTimeout: this.#t.requestTimeoutMs,
       timeout: this.#t.requestTimeoutMs,
+    });
+  }
+
+  /** The idempotent producer; a new one (a new producer id) after a send that outlived its deadline. */
+  #newProducer(): Producer<string, string, string, string> {
+    const publishMs = this.#t.publishTimeoutMs;
+    const retryDelay = 250;
+    return new Producer({
+      clientId: `${this.#options.clientId}-producer`,
+      bootstrapBrokers: [...this.#options.bootstrap],
+      serializers: stringSerializers,
+      idempotent: true,
+      acks: -1, // ProduceAcks.ALL (the idempotent producer forces it too)
+      partitioner: portPartitioner,
+      autocreateTopics: false,
+      // The client gives up about when our deadline fires, so a failed send does not keep retrying
+      // behind a rejected publish (an idempotent producer otherwise retries without end).
+      retries: Math.max(2, Math.floor(publishMs / retryDelay) - 1),
+      retryDelay,
+      connectTimeout: Math.min(publishMs, 3_000),
+      requestTimeout: publishMs,
+      timeout: publishMs,
     });
   }
 
@@ -260,6 +268,10 @@ export class KafkaBus implements EventBus {
         // Still queued: withdraw it, so it is not sent after its caller was told it failed.
         const index = this.#queue.indexOf(pending);
         if (index >= 0) this.#queue.splice(index, 1);
+        // Already sent and the broker silent (down, hung): drop that producer, whose retries could
+        // hold every later publish behind this one, and start the next send on a fresh one. Its
+        // records may still land (the caller, told `unavailable`, will publish them again).
+        else this.#replaceProducer();
         pending.reject(new MovingDataError('unavailable', `publish: Kafka did not acknowledge ${records.length} record(s) within ${ms} ms`));
       }, ms);
       const pending: PendingPublish = {
@@ -296,18 +308,33 @@ export class KafkaBus implements EventBus {
       bytes += next.bytes;
     }
     this.#sending = true;
+    const producer = this.#producer;
     const messages = batch.flatMap((p) => p.records.map((r) => ({ topic: r.topic, key: r.key, value: r.value, headers: { ...r.headers } })));
-    this.#producer.send({ messages }).then(
-      () => {
-        for (const p of batch) p.resolve();
-      },
-      (err: unknown) => {
-        for (const p of batch) p.reject(err);
-      },
-    ).finally(() => {
-      this.#sending = false;
-      this.#pump();
-    });
+    producer
+      .send({ messages })
+      .then(
+        () => {
+          for (const p of batch) p.resolve();
+        },
+        (err: unknown) => {
+          for (const p of batch) p.reject(err);
+        },
+      )
+      .finally(() => {
+        // A replaced producer's late outcome does not touch the current one's pump.
+        if (producer !== this.#producer) return;
+        this.#sending = false;
+        this.#pump();
+      });
+  }
+
+  #replaceProducer(): void {
+    if (!this.#sending || this.#closed) return;
+    const old = this.#producer;
+    this.#producer = this.#newProducer();
+    this.#sending = false;
+    old.close(true).catch(() => undefined);
+    this.#pump();
   }
 
   async subscribe(options: SubscribeOptions): Promise<Subscription> {
@@ -324,6 +351,7 @@ export class KafkaBus implements EventBus {
       rebalanceTimeout: this.#t.rebalanceTimeoutMs,
       maxWaitTime: this.#t.maxWaitMs,
       highWaterMark: Math.max(64, (options.maxBatch ?? 500) * 2),
+      maxBytes: FETCH_MAX_BYTES,
       retries: 3,
       retryDelay: 500,
       connectTimeout: 3_000,
@@ -407,13 +435,21 @@ class KafkaSubscription implements Subscription {
   #closing: Promise<void> | undefined;
   /** Offsets this member committed for partitions it has held since; older records are not handled again. */
   readonly #committed = new Map<string, bigint>();
+  /** The partitions (`topic:partition`) of the assignment before the latest rebalance. */
+  #held = new Set<string>();
 
   constructor(consumer: StringConsumer, options: SubscribeOptions, t: Resolved, onClosed: () => void) {
     this.#consumer = consumer;
     this.#options = options;
     this.#t = t;
     this.#onClosed = onClosed;
-    this.#consumer.on('consumer:group:join', () => this.#onAssignment());
+    this.#consumer.on('consumer:group:join', () => {
+      try {
+        this.#onAssignment();
+      } catch (err) {
+        this.#options.onError?.(err);
+      }
+    });
   }
 
   async start(): Promise<void> {
@@ -454,20 +490,21 @@ class KafkaSubscription implements Subscription {
   }
 
   /**
-   * After each rebalance, forget the partitions this member lost: their next owner commits, and
-   * should one come back with no commit, the stream must restart it from the group's fallback,
-   * not from where this member's fetches had got to (records it dropped unhandled would be lost).
+   * After each rebalance (the stream's own refresh runs after this, once its requests return):
+   * a partition this member did not hold before the rebalance starts from the group's committed
+   * offset, or the `from` fallback when there is none, never from a position this member's stream
+   * had reached earlier. That position can be ahead of everything handled: a fetch already in
+   * flight when a rebalance took the partition away still delivers it, and those records are
+   * dropped unhandled. (Seen in the crash test: the survivor then took over a partition the
+   * victim had never committed and resumed past 388 records nobody had handled.)
    */
   #onAssignment(): void {
-    for (const key of [...this.#committed.keys()]) {
-      const [topic, partition] = splitKey(key);
-      if (!this.#owns(topic, partition)) this.#committed.delete(key);
-    }
+    const now = new Set(this.assignments().map((tp) => `${tp.topic}:${tp.partition}`));
+    const keep = (key: string): boolean => now.has(key) && this.#held.has(key);
     const positions = this.#stream?.offsetsToFetch;
-    for (const key of [...(positions?.keys() ?? [])]) {
-      const [topic, partition] = splitKey(key);
-      if (!this.#owns(topic, partition)) positions?.delete(key);
-    }
+    for (const key of [...(positions?.keys() ?? [])]) if (!keep(key)) positions?.delete(key);
+    for (const key of [...this.#committed.keys()]) if (!keep(key)) this.#committed.delete(key);
+    this.#held = now;
   }
 
   async #run(): Promise<void> {
@@ -488,7 +525,9 @@ class KafkaSubscription implements Subscription {
         continue;
       }
       const messages: StringMessage[] = [];
-      for (let m = stream.read() as StringMessage | null; m !== null; m = messages.length < maxBatch * 8 ? (stream.read() as StringMessage | null) : null) messages.push(m);
+      // Everything buffered (one fetch response at most, bounded by maxBytes), so every partition
+      // in it gets its turn now rather than after the backlog of the first one.
+      for (let m = stream.read() as StringMessage | null; m !== null; m = stream.read() as StringMessage | null) messages.push(m);
       if (messages.length === 0) {
         await this.#readable(stream);
         continue;
@@ -556,11 +595,6 @@ class KafkaSubscription implements Subscription {
     }
     return true;
   }
-}
-
-function splitKey(key: string): [string, number] {
-  const at = key.lastIndexOf(':');
-  return [key.slice(0, at), Number(key.slice(at + 1))];
 }
 
 function delivered(m: StringMessage): DeliveredRecord {
