@@ -11,7 +11,10 @@
  * drift (drift scan of 100k objects on each of aws, azure and gcp against PostgreSQL metadata vs
  * `rclone check` aws↔azure and aws↔gcp on the same objects; populated once, then cached),
  * small (2,000 × 4 KiB PUT then GET at concurrency 16 through /files/aws vs the AWS SDK straight
- * to MinIO, CPU per request of our server, PostgreSQL and MinIO; embedded figures beside).
+ * to MinIO, CPU per request of our server, PostgreSQL and MinIO; embedded figures beside),
+ * nab (our streaming detector on the NAB corpus in NAB_DIR, default the fixture subset, scored
+ * with NAB's method on its three profiles beside the published detectors; writes NAB-format
+ * result files to bench/results/nab/ for NAB's own scorer; no lab needed).
  */
 import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { cpus, tmpdir } from 'node:os';
@@ -25,10 +28,11 @@ import { opensslVersion, runCryptoBench } from './crypto/crypto.ts';
 import { runApiBench } from './api/api.ts';
 import { runEncryptionBench } from './encryption/encryption.ts';
 import { DRIFT_CASES, runDriftBench } from './drift/drift.ts';
+import { runNabBench } from './nab/nab.ts';
 import { FULL_CASE as SMALL_FULL, QUICK_CASE as SMALL_QUICK, runSmallBench } from './small/small.ts';
 import { FULL_CASES as FANOUT_FULL, QUICK_CASES as FANOUT_QUICK, runFanoutBench } from './fanout/fanout.ts';
 
-const SUITES = ['storage', 'crypto', 'encryption', 'api', 'fanout', 'drift', 'small'] as const;
+const SUITES = ['storage', 'crypto', 'encryption', 'api', 'fanout', 'drift', 'small', 'nab'] as const;
 
 const { values, positionals } = parseArgs({ options: { quick: { type: 'boolean' }, help: { type: 'boolean', short: 'h' } }, allowPositionals: true });
 if (values.help) {
@@ -48,8 +52,8 @@ const rcloneVersion = chosen.some((s) => ['storage', 'fanout', 'drift'].includes
 const openssl = chosen.includes('crypto') ? opensslVersion() : 'openssl not used';
 console.log(`MovingData benchmarks — node ${process.version}, ${rcloneVersion}, ${openssl}, ${cpus().length} CPUs, ${new Date().toISOString()}${values.quick ? ' (quick)' : ''}`);
 
-// Every suite but crypto needs the lab's servers.
-const lab = chosen.some((s) => s !== 'crypto') ? (await startLab()).env : {};
+// Every suite but crypto and nab needs the lab's servers.
+const lab = chosen.some((s) => s !== 'crypto' && s !== 'nab') ? (await startLab()).env : {};
 const workDir = await mkdtemp(join(tmpdir(), 'movingdata-bench-'));
 const results: Record<string, unknown> = {};
 try {
@@ -143,6 +147,12 @@ try {
         rows.map((r) => [r.setup, r.side, r.op, r.perSecond, r.p50Ms, r.p99Ms, r.ratio ?? '', r.p99Ratio ?? '', r.serverCpuMs, r.postgresCpuMs, r.minioCpuMs]),
       ),
     );
+  }
+  if (chosen.includes('nab')) {
+    const rows = await runNabBench({ outDir: join(import.meta.dirname, 'results', 'nab'), log });
+    results['nab'] = rows;
+    console.log('\nNAB scores (normalised, NAB scoring method; reference = the published detector on the same files; target ≥ 65 standard)');
+    console.log(table(['detector', 'profile', 'score', 'threshold', 'reference', 'events/s'], rows.map((r) => [r.detector, r.profile, r.score, r.threshold, r.reference ?? '', r.eventsPerSecond ?? ''])));
   }
   if (chosen.includes('drift')) {
     const rows = await runDriftBench(lab, workDir, values.quick ? DRIFT_CASES.quick : DRIFT_CASES.full, log);

@@ -3,6 +3,7 @@
  * store. Start as many as the work needs; they share it through PostgreSQL row locks.
  * Exit codes: 0 stopped cleanly, 1 jobs were abandoned on stop, 2 usage or configuration error.
  */
+import { EventService } from '../../events/service.ts';
 import { resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { parseArgs } from 'node:util';
@@ -19,6 +20,10 @@ store. Against PostgreSQL (DATABASE_URL) start as many worker processes as you l
 hosts: they share the work through row locks, and the jobs of a worker that dies are taken
 over by the others once their lease runs out. The embedded store (PGlite, no DATABASE_URL)
 admits one process per data directory, so there the worker cannot run beside 'serve'.
+
+It also runs the event side's relay and consumers (outbox to the bus, access statistics,
+telemetry scoring and alerts); more processes share the bus's partitions. MOVINGDATA_CONSUMERS=0
+leaves them to other processes.
 
 SIGINT or SIGTERM stops claiming, lets running jobs finish for up to
 MOVINGDATA_SHUTDOWN_TIMEOUT_MS, then hands the rest back to the queue; a second signal exits
@@ -115,6 +120,12 @@ export async function run(args: string[]): Promise<number> {
       ...(options.id === undefined ? {} : { id: options.id }),
       ...(options.concurrency === undefined ? {} : { concurrency: options.concurrency }),
     });
+
+    if (config.events.consumers) {
+      const events = new EventService({ config, metadata, log, consumers: true });
+      await events.start();
+      closers.push(() => events.stop());
+    }
 
     const signal = await new Promise<NodeJS.Signals>((resolveSignal) => {
       const onSignal = (received: NodeJS.Signals): void => {
