@@ -1,12 +1,14 @@
 /**
  * The Kafka adapter of the event bus port (src/events/port.ts), on @platformatic/kafka.
  *
- * Why this client: it is pure TypeScript (no native addon, nothing fetched at install), actively
- * maintained (2.x releases through 2026, tested against Kafka 3.5 to 4.2), and has what the port
- * needs: an idempotent producer (acks=all, one in-flight request, sequence numbers), consumer
- * groups with manual commits, and an admin API for topics and offsets. kafkajs has had no release
- * since 2.2.4 in 2023; @confluentinc/kafka-javascript wraps librdkafka, a native library its
- * install step downloads prebuilt (or compiles), which our machines cannot fetch.
+ * Why this client: it is pure TypeScript (no native addon needed; its optional @node-rs/crc32
+ * is a prebuilt speed-up with a WASM fallback), maintained by Platformatic (2.12.1 here; its
+ * README lists Kafka 3.5 to 4.2 as tested), and has what the port needs: an idempotent producer
+ * (acks=all, one in-flight request, sequence numbers), consumer groups with manual commits, and
+ * an admin API for topics and offsets. kafkajs's latest release is still 2.2.4 (2023; a 2.3.0
+ * beta since). @confluentinc/kafka-javascript binds librdkafka: its npm install step is
+ * `node-pre-gyp install --fallback-to-build`, which downloads a prebuilt binary from GitHub
+ * releases or compiles librdkafka, and our machines can do neither.
  *
  * How the port's semantics map onto Kafka:
  * - publish: one idempotent producer per bus; concurrent publish calls are coalesced into one
@@ -453,7 +455,17 @@ class KafkaSubscription implements Subscription {
   }
 
   async start(): Promise<void> {
-    this.#stream = await withDeadline(this.#open(), this.#t.requestTimeoutMs + this.#t.rebalanceTimeoutMs, `subscribe ${this.#options.group}`);
+    const what = `subscribe ${this.#options.group}`;
+    const stream = await withDeadline(this.#open(), this.#t.requestTimeoutMs + this.#t.rebalanceTimeoutMs, what);
+    this.#stream = stream;
+    // Resolve once the stream knows where each assigned partition starts (its first ListOffsets /
+    // OffsetFetch round), so `from: 'latest'` means "after what was published before subscribe
+    // resolved", not "after whatever had arrived by the time the stream got round to asking".
+    const deadline = Date.now() + this.#t.requestTimeoutMs;
+    while (!this.assignments().every((tp) => stream.offsetsToFetch.has(`${tp.topic}:${tp.partition}`))) {
+      if (stream.destroyed || Date.now() > deadline) throw new MovingDataError('unavailable', `${what}: no start offsets from Kafka within ${this.#t.requestTimeoutMs} ms`);
+      await new Promise((resolve) => setTimeout(resolve, 10));
+    }
     this.#loop = this.#run();
   }
 
@@ -482,6 +494,9 @@ class KafkaSubscription implements Subscription {
     });
     // A stream that fails destroys itself; report why (the loop then opens another).
     stream.on('error', (err: unknown) => this.#options.onError?.(err));
+    // Paused mode from the start (readableFlowing false): the stream only fetches once someone
+    // listens, and a read() issued while it had no listener would leave its fetch loop idle.
+    stream.on('readable', () => undefined);
     return stream;
   }
 
