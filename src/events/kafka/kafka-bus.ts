@@ -439,6 +439,8 @@ class KafkaSubscription implements Subscription {
   readonly #committed = new Map<string, bigint>();
   /** The partitions (`topic:partition`) of the assignment before the latest rebalance. */
   #held = new Set<string>();
+  /** Set when the client gave up on the group: the loop joins it again before reopening the stream. */
+  #rejoin = false;
 
   constructor(consumer: StringConsumer, options: SubscribeOptions, t: Resolved, onClosed: () => void) {
     this.#consumer = consumer;
@@ -451,6 +453,14 @@ class KafkaSubscription implements Subscription {
       } catch (err) {
         this.#options.onError?.(err);
       }
+    });
+    // The client emits 'error' (which, unheard, would throw and end the process) when a rejoin
+    // after a rebalance failed, the broker having gone meanwhile; it then sends no heartbeats and
+    // this member would hold nothing for good. Drop the stream: the loop rejoins, then reopens it.
+    this.#consumer.on('error', (err: unknown) => {
+      this.#options.onError?.(err);
+      this.#rejoin = true;
+      this.#stream?.destroy();
     });
   }
 
@@ -531,6 +541,10 @@ class KafkaSubscription implements Subscription {
         // The stream died (broker gone, a rebalance error): open another, with backoff.
         this.#stream = undefined;
         try {
+          if (this.#rejoin) {
+            await withDeadline(this.#consumer.joinGroup({}), this.#t.requestTimeoutMs + this.#t.rebalanceTimeoutMs, `rejoin ${this.#options.group}`);
+            this.#rejoin = false;
+          }
           this.#stream = await this.#open();
           failures = 0;
         } catch (err) {
