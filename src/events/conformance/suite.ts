@@ -119,6 +119,16 @@ export function runEventBusConformance(options: EventBusConformanceOptions): voi
       expect(await bus.health()).toEqual({ reachable: true });
     });
 
+    it('publish to a topic never created rejects with not_found; an empty publish resolves', async () => {
+      const bus = await open();
+      const err = await bus.publish([{ topic: options.uniqueTopic(), key: 'k', value: 'v' }]).then(
+        () => undefined,
+        (e: unknown) => e,
+      );
+      expect(err).toMatchObject({ name: 'MovingDataError', code: 'not_found' });
+      await bus.publish([]);
+    });
+
     it('delivers the records of each key in publish order, in batches of one partition in offset order', async () => {
       const bus = await open();
       const topic = options.uniqueTopic();

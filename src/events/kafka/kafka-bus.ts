@@ -109,7 +109,9 @@ function describe(err: unknown): string {
 function busError(err: unknown, what: string): MovingDataError {
   if (err instanceof MovingDataError) return err;
   const error = err instanceof Error ? err : new Error(String(err));
-  if (findErrorBy(error, 'apiId', 'UNKNOWN_TOPIC_OR_PARTITION') || findErrorBy(error, 'apiId', 'UNKNOWN_TOPIC_ID')) {
+  // The client turns a metadata answer of UNKNOWN_TOPIC_OR_PARTITION into UserError('Unknown topic <name>.').
+  const unknownTopic = err instanceof UserError && err.message.startsWith('Unknown topic');
+  if (unknownTopic || findErrorBy(error, 'apiId', 'UNKNOWN_TOPIC_OR_PARTITION') || findErrorBy(error, 'apiId', 'UNKNOWN_TOPIC_ID')) {
     return new MovingDataError('not_found', `${what}: topic does not exist (${describe(err)})`, { cause: err, retryable: false });
   }
   if (err instanceof UserError) return new MovingDataError('invalid_argument', `${what}: ${describe(err)}`, { cause: err });
