@@ -119,6 +119,16 @@ export function runEventBusConformance(options: EventBusConformanceOptions): voi
       expect(await bus.health()).toEqual({ reachable: true });
     });
 
+    it('publish to a topic never created rejects with not_found; an empty publish resolves', async () => {
+      const bus = await open();
+      const err = await bus.publish([{ topic: options.uniqueTopic(), key: 'k', value: 'v' }]).then(
+        () => undefined,
+        (e: unknown) => e,
+      );
+      expect(err).toMatchObject({ name: 'MovingDataError', code: 'not_found' });
+      await bus.publish([]);
+    });
+
     it('delivers the records of each key in publish order, in batches of one partition in offset order', async () => {
       const bus = await open();
       const topic = options.uniqueTopic();
@@ -245,6 +255,20 @@ export function runEventBusConformance(options: EventBusConformanceOptions): voi
       const union = new Set([...distinct(a.records), ...distinct(b.records)]);
       expect(union.size).toBe(keys.length * 8);
       expect(new Set(b.records.filter((r) => payloadOf(r).tag === 'rest').map((r) => r.partition)).size).toBe(4);
+    });
+
+    it("a new group subscribed from 'latest' gets only what is published after subscribe resolves", async () => {
+      const bus = await open();
+      const topic = options.uniqueTopic();
+      await bus.ensureTopics([{ name: topic, partitions: 2 }]);
+      const keys = keysCovering(2, 2);
+      await bus.publish(recordsFor(topic, keys, 3, 'old'));
+      const seen = await collect(bus, { group: group(), topics: [topic], from: 'latest' });
+      expect(seen.subscription.assignments()).toHaveLength(2);
+      await bus.publish(recordsFor(topic, keys, 3, 'new'));
+      await waitFor('the new records', () => seen.records.filter((r) => payloadOf(r).tag === 'new').length >= keys.length * 3);
+      expect(seen.records.filter((r) => payloadOf(r).tag === 'old')).toEqual([]);
+      expect(distinct(seen.records).size).toBe(keys.length * 3);
     });
 
     it('lag reports the backlog per partition and drops to 0 once consumed', async () => {

@@ -1,12 +1,14 @@
 /**
  * The Kafka adapter of the event bus port (src/events/port.ts), on @platformatic/kafka.
  *
- * Why this client: it is pure TypeScript (no native addon, nothing fetched at install), actively
- * maintained (2.x releases through 2026, tested against Kafka 3.5 to 4.2), and has what the port
- * needs: an idempotent producer (acks=all, one in-flight request, sequence numbers), consumer
- * groups with manual commits, and an admin API for topics and offsets. kafkajs has had no release
- * since 2.2.4 in 2023; @confluentinc/kafka-javascript wraps librdkafka, a native library its
- * install step downloads prebuilt (or compiles), which our machines cannot fetch.
+ * Why this client: it is pure TypeScript (no native addon needed; its optional @node-rs/crc32
+ * is a prebuilt speed-up with a WASM fallback), maintained by Platformatic (2.12.1 here; its
+ * README lists Kafka 3.5 to 4.2 as tested), and has what the port needs: an idempotent producer
+ * (acks=all, one in-flight request, sequence numbers), consumer groups with manual commits, and
+ * an admin API for topics and offsets. kafkajs's latest release is still 2.2.4 (2023; a 2.3.0
+ * beta since). @confluentinc/kafka-javascript binds librdkafka: its npm install step is
+ * `node-pre-gyp install --fallback-to-build`, which downloads a prebuilt binary from GitHub
+ * releases or compiles librdkafka, and our machines can do neither.
  *
  * How the port's semantics map onto Kafka:
  * - publish: one idempotent producer per bus; concurrent publish calls are coalesced into one
@@ -107,7 +109,9 @@ function describe(err: unknown): string {
 function busError(err: unknown, what: string): MovingDataError {
   if (err instanceof MovingDataError) return err;
   const error = err instanceof Error ? err : new Error(String(err));
-  if (findErrorBy(error, 'apiId', 'UNKNOWN_TOPIC_OR_PARTITION') || findErrorBy(error, 'apiId', 'UNKNOWN_TOPIC_ID')) {
+  // The client turns a metadata answer of UNKNOWN_TOPIC_OR_PARTITION into UserError('Unknown topic <name>.').
+  const unknownTopic = err instanceof UserError && err.message.startsWith('Unknown topic');
+  if (unknownTopic || findErrorBy(error, 'apiId', 'UNKNOWN_TOPIC_OR_PARTITION') || findErrorBy(error, 'apiId', 'UNKNOWN_TOPIC_ID')) {
     return new MovingDataError('not_found', `${what}: topic does not exist (${describe(err)})`, { cause: err, retryable: false });
   }
   if (err instanceof UserError) return new MovingDataError('invalid_argument', `${what}: ${describe(err)}`, { cause: err });
@@ -437,6 +441,8 @@ class KafkaSubscription implements Subscription {
   readonly #committed = new Map<string, bigint>();
   /** The partitions (`topic:partition`) of the assignment before the latest rebalance. */
   #held = new Set<string>();
+  /** Set when the client gave up on the group: the loop joins it again before reopening the stream. */
+  #rejoin = false;
 
   constructor(consumer: StringConsumer, options: SubscribeOptions, t: Resolved, onClosed: () => void) {
     this.#consumer = consumer;
@@ -450,10 +456,28 @@ class KafkaSubscription implements Subscription {
         this.#options.onError?.(err);
       }
     });
+    // The client emits 'error' (which, unheard, would throw and end the process) when a rejoin
+    // after a rebalance failed, the broker having gone meanwhile; it then sends no heartbeats and
+    // this member would hold nothing for good. Drop the stream: the loop rejoins, then reopens it.
+    this.#consumer.on('error', (err: unknown) => {
+      this.#options.onError?.(err);
+      this.#rejoin = true;
+      this.#stream?.destroy();
+    });
   }
 
   async start(): Promise<void> {
-    this.#stream = await withDeadline(this.#open(), this.#t.requestTimeoutMs + this.#t.rebalanceTimeoutMs, `subscribe ${this.#options.group}`);
+    const what = `subscribe ${this.#options.group}`;
+    const stream = await withDeadline(this.#open(), this.#t.requestTimeoutMs + this.#t.rebalanceTimeoutMs, what);
+    this.#stream = stream;
+    // Resolve once the stream knows where each assigned partition starts (its first ListOffsets /
+    // OffsetFetch round), so `from: 'latest'` means "after what was published before subscribe
+    // resolved", not "after whatever had arrived by the time the stream got round to asking".
+    const deadline = Date.now() + this.#t.requestTimeoutMs;
+    while (!this.assignments().every((tp) => stream.offsetsToFetch.has(`${tp.topic}:${tp.partition}`))) {
+      if (stream.destroyed || Date.now() > deadline) throw new MovingDataError('unavailable', `${what}: no start offsets from Kafka within ${this.#t.requestTimeoutMs} ms`);
+      await new Promise((resolve) => setTimeout(resolve, 10));
+    }
     this.#loop = this.#run();
   }
 
@@ -482,6 +506,9 @@ class KafkaSubscription implements Subscription {
     });
     // A stream that fails destroys itself; report why (the loop then opens another).
     stream.on('error', (err: unknown) => this.#options.onError?.(err));
+    // Paused mode from the start (readableFlowing false): the stream only fetches once someone
+    // listens, and a read() issued while it had no listener would leave its fetch loop idle.
+    stream.on('readable', () => undefined);
     return stream;
   }
 
@@ -516,6 +543,10 @@ class KafkaSubscription implements Subscription {
         // The stream died (broker gone, a rebalance error): open another, with backoff.
         this.#stream = undefined;
         try {
+          if (this.#rejoin) {
+            await withDeadline(this.#consumer.joinGroup({}), this.#t.requestTimeoutMs + this.#t.rebalanceTimeoutMs, `rejoin ${this.#options.group}`);
+            this.#rejoin = false;
+          }
           this.#stream = await this.#open();
           failures = 0;
         } catch (err) {

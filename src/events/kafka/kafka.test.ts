@@ -172,4 +172,38 @@ describe('kafka bus', () => {
       await bus.close();
     }
   });
+
+  it('a broker silent for longer than the session timeout: the member rejoins and consumption resumes', async () => {
+    const kafka = (await labStatus()).find((server) => server.name === 'kafka');
+    if (kafka?.pid === undefined) throw new Error('the lab Kafka broker is not running');
+    const pid = kafka.pid;
+    const topic = uniqueTopic();
+    const group = `outage-${randomBytes(3).toString('hex')}`;
+    const bus = new KafkaBus({ bootstrap: bootstrap(), clientId: 'outage', ...FAST, publishTimeoutMs: 2_000, requestTimeoutMs: 4_000 });
+    const errors: string[] = [];
+    let paused = false;
+    try {
+      await bus.ensureTopics([{ name: topic, partitions: 2 }]);
+      const seen: DeliveredRecord[] = [];
+      const subscription = await bus.subscribe({ group, topics: [topic], onError: (err) => errors.push(String(err)), handler: async (batch) => void seen.push(...batch) });
+      await until('the member holding both partitions', async () => (subscription.assignments().length === 2 ? true : undefined), 30_000, 50);
+      await bus.publish(keyedRecords(topic, 10, 'before'));
+      await until('the first records', async () => (seen.length >= 10 ? true : undefined), 30_000, 50);
+      process.kill(pid, 'SIGSTOP');
+      paused = true;
+      await sleep(8_000); // the outage itself: longer than the 6 s session timeout
+      process.kill(pid, 'SIGCONT');
+      paused = false;
+      await until('a publish accepted again', () => bus.publish(keyedRecords(topic, 10, 'after')).then(() => true, () => undefined), 30_000, 200);
+      const resumed = Date.now();
+      await until('the records published after the outage', async () => (seen.filter((r) => r.value.includes('"after"')).length >= 10 ? true : undefined), 40_000, 50).catch((err: unknown) => {
+        throw new Error(`${String(err)}; assignments ${JSON.stringify(subscription.assignments())}; errors ${errors.join(' | ')}`);
+      });
+      console.log(`outage test: delivery resumed ${Date.now() - resumed} ms after the first accepted publish; errors reported: ${errors.length}`);
+      expect(subscription.assignments()).toHaveLength(2);
+    } finally {
+      if (paused) process.kill(pid, 'SIGCONT');
+      await bus.close();
+    }
+  });
 });

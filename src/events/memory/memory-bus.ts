@@ -25,6 +25,8 @@ import {
 
 interface Group {
   readonly committed: Map<string, bigint>;
+  /** Where `from: 'latest'` put a partition the group had not committed, fixed when first asked. */
+  readonly latest: Map<string, bigint>;
   readonly members: Member[];
 }
 
@@ -39,7 +41,7 @@ export class MemoryBroker {
   group(id: string): Group {
     let group = this.groups.get(id);
     if (!group) {
-      group = { committed: new Map(), members: [] };
+      group = { committed: new Map(), latest: new Map(), members: [] };
       this.groups.set(id, group);
     }
     return group;
@@ -126,7 +128,11 @@ class Member implements Subscription {
   #position(tp: TopicPartition, log: readonly DeliveredRecord[]): bigint {
     const key = tpKey(tp.topic, tp.partition);
     let position = this.positions.get(key) ?? this.#group.committed.get(key);
-    if (position === undefined) position = this.options.from === 'latest' ? BigInt(log.length) : 0n;
+    if (position === undefined && this.options.from === 'latest') {
+      position = this.#group.latest.get(key) ?? BigInt(log.length);
+      this.#group.latest.set(key, position);
+    }
+    position ??= 0n;
     this.positions.set(key, position);
     return position;
   }
