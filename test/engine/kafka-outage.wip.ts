@@ -1,4 +1,7 @@
 /**
+ * NOT YET IN THE SUITE (named .wip.ts so Vitest skips it): the consumer did not count the seed
+ * writes within 60 s on a fresh private broker in 2 of 3 runs; see the issue 14 note.
+ *
  * The outbox under a broker outage, on the lab (PostgreSQL metadata, a private Kafka broker of
  * our own so the shared one is not disturbed): Kafka stopped for 30 s during a burst of 10,000
  * access events. Every API call answers (no 5xx), the outbox grows while the broker is away,
@@ -87,7 +90,7 @@ describe('access events while Kafka is down', () => {
       'all 10,000 synthetic reads counted',
       async () => {
         const t = await stats.totals();
-        if (process.env['OUTAGE_DEBUG'] === '1') console.error(JSON.stringify({ t, m: (await app.api.inject({ method: 'GET', url: '/streaming/metrics', headers: admin })).json() }));
+        if (process.env['OUTAGE_DEBUG'] === '1') console.error(JSON.stringify({ t, m: (await app.api.inject({ method: 'GET', url: '/streaming/metrics', headers: admin })).json<unknown>() }));
         return t.reads - before.reads >= 10_000 + 40 ? t : undefined;
       },
       120_000,
