@@ -102,10 +102,25 @@ export class RouteMethods {
   }
 }
 
+/** Operations (`METHOD /openapi/{path}`) whose body may be left out, for the document. */
+export const OPTIONAL_BODIES = new Set<string>();
+
+/** @fastify/swagger marks every body required; say so only where it is. */
+export function markOptionalBodies(document: { paths?: Record<string, Record<string, { requestBody?: { required?: boolean } }>> }): void {
+  for (const [path, operations] of Object.entries(document.paths ?? {})) {
+    for (const [method, operation] of Object.entries(operations)) {
+      if (operation.requestBody !== undefined && OPTIONAL_BODIES.has(`${method.toUpperCase()} ${path}`)) operation.requestBody.required = false;
+    }
+  }
+}
+
 export function registerContract(app: FastifyInstance, methods: RouteMethods): void {
   app.addHook('onRoute', (route) => {
     declareErrorAnswers(route);
-    if (bodyIsOptional(route)) route.preValidation = [...toArray(route.preValidation), emptyBodyIsEmptyObject];
+    if (bodyIsOptional(route)) {
+      route.preValidation = [...toArray(route.preValidation), emptyBodyIsEmptyObject];
+      for (const method of Array.isArray(route.method) ? route.method : [route.method]) OPTIONAL_BODIES.add(`${method.toUpperCase()} ${route.url.replace(/:([A-Za-z0-9_]+)/g, '{$1}')}`);
+    }
     methods.add(route);
   });
   // Fastify's JSON parser (prototype-poisoning checks included) for every body but an empty

@@ -10,7 +10,7 @@ import { randomUUID } from 'node:crypto';
 import { STATUS_CODES } from 'node:http';
 import type { AppContext } from '../app.ts';
 import { BEARER_SECURITY_SCHEME, authPlugin } from './auth.ts';
-import { RouteMethods, registerContract, validatorCompilers } from './contract.ts';
+import { RouteMethods, markOptionalBodies, registerContract, validatorCompilers } from './contract.ts';
 import { registerErrorHandling } from './errors.ts';
 import { auditRoutes } from './routes/audit.ts';
 import { demoRoutes } from './routes/demo.ts';
@@ -66,6 +66,11 @@ export async function buildApi(context: AppContext): Promise<FastifyInstance> {
   registerErrorHandling(app, methods);
 
   await app.register(swagger, {
+    transformObject: (documentObject) => {
+      const document = 'openapiObject' in documentObject ? documentObject.openapiObject : documentObject.swaggerObject;
+      markOptionalBodies(document as Parameters<typeof markOptionalBodies>[0]);
+      return document;
+    },
     openapi: {
       openapi: '3.1.0',
       info: {

@@ -29,7 +29,9 @@ describe('configuration', () => {
       ['azure', 'AZURE_ENCRYPTION_KEY', undefined, ['admin', 'operations', 'system']],
       ['gcp', 'GCS_ENCRYPTION_KEY', undefined, ['admin', 'compliance', 'system']],
     ]);
-    expect(config.kafka).toEqual({ bootstrap: undefined, topicAccess: 'access-events' });
+    expect(config.kafka).toEqual({ bootstrap: undefined, topicAccess: 'access-events', topicSensor: 'sensor_stream', partitions: 6, publishTimeoutMs: 5000 });
+    expect(config.events).toEqual({ syntheticLoad: false, syntheticRate: 5, syntheticDevices: 8, consumers: true, retentionS: 86_400, maxDevices: 1000, peekKeep: 20_000 });
+    expect(config.alerts).toEqual({ latencyMs: 1000, anomalyScore: undefined, costMonthlyUsd: undefined, outboxAgeS: 60, quietS: 300 });
     expect(config.engine).toEqual({ workerConcurrency: 4, scanIntervalS: 300, deleteOrphans: false, maxAttempts: 10, retryBaseMs: 1000, retryCapMs: 300_000, leaseMs: 30_000, pollMs: 1000, staleWriteS: 3600 });
     expect(Object.isFrozen(config.locations[0])).toBe(true);
   });
@@ -129,6 +131,9 @@ describe('configuration', () => {
     [{ AZURITE_BLOB_URL: 'http://127.0.0.1:10000/devstoreaccount1' }, 'AZURE_STORAGE_KEY', 'is required'],
     [{ DATABASE_URL: 'mysql://x/y' }, 'DATABASE_URL', 'postgres or postgresql'],
     [{ KAFKA_BOOTSTRAP: 'broker-without-port' }, 'KAFKA_BOOTSTRAP', 'host:port'],
+    [{ TOPIC_SENSOR: 'sensor stream' }, 'TOPIC_SENSOR', 'Kafka topic name'],
+    [{ ALERT_ANOMALY_SCORE: '1.5' }, 'ALERT_ANOMALY_SCORE', ''],
+    [{ ENABLE_SYNTHETIC_LOAD: 'sometimes' }, 'ENABLE_SYNTHETIC_LOAD', ''],
     [{ MOVINGDATA_LOG_LEVEL: 'loud' }, 'MOVINGDATA_LOG_LEVEL', 'one of'],
     [{ MONGO_URL: 'mongodb://mongo:27017' }, 'MONGO_URL', 'not available yet'],
     [{ MOVINGDATA_ADMIN_TOKEN: 'some-long-admin-token' }, 'MOVINGDATA_ADMIN_TOKEN', 'demo mode only'],

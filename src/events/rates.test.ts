@@ -4,7 +4,7 @@ import { RateWindow } from './rates.ts';
 describe('RateWindow', () => {
   it('averages counts per second over the window, forgetting what is older', () => {
     const start = 1_000_000_000_000;
-    const w = new RateWindow();
+    const w = new RateWindow(start);
     for (let s = 0; s < 120; s += 1) w.add(10, start + s * 1000);
     // 60 full seconds of 10 each before second 120.
     expect(w.perSecond(60, start + 120_000)).toBeCloseTo(10, 6);

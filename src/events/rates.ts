@@ -6,8 +6,12 @@ const SLOTS = 900;
 
 export class RateWindow {
   readonly #counts = new Float64Array(SLOTS);
-  #second = Math.floor(Date.now() / 1000);
+  #second: number;
   #total = 0;
+
+  constructor(now = Date.now()) {
+    this.#second = Math.floor(now / 1000);
+  }
 
   add(n = 1, now = Date.now()): void {
     this.#advance(Math.floor(now / 1000));

@@ -54,7 +54,7 @@ export function parseReadingTime(ts: unknown, now: number): Date | string {
   } else {
     return 'ts must be an ISO 8601 string or epoch milliseconds';
   }
-  if (ms < Date.UTC(1970, 0, 1) || ms > 8.64e15) return 'ts is out of range';
+  if (ms < -8.64e15 || ms > 8.64e15) return 'ts is out of range';
   if (ms > now + MAX_FUTURE_MS) return 'ts lies more than 24 h in the future';
   return new Date(ms);
 }

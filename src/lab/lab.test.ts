@@ -63,7 +63,7 @@ const s3Client = (env: Readonly<Record<string, string>>) => labS3Client(env, { m
 
 describe('lab settings', () => {
   it('provides every variable, with the fixed values exactly as documented', () => {
-    const env = labEnv();
+    const env = labEnv({ kafka: true });
     for (const [key, fixed] of Object.entries(LAB_VARIABLES)) {
       expect(env[key], key).toBeTruthy();
       if (fixed !== undefined) expect(env[key], key).toBe(fixed);
@@ -73,19 +73,19 @@ describe('lab settings', () => {
   it('writes the same settings to lab.env, readable only by its owner', async () => {
     const file = labPaths().envFile;
     const written = parseEnvFile(await readFile(file, 'utf8'));
-    expect(written).toEqual(labEnv());
+    expect(written).toEqual(labEnv({ kafka: true }));
     expect((await stat(file)).mode & 0o077).toBe(0);
   });
 
   it('uses generated secrets, not the well-known emulator key', () => {
-    const env = labEnv();
+    const env = labEnv({ kafka: true });
     expect(env['AZURE_STORAGE_KEY']).not.toMatch(/^Eby8vdM02xNOcqFlqUwJPLlmEtlCDXJ1OUzFT50/);
     expect(Buffer.from(env['AZURE_STORAGE_KEY'] ?? '', 'base64').length).toBe(64);
     expect(env['S3_ACCESS_KEY']).not.toBe('minioadmin');
   });
 
   it('LAB_PYTHON is the lab venv, with the pinned cryptography and not the system site-packages', async () => {
-    const python = labEnv()['LAB_PYTHON'] ?? '';
+    const python = labEnv({ kafka: true })['LAB_PYTHON'] ?? '';
     expect(python.startsWith(labPaths().home)).toBe(true);
     const out = await runCaptured(
       python,
@@ -98,7 +98,7 @@ describe('lab settings', () => {
 });
 
 describe('each lab server answers real requests', () => {
-  const env = labEnv();
+  const env = labEnv({ kafka: true });
 
   it('minio: ready, and an SSE-KMS object with netapp-key round-trips', async () => {
     expect(await httpAnswers(`${env['S3_ENDPOINT']}/minio/health/ready`)).toBe(true);
@@ -179,7 +179,7 @@ describe('lab up', () => {
     expect(before.every((s) => s.running && s.ready)).toBe(true);
     const result = await startLab();
     expect(result.started).toEqual([]);
-    expect(result.env).toEqual(labEnv());
+    expect(result.env).toEqual(labEnv({ kafka: true }));
     const after = await labStatus();
     expect(after.map((s) => s.pid)).toEqual(before.map((s) => s.pid));
   });
