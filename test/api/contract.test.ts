@@ -47,12 +47,14 @@ describe('the API contract, checked by schemathesis', () => {
     await rm(dataDir, { recursive: true, force: true });
   });
 
+  // One worker: with two, schemathesis 4.32.5 under load sometimes dies in its own import
+  // (KeyError / "AST constructor recursion depth mismatch", a thread-safety bug), not on our API.
   it.each(['admin', 'analyst', 'operator', 'auditor'])('finds no failure with the %s token', async (role) => {
     const python = labEnv()['LAB_PYTHON']!;
     const args = [
       '-m', 'schemathesis.cli', '--config-file', CONFIG, 'run', `${url}/docs/json`,
       '-H', `Authorization: Bearer ${tokens[role]}`,
-      '--checks', 'all', '--max-examples', '8', '--workers', '2', '--seed', '20261202',
+      '--checks', 'all', '--max-examples', '8', '--workers', '1', '--seed', '20261202',
       '--generation-database', 'none', '--no-shrink', '--request-timeout', '15', '--max-time', '30',
     ];
     const result = await run(python, args, { cwd: dataDir, timeout: 150_000, maxBuffer: 64 * 1024 * 1024, env: { ...process.env, NO_COLOR: '1' } }).then(
