@@ -14,7 +14,9 @@
  * to MinIO, CPU per request of our server, PostgreSQL and MinIO; embedded figures beside),
  * nab (our streaming detector on the NAB corpus in NAB_DIR, default the fixture subset, scored
  * with NAB's method on its three profiles beside the published detectors; writes NAB-format
- * result files to bench/results/nab/ for NAB's own scorer; no lab needed).
+ * result files to bench/results/nab/ for NAB's own scorer; no lab needed),
+ * events (telemetry into Kafka through our adapter and access events through the outbox beside
+ * Kafka's ProducerPerformance on the same broker; detection latency to /stream/peek).
  */
 import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { cpus, tmpdir } from 'node:os';
@@ -29,10 +31,11 @@ import { runApiBench } from './api/api.ts';
 import { runEncryptionBench } from './encryption/encryption.ts';
 import { DRIFT_CASES, runDriftBench } from './drift/drift.ts';
 import { runNabBench } from './nab/nab.ts';
+import { FULL_CASE as EVENTS_FULL, QUICK_CASE as EVENTS_QUICK, runEventsBench } from './events/events.ts';
 import { FULL_CASE as SMALL_FULL, QUICK_CASE as SMALL_QUICK, runSmallBench } from './small/small.ts';
 import { FULL_CASES as FANOUT_FULL, QUICK_CASES as FANOUT_QUICK, runFanoutBench } from './fanout/fanout.ts';
 
-const SUITES = ['storage', 'crypto', 'encryption', 'api', 'fanout', 'drift', 'small', 'nab'] as const;
+const SUITES = ['storage', 'crypto', 'encryption', 'api', 'fanout', 'drift', 'small', 'nab', 'events'] as const;
 
 const { values, positionals } = parseArgs({ options: { quick: { type: 'boolean' }, help: { type: 'boolean', short: 'h' } }, allowPositionals: true });
 if (values.help) {
@@ -147,6 +150,12 @@ try {
         rows.map((r) => [r.setup, r.side, r.op, r.perSecond, r.p50Ms, r.p99Ms, r.ratio ?? '', r.p99Ratio ?? '', r.serverCpuMs, r.postgresCpuMs, r.minioCpuMs]),
       ),
     );
+  }
+  if (chosen.includes('events')) {
+    const rows = await runEventsBench(lab, workDir, values.quick ? EVENTS_QUICK : EVENTS_FULL, log);
+    results['events'] = rows;
+    console.log('\nEvents (ratio = ours / ProducerPerformance, same broker, same run)');
+    console.log(table(['what', 'ours events/s', 'ProducerPerformance events/s', 'ratio', 'target', 'p50 ms', 'p99 ms'], rows.map((r) => [r.what, r.oursPerSecond, r.referencePerSecond ?? '', r.ratio ?? '', r.target, r.p50Ms ?? '', r.p99Ms ?? ''])));
   }
   if (chosen.includes('nab')) {
     const rows = await runNabBench({ outDir: join(import.meta.dirname, 'results', 'nab'), log });
