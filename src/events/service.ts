@@ -126,6 +126,9 @@ export class EventService {
         retentionMs: config.events.retentionS * 1000,
         onError: (err) => this.#warn(err, 'outbox relay: the bus did not take a batch; rows stay in the outbox'),
         onShipped: (rows) => {
+          // The producer works again (a telemetry failure while the broker was away is over).
+          this.#producerReady = true;
+          this.#lastProducerError = null;
           for (const row of rows) {
             this.#count(this.#out, row.topic, 1);
             this.live.emit('event', { type: 'access', location: locationOf(row.value), data: row.value } satisfies LiveEvent);
