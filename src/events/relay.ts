@@ -10,7 +10,13 @@ import type { Outbox, OutboxRow } from '../metadata/index.ts';
 import type { EventBus } from './port.ts';
 
 export interface RelayOptions {
+  /** Rows shipped per round (default 2,000). */
   readonly batch?: number;
+  /**
+   * Shards one round takes (default all 16: a relay alone ships everything in one round; with
+   * several, whoever claims a shard first ships it, and the others take the rest).
+   */
+  readonly shards?: number;
   /** How long an idle relay waits before looking again (a `nudge` cuts it short). */
   readonly idleMs?: number;
   readonly maxBackoffMs?: number;
@@ -86,7 +92,7 @@ export class OutboxRelay {
       let shipped: number;
       try {
         this.#pending = false;
-        shipped = await this.#outbox.relay((rows) => this.#ship(rows), { limit: this.#options.batch ?? 500 });
+        shipped = await this.#outbox.relay((rows) => this.#ship(rows), { limit: this.#options.batch ?? 2000, shards: this.#options.shards ?? 16 });
         this.#shipped += shipped;
         if (shipped > 0) this.#lastShippedAt = new Date();
         this.#streak = 0;
