@@ -13,7 +13,7 @@ import { logTail, type LabLog } from './server.ts';
 import { requireTools, runLogged } from './system.ts';
 
 /** What the venv holds, exactly as pip is asked for it. */
-export const PYTHON_REQUIREMENTS = ['cryptography==50.0.2', 'schemathesis==4.32.5'] as const;
+export const PYTHON_REQUIREMENTS = ['cryptography==50.0.2', 'schemathesis==4.32.5', 'scikit-learn==1.9.1'] as const;
 
 function venvDir(paths: LabPaths): string {
   return join(paths.home, 'python');
