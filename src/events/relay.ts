@@ -13,10 +13,11 @@ export interface RelayOptions {
   /** Rows shipped per round (default 2,000). */
   readonly batch?: number;
   /**
-   * Shards one round takes (default all 16: a relay alone ships everything in one round; with
-   * several, whoever claims a shard first ships it, and the others take the rest).
+   * Rounds in flight at once (default 4), each taking its own shards (16 / lanes of them): a
+   * round waits mostly on the database, so lanes ship in parallel, and a shard is still only
+   * ever shipped by one round at a time, in id order.
    */
-  readonly shards?: number;
+  readonly lanes?: number;
   /** How long an idle relay waits before looking again (a `nudge` cuts it short). */
   readonly idleMs?: number;
   readonly maxBackoffMs?: number;
@@ -57,7 +58,8 @@ export class OutboxRelay {
   }
 
   start(): void {
-    this.#loop ??= this.#run();
+    const lanes = Math.max(1, Math.min(16, this.#options.lanes ?? 4));
+    this.#loop ??= Promise.all(Array.from({ length: lanes }, (_, lane) => this.#run(lane === 0, Math.ceil(16 / lanes)))).then(() => undefined);
   }
 
   /** Something was appended: look now rather than after the idle wait. */
@@ -85,18 +87,18 @@ export class OutboxRelay {
     this.#options.onShipped?.(rows);
   }
 
-  async #run(): Promise<void> {
+  async #run(purges: boolean, shards: number): Promise<void> {
     const signal = this.#stop.signal;
     let lastPurge = 0;
     while (!signal.aborted) {
       let shipped: number;
       try {
         this.#pending = false;
-        shipped = await this.#outbox.relay((rows) => this.#ship(rows), { limit: this.#options.batch ?? 2000, shards: this.#options.shards ?? 16 });
+        shipped = await this.#outbox.relay((rows) => this.#ship(rows), { limit: this.#options.batch ?? 2000, shards });
         this.#shipped += shipped;
         if (shipped > 0) this.#lastShippedAt = new Date();
         this.#streak = 0;
-        if (Date.now() - lastPurge > 60_000) {
+        if (purges && Date.now() - lastPurge > 60_000) {
           lastPurge = Date.now();
           await this.#outbox.purgeSent(this.#options.retentionMs ?? 86_400_000);
         }
