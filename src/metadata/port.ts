@@ -807,8 +807,24 @@ export interface AccessSummary {
   readonly days: readonly AccessDay[];
 }
 
+/** One file's access over trailing windows, as of a day: the tiering model's access features. */
+export interface AccessWindowRow {
+  readonly location: string;
+  readonly key: string;
+  /** Reads over the last 1, 7, 30 and 90 days (the day of `asOf` included). */
+  readonly reads: readonly [number, number, number, number];
+  readonly bytesRead: readonly [number, number, number, number];
+  readonly lastReadAt: Date | null;
+  readonly lastWriteAt: Date | null;
+  /** Mean read latency over 30 days (null without reads) and spikes over 30 days. */
+  readonly meanLatencyMs30: number | null;
+  readonly spikes30: number;
+}
+
 /** Per-file access statistics (the tiering features), applied idempotently by event id. */
 export interface AccessStats {
+  /** Keyset pages of per-file windows as of `asOf` (default now), by (location, key). */
+  windows(query: { readonly asOf?: Date; readonly location?: string; readonly after?: { readonly location: string; readonly key: string }; readonly limit?: number }): Promise<AccessWindowRow[]>;
   /** Applies the events `group` has not applied yet, in one transaction; resolves with how many were new. */
   apply(group: string, events: readonly AccessStatEvent[]): Promise<number>;
   /** Days of one file at one location since `sinceDay` (YYYY-MM-DD, default all), oldest first. */

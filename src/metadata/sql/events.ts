@@ -13,6 +13,7 @@ import type {
   AccessStatEvent,
   AccessStats,
   AccessSummary,
+  AccessWindowRow,
   Alert,
   AlertState,
   AlertStore,
@@ -353,6 +354,55 @@ export class SqlAccessStats extends Part implements AccessStats {
           }),
         ),
       };
+    });
+  }
+
+  windows(query: { readonly asOf?: Date; readonly location?: string; readonly after?: { readonly location: string; readonly key: string }; readonly limit?: number }): Promise<AccessWindowRow[]> {
+    return this.run('accessWindows', async () => {
+      const asOf = (query.asOf ?? new Date()).toISOString().slice(0, 10);
+      const limit = Math.max(1, Math.min(10_000, query.limit ?? 1000));
+      const afterLocation = query.after?.location ?? '';
+      const afterKey = query.after?.key ?? '';
+      // One pass over each file's last 90 days of rows (the primary key's order).
+      const result = await sql<{
+        location: string;
+        object_key: string;
+        r1: unknown; r7: unknown; r30: unknown; r90: unknown;
+        b1: unknown; b7: unknown; b30: unknown; b90: unknown;
+        lat30: unknown; n30: unknown; spikes30: unknown;
+        last_read_at: unknown; last_write_at: unknown;
+      }>`select f.location, f.object_key,
+          coalesce(sum(d.reads) filter (where d.day > ${asOf}::date - 1), 0) as r1,
+          coalesce(sum(d.reads) filter (where d.day > ${asOf}::date - 7), 0) as r7,
+          coalesce(sum(d.reads) filter (where d.day > ${asOf}::date - 30), 0) as r30,
+          coalesce(sum(d.reads), 0) as r90,
+          coalesce(sum(d.bytes_read) filter (where d.day > ${asOf}::date - 1), 0) as b1,
+          coalesce(sum(d.bytes_read) filter (where d.day > ${asOf}::date - 7), 0) as b7,
+          coalesce(sum(d.bytes_read) filter (where d.day > ${asOf}::date - 30), 0) as b30,
+          coalesce(sum(d.bytes_read), 0) as b90,
+          sum(d.read_latency_ms_sum) filter (where d.day > ${asOf}::date - 30) as lat30,
+          coalesce(sum(d.reads) filter (where d.day > ${asOf}::date - 30), 0) as n30,
+          coalesce(sum(d.latency_spikes) filter (where d.day > ${asOf}::date - 30), 0) as spikes30,
+          f.last_read_at, f.last_write_at
+        from access_files f
+        left join access_daily d on d.location = f.location and d.object_key = f.object_key and d.day > ${asOf}::date - 90 and d.day <= ${asOf}::date
+        where (${query.location ?? null}::text is null or f.location = ${query.location ?? null})
+          and (f.location, f.object_key) > (${afterLocation}, ${afterKey})
+        group by f.location, f.object_key, f.last_read_at, f.last_write_at
+        order by f.location, f.object_key
+        limit ${limit}`.execute(this.db);
+      const n = (v: unknown) => toSafeInteger(v ?? 0);
+      const date = (v: unknown) => (v === null || v === undefined ? null : toDate(v));
+      return result.rows.map((r) => ({
+        location: r.location,
+        key: r.object_key,
+        reads: [n(r.r1), n(r.r7), n(r.r30), n(r.r90)] as const,
+        bytesRead: [n(r.b1), n(r.b7), n(r.b30), n(r.b90)] as const,
+        lastReadAt: date(r.last_read_at),
+        lastWriteAt: date(r.last_write_at),
+        meanLatencyMs30: n(r.n30) === 0 || r.lat30 === null ? null : Number(r.lat30) / n(r.n30),
+        spikes30: n(r.spikes30),
+      }));
     });
   }
 
