@@ -167,6 +167,44 @@ describe.each(setups)('events on %s', (_label, environment) => {
     expect((metrics['events_in'] as Record<string, unknown>)[app.context.events.topics.sensor]).toBeDefined();
   });
 
+  it("streams a live feed: access events of the caller's locations only, readings and alerts to operators", async () => {
+    const address = await app.api.listen({ host: '127.0.0.1', port: 0 });
+    const open = async (token: string) => {
+      const controller = new AbortController();
+      const response = await fetch(`${address}/stream/live`, { headers: { authorization: `Bearer ${token}` }, signal: controller.signal });
+      expect(response.status).toBe(200);
+      expect(response.headers.get('content-type')).toContain('text/event-stream');
+      const reader = response.body!.getReader();
+      let text = '';
+      void (async () => {
+        for (;;) {
+          const chunk: { value?: Uint8Array; done: boolean } = await reader.read().catch(() => ({ done: true }));
+          if (chunk.done || chunk.value === undefined) return;
+          text += new TextDecoder().decode(chunk.value);
+        }
+      })();
+      return { text: () => text, close: () => controller.abort() };
+    };
+    const ana = await open(analyst);
+    const ops = await open(ADMIN);
+    try {
+      const stamp = Date.now().toString(36);
+      expect((await app.api.inject({ method: 'PUT', url: `/files/aws/live/${stamp}-aws`, headers: admin, payload: 'a' })).statusCode).toBe(201);
+      expect((await app.api.inject({ method: 'PUT', url: `/files/gcp/live/${stamp}-gcp`, headers: admin, payload: 'g' })).statusCode).toBe(201);
+      expect((await app.api.inject({ method: 'POST', url: '/stream/event', headers: admin, payload: { device_id: `live-${stamp}`, ts: Date.now(), value: 1 } })).statusCode).toBe(202);
+      await until('both copies and the reading in the operator feed', async () => (ops.text().includes(`${stamp}-gcp`) && ops.text().includes(`live-${stamp}`) ? true : undefined), 15_000);
+      await until("the aws copy in the analyst's feed", async () => (ana.text().includes(`${stamp}-aws`) ? true : undefined), 15_000);
+      expect(ops.text()).toMatch(/event: access\ndata: .*-aws/);
+      expect(ops.text()).toMatch(/event: reading\ndata: /);
+      // The analyst may not see gcp, nor telemetry.
+      expect(ana.text()).not.toContain(`${stamp}-gcp`);
+      expect(ana.text()).not.toContain('event: reading');
+    } finally {
+      ana.close();
+      ops.close();
+    }
+  });
+
   it('serves Prometheus metrics with events, outbox, lag, alerts and request durations by route pattern', async () => {
     const text = (await app.api.inject({ method: 'GET', url: '/metrics', headers: admin })).body;
     const sample = (name: string, labels: string) => {
