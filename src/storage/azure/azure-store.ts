@@ -277,6 +277,35 @@ export class AzureBlobStore implements ObjectStore {
     });
   }
 
+  /**
+   * Blobs that crashed writes left with staged blocks and nothing committed (the service bills
+   * them for 7 days before it drops them). Committing an empty block list discards the staged
+   * blocks, then the empty blob goes. Both steps are conditional, so a writer that commits the
+   * same name meanwhile keeps its blob: the commit only applies while nothing is committed
+   * (If-None-Match: *), and the delete only removes our empty blob (If-Match its ETag).
+   */
+  async cleanupIncomplete(olderThanMs: number, signal?: AbortSignal): Promise<number> {
+    return this.#run('cleanup', undefined, signal, async () => {
+      let removed = 0;
+      for await (const item of this.#client.listBlobsFlat({ includeUncommitedBlobs: true, abortSignal: signal })) {
+        if ((item.properties.contentLength ?? 0) !== 0) continue;
+        const modified = item.properties.lastModified;
+        if (modified !== undefined && Date.now() - modified.getTime() < olderThanMs) continue;
+        const blob = this.#blobNamed(item.name);
+        const blocks = await blob.getBlockList('all', { abortSignal: signal }).catch(() => undefined);
+        if (blocks === undefined || (blocks.committedBlocks?.length ?? 0) > 0 || (blocks.uncommittedBlocks?.length ?? 0) === 0) continue;
+        try {
+          const emptied = await blob.commitBlockList([], { conditions: { ifNoneMatch: '*' }, abortSignal: signal });
+          await blob.delete({ conditions: emptied.etag === undefined ? {} : { ifMatch: emptied.etag }, abortSignal: signal });
+          removed += 1;
+        } catch {
+          // Committed by a writer meanwhile, or already gone: not ours to remove.
+        }
+      }
+      return removed;
+    });
+  }
+
   async delete(key: string, signal?: AbortSignal): Promise<void> {
     await this.#run('delete', key, signal, async () => {
       assertStorableKey(key);
@@ -487,8 +516,12 @@ export class AzureBlobStore implements ObjectStore {
   }
 
   #blob(key: string): BlockBlobClient {
+    return this.#blobNamed(toBlobName(key));
+  }
+
+  #blobNamed(name: string): BlockBlobClient {
     const url = new URL(this.#client.url);
-    url.pathname = `${url.pathname}/${encodeURIComponent(toBlobName(key))}`;
+    url.pathname = `${url.pathname}/${encodeURIComponent(name)}`;
     return new BlockBlobClient(url.toString(), this.#pipeline);
   }
 

@@ -1,5 +1,5 @@
 import { Readable } from 'node:stream';
-import { ContainerSASPermissions, generateBlobSASQueryParameters, StorageSharedKeyCredential } from '@azure/storage-blob';
+import { ContainerClient, ContainerSASPermissions, generateBlobSASQueryParameters, StorageSharedKeyCredential } from '@azure/storage-blob';
 import { describe, expect, it } from 'vitest';
 import { labEnv } from '../../../test/lab.ts';
 import { startPrivateServer } from '../../lab/index.ts';
@@ -69,6 +69,38 @@ describe('azure: names Azure would rewrite', () => {
       expect(listed.sort()).toEqual([...keys].sort());
     } finally {
       for (const key of keys) await store.delete(key);
+      await store.close();
+    }
+  });
+});
+
+describe('azure: blocks a crashed write left uncommitted', () => {
+  it('are removed by cleanupIncomplete once old enough; committed blobs, empty ones included, stay', async () => {
+    const container = `mdclean${Date.now().toString(36)}`;
+    const store = new AzureBlobStore({ location: 'cleanup', container, ...lab() });
+    const env = labEnv();
+    const raw = new ContainerClient(`${env['AZURITE_BLOB_URL']}/${container}`, new StorageSharedKeyCredential(env['AZURE_STORAGE_ACCOUNT']!, env['AZURE_STORAGE_KEY']!));
+    try {
+      await store.ensureContainer();
+      await store.put('kept/full', bufferBody('payload').stream);
+      await store.put('kept/empty', bufferBody('').stream);
+      const staged = raw.getBlockBlobClient('left/over~v2.0123456789ab');
+      await staged.stageBlock(Buffer.from('block-000001').toString('base64'), Buffer.from('half a write'), 12);
+      const uncommitted = async () => {
+        const names: string[] = [];
+        for await (const item of raw.listBlobsFlat({ includeUncommitedBlobs: true })) names.push(item.name);
+        return names.sort();
+      };
+      expect(await uncommitted()).toEqual(['kept/empty', 'kept/full', 'left/over~v2.0123456789ab']);
+      // Too recent for an hour's threshold: a write may still be in flight.
+      expect(await store.cleanupIncomplete(3_600_000)).toBe(0);
+      expect(await store.cleanupIncomplete(0)).toBe(1);
+      expect(await uncommitted()).toEqual(['kept/empty', 'kept/full']);
+      expect((await digestStream((await store.get('kept/full')).body, { keep: true })).bytes?.toString()).toBe('payload');
+      expect((await store.head('kept/empty')).size).toBe(0);
+      expect(await store.cleanupIncomplete(0)).toBe(0);
+    } finally {
+      await raw.deleteIfExists();
       await store.close();
     }
   });
