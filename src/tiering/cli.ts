@@ -2,18 +2,19 @@
  * Command line for the tiering evaluation, runnable directly by Node:
  *
  *   node src/tiering/cli.ts generate --seed 7 --objects 2000 --days 365 > trace.jsonl
- *   node src/tiering/cli.ts evaluate trace.jsonl [--decisions out.json] [--prices override.json]
+ *   node src/tiering/cli.ts evaluate trace.jsonl [--decisions DIR] [--prices override.json]
  *
  * `evaluate` prints the total cost of always-hot, lifecycle 30/90, S3 Intelligent-Tiering and
- * the offline optimum on the trace (JSON), and writes every policy's decisions when asked.
+ * the offline optimum on the trace (JSON), and with --decisions writes one file per policy,
+ * `DIR/<policy>.json` = `{"key": [[day, "STANDARD" | "STANDARD_IA" | "GLACIER_IR"], ...]}`.
  */
-import { readFile, writeFile } from 'node:fs/promises';
+import { mkdir, readFile, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { awsBillingRules } from './billing.ts';
+import { evaluate } from './evaluate.ts';
 import { generateTrace } from './generate.ts';
-import { optimizeTrace } from './optimum.ts';
 import { loadPriceTables } from './prices.ts';
-import { builtinPolicies, simulate } from './simulate.ts';
 import { formatTrace, parseTrace } from './trace.ts';
 
 async function main(argv: readonly string[]): Promise<void> {
@@ -38,17 +39,14 @@ async function main(argv: readonly string[]): Promise<void> {
     const tables = await loadPriceTables(values.prices === undefined ? {} : { overrideFile: values.prices });
     const rules = awsBillingRules(tables.aws);
     const started = performance.now();
-    const results = builtinPolicies(rules).map((p) => simulate(rules, trace, p));
-    const optimum = optimizeTrace(rules, trace);
+    const rows = evaluate(rules, trace);
     const seconds = (performance.now() - started) / 1000;
-    const costs: Record<string, number> = {};
-    for (const r of results) costs[r.policy] = Number(r.total.toFixed(4));
-    costs['optimum'] = Number(optimum.total.toFixed(4));
+    const costs: Record<string, { total: number; overOptimum: string }> = {};
+    for (const r of rows) costs[r.name] = { total: Number(r.total.toFixed(4)), overOptimum: `${(r.overOptimum * 100).toFixed(1)}%` };
     console.log(JSON.stringify({ objects: trace.objects.length, days: trace.days, costs, seconds: Number(seconds.toFixed(2)) }, null, 2));
     if (values.decisions !== undefined) {
-      const all: Record<string, unknown> = { optimum: optimum.decisions };
-      for (const r of results) all[r.policy] = r.decisions;
-      await writeFile(values.decisions, JSON.stringify(all));
+      await mkdir(values.decisions, { recursive: true });
+      for (const r of rows) await writeFile(join(values.decisions, `${r.name.replace(/[^A-Za-z0-9_-]/g, '_')}.json`), JSON.stringify(r.decisions));
     }
     return;
   }
