@@ -7,6 +7,7 @@
  * file (negotiated prices) over the defaults, so the cost model never sees a half-valid table.
  */
 import { readFile } from 'node:fs/promises';
+import { fileURLToPath } from 'node:url';
 import { MovingDataError } from '../errors.ts';
 import type { TierClass } from '../storage/port.ts';
 
@@ -259,7 +260,7 @@ export interface LoadPriceTablesOptions {
 }
 
 export async function loadPriceTables(options: LoadPriceTablesOptions = {}): Promise<PriceTables> {
-  const dir = options.dir ?? new URL('./prices/', import.meta.url).pathname;
+  const dir = options.dir ?? fileURLToPath(new URL('./prices/', import.meta.url));
   const raw: Record<string, unknown> = {};
   for (const p of PROVIDERS) raw[p] = await readJson(`${dir.endsWith('/') ? dir : `${dir}/`}${p}.json`);
   if (options.overrideFile !== undefined) {

@@ -78,6 +78,10 @@ describe('simulator', () => {
     const reads = readsFromCreation(trace.objects[0]!, 200);
     const schedule = Array.from({ length: 190 }, (_, i) => (i >= 90 ? 2 : i >= 30 ? 1 : 0));
     expect(r.total).toBeCloseTo(scheduleCost(rules, MIB, reads, schedule), 12);
+    // Below 128 KiB, S3's default lifecycle filter leaves objects in Standard; without it they move.
+    const small: Trace = { days: 100, provider: 'aws', objects: [{ key: 's', size: 4096, createdDay: 0, reads: [] }] };
+    expect(simulate(rules, small, lifecyclePolicy()).decisions['s']).toEqual([[0, 'STANDARD']]);
+    expect(simulate(rules, small, lifecyclePolicy(30, 90, 0)).decisions['s']).toEqual([[0, 'STANDARD'], [30, 'STANDARD_IA'], [90, 'GLACIER_IR']]);
   });
 
   it('follows Intelligent-Tiering rules and bills them: monitoring ≥ 128 KiB, small objects stay Frequent', () => {

@@ -40,11 +40,16 @@ export interface Policy {
 
 export const alwaysHot: Policy = { name: 'always-hot', decide: () => 'STANDARD' };
 
-/** S3 lifecycle rule: Standard-IA 30 days after creation, Glacier IR 90 days after creation. */
-export function lifecyclePolicy(toIa = 30, toGlacierIr = 90): Policy {
+/**
+ * S3 lifecycle rule: Standard-IA 30 days after creation, Glacier IR 90 days after creation.
+ * Objects below `minObjectBytes` stay in Standard: S3's default transition filter since 2024
+ * (`all_storage_classes_128K`); pass 0 for the older behaviour that transitions everything.
+ */
+export function lifecyclePolicy(toIa = 30, toGlacierIr = 90, minObjectBytes = 128 * 1024): Policy {
   return {
-    name: `lifecycle-${toIa}/${toGlacierIr}`,
+    name: minObjectBytes === 128 * 1024 ? `lifecycle-${toIa}/${toGlacierIr}` : `lifecycle-${toIa}/${toGlacierIr}-min${minObjectBytes}`,
     decide: (state, _history, day) => {
+      if (state.size < minObjectBytes) return 'STANDARD';
       const age = day - state.createdDay;
       return age >= toGlacierIr ? 'GLACIER_IR' : age >= toIa ? 'STANDARD_IA' : 'STANDARD';
     },
