@@ -31,9 +31,14 @@ describe('access statistics windows', () => {
     const b = rows.find((r) => r.key === 'b')!;
     expect(b.reads).toEqual([0, 0, 0, 1]);
     expect(b.meanLatencyMs30).toBeNull();
+    // The same event twice in one batch, and again later: counted once.
+    const twice = read('c', 100);
+    expect(await store.accessStats.apply('g', [twice, { ...twice }])).toBe(1);
+    expect(await store.accessStats.apply('g', [twice])).toBe(0);
+    expect((await store.accessStats.summary('aws', 'c')).days[0]?.reads).toBe(1);
     // Keyset pages.
     const first = await store.accessStats.windows({ asOf, limit: 1 });
     expect(first.map((r) => r.key)).toEqual(['a']);
-    expect((await store.accessStats.windows({ asOf, after: { location: 'aws', key: 'a' } })).map((r) => r.key)).toEqual(['b']);
+    expect((await store.accessStats.windows({ asOf, after: { location: 'aws', key: 'a' } })).map((r) => r.key)).toEqual(['b', 'c']);
   });
 });

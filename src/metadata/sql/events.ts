@@ -277,8 +277,10 @@ export class SqlAccessStats extends Part implements AccessStats {
         // The events this group has not applied yet: claimed by inserting their ids.
         const fresh = await sql<{ event_id: string }>`insert into consumed_events (group_id, event_id)
           select ${group}, e from unnest(${events.map((e) => e.eventId)}::text[]) as e on conflict do nothing returning event_id`.execute(trx);
+        // Each new id once: a batch may carry the same event twice (a publish that timed out
+        // but landed, then went again), and the claim above returns its id only once.
         const ids = new Set(fresh.rows.map((r) => r.event_id));
-        const todo = events.filter((e) => ids.has(e.eventId));
+        const todo = events.filter((e) => ids.delete(e.eventId));
         if (todo.length === 0) return 0;
         // Fold per (location, key, day) first: one upsert row each.
         const days = new Map<string, { location: string; key: string; day: string; reads: number; writes: number; deletes: number; bytesRead: number; bytesWritten: number; latencySum: number; latencyMax: number; spikes: number; synthetic: number }>();
