@@ -3,15 +3,12 @@
  * scikit-learn: on a seeded synthetic tiering data set, our test accuracy is within one point
  * of `HistGradientBoostingClassifier` with the same hyper-parameters, run in the lab's Python.
  */
-import { spawnSync } from 'node:child_process';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { labEnv } from '../../../test/lab.ts';
-import { tierIndex, TIERS, type TierRecord } from './features.ts';
+import { tierIndex, TIERS } from './features.ts';
 import { gbdtProba, trainGbdt } from './gbdt.ts';
 import { mulberry32 } from './binning.ts';
+import { runSklearn } from './reference.ts';
 import { syntheticTierRecords } from './synthetic.ts';
 
 function argmax(p: ArrayLike<number>): number {
@@ -101,44 +98,6 @@ describe('trainGbdt', () => {
   });
 });
 
-// scikit-learn on the same rows: test accuracy, predictions and probabilities.
-const SKLEARN = `
-import json, sys
-import numpy as np
-from sklearn.ensemble import HistGradientBoostingClassifier
-params = json.loads(sys.argv[3])
-train = np.loadtxt(sys.argv[1], delimiter=",")
-test = np.loadtxt(sys.argv[2], delimiter=",")
-model = HistGradientBoostingClassifier(early_stopping=False, l2_regularization=0.0, max_bins=255, **params)
-model.fit(train[:, :-1], train[:, -1].astype(int))
-proba = model.predict_proba(test[:, :-1])
-predicted = model.classes_[proba.argmax(axis=1)]
-json.dump({"accuracy": float((predicted == test[:, -1]).mean()), "predicted": predicted.tolist(), "proba": proba.tolist(), "n_iter": int(model.n_iter_)}, sys.stdout)
-`;
-
-export interface SklearnResult {
-  readonly accuracy: number;
-  readonly predicted: number[];
-  readonly proba: number[][];
-  readonly n_iter: number;
-}
-
-/** Runs HistGradientBoostingClassifier in `python` on the same train/test records. */
-export function sklearnHgb(python: string, train: readonly TierRecord[], test: readonly TierRecord[], params: { learning_rate: number; max_iter: number; max_leaf_nodes: number; min_samples_leaf: number }): SklearnResult & { seconds: number } {
-  const dir = mkdtempSync(join(tmpdir(), 'movingdata-gbdt-'));
-  try {
-    const csv = (records: readonly TierRecord[]) => records.map((r) => [...r.features.map((v) => (Number.isNaN(v) ? 'nan' : String(v))), tierIndex(r.label)].join(',')).join('\n') + '\n';
-    writeFileSync(join(dir, 'train.csv'), csv(train));
-    writeFileSync(join(dir, 'test.csv'), csv(test));
-    const started = performance.now();
-    const run = spawnSync(python, ['-c', SKLEARN, join(dir, 'train.csv'), join(dir, 'test.csv'), JSON.stringify(params)], { encoding: 'utf8', maxBuffer: 256 * 1024 * 1024, timeout: 300_000, env: { ...process.env, OMP_NUM_THREADS: '1' } });
-    if (run.status !== 0) throw new Error(`scikit-learn run failed (${String(run.status)}): ${run.stderr}`);
-    return { ...(JSON.parse(run.stdout) as SklearnResult), seconds: (performance.now() - started) / 1000 };
-  } finally {
-    rmSync(dir, { recursive: true, force: true });
-  }
-}
-
 function labPython(): string {
   let python: string | undefined;
   try {
@@ -168,10 +127,10 @@ describe('against scikit-learn HistGradientBoostingClassifier', () => {
     const proba = test.map((r) => gbdtProba(ours, r.features));
     const predicted = proba.map(argmax);
     const accuracy = predicted.filter((k, i) => k === tierIndex(test[i]!.label)).length / test.length;
-    const sk = sklearnHgb(python, train, test, params);
-    const agreement = predicted.filter((k, i) => k === sk.predicted[i]).length / test.length;
+    const sk = runSklearn(python, train, test, params, { threads: 1 });
+    const agreement = predicted.filter((k, i) => k === sk.predicted![i]).length / test.length;
     let probaGap = 0;
-    proba.forEach((p, i) => p.forEach((v, k) => (probaGap = Math.max(probaGap, Math.abs(v - sk.proba[i]![k]!)))));
+    proba.forEach((p, i) => p.forEach((v, k) => (probaGap = Math.max(probaGap, Math.abs(v - sk.proba![i]![k]!)))));
     console.log(`gbdt vs scikit-learn: accuracy ${accuracy.toFixed(4)} vs ${sk.accuracy.toFixed(4)}, same prediction on ${(agreement * 100).toFixed(1)}%, largest probability gap ${probaGap.toExponential(2)}`);
     expect(accuracy).toBeGreaterThan(0.7);
     expect(Math.abs(accuracy - sk.accuracy)).toBeLessThanOrEqual(0.01);

@@ -113,6 +113,8 @@ class Grower {
   private readonly temp: Uint32Array;
   private readonly og: Float64Array;
   private readonly oh: Float64Array;
+  /** Histograms of finished nodes, reused (zeroed) instead of allocated per node. */
+  private readonly pool: { hist: Float64Array; counts: Uint32Array }[] = [];
 
   private readonly binned: Uint8Array;
   private readonly n: number;
@@ -160,8 +162,7 @@ class Grower {
     const finalize = (node: GrowNode): void => {
       const v = -learningRate * (node.sumG / (node.sumH + l2 + 1e-15));
       value[node.id] = v;
-      node.hist = undefined;
-      node.counts = undefined;
+      this.release(node);
       leaf(node.start, node.end, v);
     };
 
@@ -199,8 +200,7 @@ class Grower {
       leaves += 1;
 
       if (leaves >= maxLeafNodes) {
-        node.hist = undefined;
-        node.counts = undefined;
+        this.release(node);
         finalize(leftNode);
         finalize(rightNode);
         for (const other of splittable) finalize(other);
@@ -223,9 +223,11 @@ class Grower {
         for (let k = 0; k < counts.length; k++) counts[k]! -= sc[k]!;
         large.hist = hist;
         large.counts = counts;
+        node.hist = undefined;
+        node.counts = undefined;
+      } else {
+        this.release(node);
       }
-      node.hist = undefined;
-      node.counts = undefined;
       if (splitLeft) this.findSplitAndQueue(leftNode, splittable, finalize);
       else finalize(leftNode);
       if (splitRight) this.findSplitAndQueue(rightNode, splittable, finalize);
@@ -241,9 +243,16 @@ class Grower {
     };
   }
 
+  private release(node: GrowNode): void {
+    if (node.hist !== undefined && node.counts !== undefined) this.pool.push({ hist: node.hist, counts: node.counts });
+    node.hist = undefined;
+    node.counts = undefined;
+  }
+
   private buildHistogram(node: GrowNode, g: Float32Array, h: Float32Array): void {
-    const hist = new Float64Array(this.nFeatures * BINS * 2);
-    const counts = new Uint32Array(this.nFeatures * BINS);
+    const pooled = this.pool.pop();
+    const hist = pooled?.hist.fill(0) ?? new Float64Array(this.nFeatures * BINS * 2);
+    const counts = pooled?.counts.fill(0) ?? new Uint32Array(this.nFeatures * BINS);
     const { start, end } = node;
     const idx = this.indices;
     const og = this.og;
@@ -361,17 +370,73 @@ export function treeValue(tree: Tree, x: ArrayLike<number>): number {
   let node = 0;
   const { feature, threshold, missingLeft, left, right } = tree;
   while (left[node]! >= 0) {
-    const v = x[feature[node]!]!;
-    const goLeft = Number.isNaN(v) || v === undefined ? missingLeft[node] === 1 : v <= threshold[node]!;
+    const v = x[feature[node]!];
+    const goLeft = v === undefined || Number.isNaN(v) ? missingLeft[node] === 1 : v <= threshold[node]!;
     node = goLeft ? left[node]! : right[node]!;
   }
   return tree.value[node]!;
 }
 
-/** Raw scores (one per class) of a feature vector. */
+/** Every tree of a model in one set of arrays (child indices absolute), for fast prediction. */
+interface Forest {
+  readonly roots: Int32Array;
+  readonly classOf: Int32Array;
+  readonly feature: Int32Array;
+  readonly threshold: Float64Array;
+  readonly missingLeft: Uint8Array;
+  readonly left: Int32Array;
+  readonly right: Int32Array;
+  readonly value: Float64Array;
+}
+
+const forests = new WeakMap<GbdtModel, Forest>();
+
+function forestOf(model: GbdtModel): Forest {
+  const cached = forests.get(model);
+  if (cached !== undefined) return cached;
+  const all = model.trees.flatMap((round) => round.map((tree, k) => ({ tree, k })));
+  const size = all.reduce((a, { tree }) => a + tree.feature.length, 0);
+  const forest: Forest = {
+    roots: new Int32Array(all.length),
+    classOf: new Int32Array(all.length),
+    feature: new Int32Array(size),
+    threshold: new Float64Array(size),
+    missingLeft: new Uint8Array(size),
+    left: new Int32Array(size),
+    right: new Int32Array(size),
+    value: new Float64Array(size),
+  };
+  let offset = 0;
+  all.forEach(({ tree, k }, t) => {
+    forest.roots[t] = offset;
+    forest.classOf[t] = k;
+    forest.feature.set(tree.feature, offset);
+    forest.threshold.set(tree.threshold, offset);
+    forest.missingLeft.set(tree.missingLeft, offset);
+    forest.value.set(tree.value, offset);
+    for (let i = 0; i < tree.left.length; i++) {
+      forest.left[offset + i] = tree.left[i]! < 0 ? -1 : offset + tree.left[i]!;
+      forest.right[offset + i] = tree.right[i]! < 0 ? -1 : offset + tree.right[i]!;
+    }
+    offset += tree.feature.length;
+  });
+  forests.set(model, forest);
+  return forest;
+}
+
+/** Raw scores (one per class) of a feature vector (NaN or absent = missing). */
 export function gbdtRaw(model: GbdtModel, x: ArrayLike<number>): Float64Array {
   const raw = Float64Array.from(model.baseline);
-  for (const round of model.trees) for (let k = 0; k < round.length; k++) raw[k]! += treeValue(round[k]!, x);
+  const { roots, classOf, feature, threshold, missingLeft, left, right, value } = forestOf(model);
+  for (let t = 0; t < roots.length; t++) {
+    let node = roots[t]!;
+    while (left[node]! >= 0) {
+      const v = x[feature[node]!];
+      const goLeft = v === undefined || Number.isNaN(v) ? missingLeft[node] === 1 : v <= threshold[node]!;
+      node = goLeft ? left[node]! : right[node]!;
+    }
+    raw[classOf[t]!]! += value[node]!;
+  }
   return raw;
 }
 
