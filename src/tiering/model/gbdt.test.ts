@@ -49,19 +49,28 @@ describe('trainGbdt', () => {
   });
 
   it('learns which way missing values go', () => {
-    // x0 is NaN for class 2, present otherwise; x1 separates classes 0 and 1.
+    // Class 0: x0 < 0.3 or missing; class 1: x0 ≥ 0.3. One split separates them only if missing
+    // values go left with the low values (found by the right-to-left scan).
     const random = mulberry32(3);
     const rows: number[][] = [];
     const y: number[] = [];
     for (let i = 0; i < 600; i++) {
-      const k = i % 3;
-      rows.push([k === 2 ? Number.NaN : random(), k === 1 ? 1 + random() : random()]);
-      y.push(k);
+      const x = i % 4 === 0 ? Number.NaN : random();
+      rows.push([x, random()]);
+      y.push(Number.isNaN(x) || x < 0.3 ? 0 : 1);
     }
-    const model = trainGbdt(rows, y, 3, { maxIter: 20 });
-    expect(argmax(gbdtProba(model, [Number.NaN, 0.5]))).toBe(2);
-    expect(argmax(gbdtProba(model, [0.5, 0.5]))).toBe(0);
-    expect(argmax(gbdtProba(model, [0.5, 1.5]))).toBe(1);
+    const model = trainGbdt(rows, y, 2, { maxIter: 1, maxLeafNodes: 2 });
+    const tree = model.trees[0]![1]!;
+    expect(tree.feature[0]).toBe(0);
+    expect(tree.missingLeft[0]).toBe(1);
+    expect(Math.abs(tree.threshold[0]! - 0.3)).toBeLessThan(0.02);
+    const boosted = trainGbdt(rows, y, 2, { maxIter: 20 });
+    expect(argmax(gbdtProba(boosted, [Number.NaN, 0.5]))).toBe(0);
+    expect(argmax(gbdtProba(boosted, [0.1, 0.5]))).toBe(0);
+    expect(argmax(gbdtProba(boosted, [0.8, 0.5]))).toBe(1);
+    // No missing values in training: a missing value goes with the larger child.
+    const complete = trainGbdt(toy(500, 4).rows, toy(500, 4).y, 2, { maxIter: 1, maxLeafNodes: 2 });
+    expect(complete.trees[0]![0]!.missingLeft[0]).toBe(1); // x0 ≤ 0.6 holds ~60% of the rows
   });
 
   it('gives probabilities that sum to 1', () => {

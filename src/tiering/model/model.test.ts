@@ -104,6 +104,11 @@ describe('metrics on a held-out split', () => {
     expect(model.trainedOn + metrics.count).toBe(RECORDS.length);
     expect(metrics.count).toBe(300);
     expect(metrics.confusion.flat().reduce((a, b) => a + b, 0)).toBe(metrics.count);
+    // Rows are the true tiers: each row sums to that tier's count among the held-out records.
+    const heldOut = trainAndEvaluate(RECORDS, { maxIter: 1, testFraction: 0.2 }).metrics;
+    const truthCounts = TIERS.map((t) => Math.round(RECORDS.filter((r) => r.label === t).length * 0.2));
+    expect(metrics.confusion.map((row) => row.reduce((a, b) => a + b, 0))).toEqual(truthCounts);
+    expect(heldOut.confusion.map((row) => row.reduce((a, b) => a + b, 0))).toEqual(truthCounts);
     const diagonal = metrics.confusion.reduce((a, row, i) => a + row[i]!, 0);
     expect(metrics.accuracy).toBeCloseTo(diagonal / metrics.count, 12);
     expect(metrics.accuracy).toBeGreaterThan(0.75);
