@@ -16,7 +16,9 @@
  * with NAB's method on its three profiles beside the published detectors; writes NAB-format
  * result files to bench/results/nab/ for NAB's own scorer; no lab needed),
  * events (telemetry into Kafka through our adapter and access events through the outbox beside
- * Kafka's ProducerPerformance on the same broker; detection latency to /stream/peek).
+ * Kafka's ProducerPerformance on the same broker; detection latency to /stream/peek),
+ * tiering (our histogram GBDT's training and prediction time and accuracy beside scikit-learn's
+ * HistGradientBoostingClassifier on the same data, in the lab's Python).
  */
 import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { cpus, tmpdir } from 'node:os';
@@ -31,11 +33,12 @@ import { runApiBench } from './api/api.ts';
 import { runEncryptionBench } from './encryption/encryption.ts';
 import { DRIFT_CASES, runDriftBench } from './drift/drift.ts';
 import { runNabBench } from './nab/nab.ts';
+import { printModelBench, runModelBench } from './tiering/model.ts';
 import { FULL_CASE as EVENTS_FULL, QUICK_CASE as EVENTS_QUICK, runEventsBench } from './events/events.ts';
 import { FULL_CASE as SMALL_FULL, QUICK_CASE as SMALL_QUICK, runSmallBench } from './small/small.ts';
 import { FULL_CASES as FANOUT_FULL, QUICK_CASES as FANOUT_QUICK, runFanoutBench } from './fanout/fanout.ts';
 
-const SUITES = ['storage', 'crypto', 'encryption', 'api', 'fanout', 'drift', 'small', 'nab', 'events'] as const;
+const SUITES = ['storage', 'crypto', 'encryption', 'api', 'fanout', 'drift', 'small', 'nab', 'events', 'tiering'] as const;
 
 const { values, positionals } = parseArgs({ options: { quick: { type: 'boolean' }, help: { type: 'boolean', short: 'h' } }, allowPositionals: true });
 if (values.help) {
@@ -56,7 +59,7 @@ const openssl = chosen.includes('crypto') ? opensslVersion() : 'openssl not used
 console.log(`MovingData benchmarks — node ${process.version}, ${rcloneVersion}, ${openssl}, ${cpus().length} CPUs, ${new Date().toISOString()}${values.quick ? ' (quick)' : ''}`);
 
 // Every suite but crypto and nab needs the lab's servers.
-const lab = chosen.some((s) => s !== 'crypto' && s !== 'nab') ? (await startLab()).env : {};
+const lab = chosen.some((s) => s !== 'crypto' && s !== 'nab' && s !== 'tiering') ? (await startLab()).env : {};
 const workDir = await mkdtemp(join(tmpdir(), 'movingdata-bench-'));
 const results: Record<string, unknown> = {};
 try {
@@ -156,6 +159,12 @@ try {
     results['events'] = rows;
     console.log('\nEvents (ratio = ours / ProducerPerformance, same broker, same run)');
     console.log(table(['what', 'ours events/s', 'ProducerPerformance events/s', 'ratio', 'target', 'p50 ms', 'p99 ms'], rows.map((r) => [r.what, r.oursPerSecond, r.referencePerSecond ?? '', r.ratio ?? '', r.target, r.p50Ms ?? '', r.p99Ms ?? ''])));
+  }
+  if (chosen.includes('tiering')) {
+    const rows = await runModelBench(log, values.quick ? { trainRows: 4000, predictRows: 20_000 } : {});
+    results['tiering'] = rows;
+    console.log('\nTier model: our histogram GBDT beside scikit-learn HistGradientBoostingClassifier (same data, one thread each)');
+    printModelBench(rows);
   }
   if (chosen.includes('nab')) {
     const rows = await runNabBench({ outDir: join(import.meta.dirname, 'results', 'nab'), log });

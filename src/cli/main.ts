@@ -14,6 +14,7 @@ const COMMANDS: Record<string, Command> = {
   tokens: { summary: 'issue, list and revoke API tokens', load: () => import('./commands/tokens.ts') },
   audit: { summary: 'verify and export the tamper-evident audit trail', load: () => import('./commands/audit.ts') },
   worker: { summary: 'run background jobs (replication, repair, moves) from the shared queue', load: () => import('./commands/worker.ts') },
+  tier: { summary: 'generate access traces and compare tiering policies with the offline optimum', load: () => import('./commands/tier.ts') },
 };
 
 function usage(): string {
