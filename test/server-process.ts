@@ -32,6 +32,9 @@ export async function startServer(dataDir: string, extra: Record<string, string>
       MOVINGDATA_RETRY_BASE_MS: '100',
       CONSISTENCY_SCAN_INTERVAL_S: '0',
       ENABLE_SYNTHETIC_LOAD: '0',
+      // These servers are killed to test the data path; the event relay and consumers would
+      // only compete for the embedded store's one connection (and the jobs' short leases).
+      MOVINGDATA_CONSUMERS: '0',
       ...extra,
     },
     stdio: ['ignore', 'pipe', 'pipe'],

@@ -123,6 +123,8 @@ export class EventService {
     await this.#ensureTopics().catch((err: unknown) => this.#warn(err, 'event bus not ready at start-up; retrying in the background'));
     if (this.#options.consumers) {
       this.#relay = new OutboxRelay(this.#options.metadata.outbox, this.bus, {
+        // Parallel rounds help only where the database has connections to run them on.
+        lanes: this.#options.metadata.features.multiProcess ? 4 : 1,
         retentionMs: config.events.retentionS * 1000,
         onError: (err) => this.#warn(err, 'outbox relay: the bus did not take a batch; rows stay in the outbox'),
         onShipped: (rows) => {
