@@ -4,7 +4,8 @@ import { detectCorpus } from '../../bench/nab/nab.ts';
 import { AnomalyDetector, DEFAULT_ANOMALY_THRESHOLD } from './detector.ts';
 import { readNabData, readNabProfiles, readNabWindows } from './nab/corpus.ts';
 import { scoreCorpus } from './nab/scorer.ts';
-import { random, sensorSeries, type Fault } from './synthetic.ts';
+import { mulberry32 as random } from '../random.ts';
+import { sensorSeries, type Fault } from './synthetic.ts';
 
 const AT = 2000;
 const LENGTH = 3000;

@@ -3,18 +3,7 @@
  * and the four faults a sensor shows (spike, level shift, drift, stuck value), so the tests do
  * not depend on any data file and fail the same way every run.
  */
-
-/** mulberry32: a small seeded PRNG, uniform in [0, 1). */
-export function random(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+import { mulberry32 } from '../random.ts';
 
 /** Standard normal samples (Box–Muller) from a uniform source. */
 export function gaussian(uniform: () => number): () => number {
@@ -33,7 +22,7 @@ export function sensorSeries(options: { seed: number; length: number; fault: Fau
   const at = options.at ?? length;
   const period = options.period ?? 60;
   const noise = options.noise ?? 2;
-  const normal = gaussian(random(seed));
+  const normal = gaussian(mulberry32(seed));
   const start = Date.UTC(2024, 0, 1);
   const timestamps: number[] = [];
   const values: number[] = [];

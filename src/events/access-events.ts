@@ -12,6 +12,7 @@
  * order; events without a key (token changes, exports) are keyed by the principal.
  */
 import { randomUUID } from 'node:crypto';
+import { decodeObject } from './telemetry.ts';
 import type { JsonObject, NewAuditEntry, OutboxRecord } from '../metadata/index.ts';
 
 export const ACCESS_EVENT_SCHEMA = 1;
@@ -126,14 +127,9 @@ export function accessRecord(topic: string, event: AccessEvent): OutboxRecord {
  * sets such records aside instead of crash-looping on them).
  */
 export function decodeAccessEvent(value: string): AccessEvent | { readonly error: string } {
-  let parsed: unknown;
-  try {
-    parsed = JSON.parse(value);
-  } catch {
-    return { error: 'not JSON' };
-  }
-  if (parsed === null || typeof parsed !== 'object' || Array.isArray(parsed)) return { error: 'not an object' };
-  const e = parsed as Record<string, unknown>;
+  const decoded = decodeObject(value);
+  if (decoded.object === undefined) return { error: decoded.error };
+  const e = decoded.object;
   if (e['schema'] !== ACCESS_EVENT_SCHEMA) return { error: `unknown schema ${JSON.stringify(e['schema'])}` };
   if (typeof e['event_id'] !== 'string' || e['event_id'] === '') return { error: 'event_id missing' };
   if (typeof e['type'] !== 'string') return { error: 'type missing' };

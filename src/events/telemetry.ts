@@ -85,7 +85,8 @@ export function sensorRecord(topic: string, event: SensorEvent): OutgoingRecord 
   return { topic, key: event.device_id, value: JSON.stringify(event) };
 }
 
-export function decodeSensorEvent(value: string): SensorEvent | { readonly error: string } {
+/** A record value as a JSON object, or why it is not one; shared by the consumers' decoders. */
+export function decodeObject(value: string): { readonly object: Record<string, unknown>; readonly error?: undefined } | { readonly object?: undefined; readonly error: string } {
   let parsed: unknown;
   try {
     parsed = JSON.parse(value);
@@ -93,7 +94,13 @@ export function decodeSensorEvent(value: string): SensorEvent | { readonly error
     return { error: 'not JSON' };
   }
   if (parsed === null || typeof parsed !== 'object' || Array.isArray(parsed)) return { error: 'not an object' };
-  const e = parsed as Record<string, unknown>;
+  return { object: parsed as Record<string, unknown> };
+}
+
+export function decodeSensorEvent(value: string): SensorEvent | { readonly error: string } {
+  const decoded = decodeObject(value);
+  if (decoded.object === undefined) return { error: decoded.error };
+  const e = decoded.object;
   if (e['schema'] !== SENSOR_EVENT_SCHEMA) return { error: `unknown schema ${JSON.stringify(e['schema'])}` };
   if (typeof e['event_id'] !== 'string' || typeof e['device_id'] !== 'string') return { error: 'event_id and device_id must be strings' };
   if (typeof e['value'] !== 'number' || !Number.isFinite(e['value'])) return { error: 'value must be a finite number' };

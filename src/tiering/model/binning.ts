@@ -11,6 +11,7 @@
  * - A value x goes to bin b when edge[b − 1] < x ≤ edge[b]; edges are clipped to ±1e300 so only
  *   a split "on missing" has an infinite threshold.
  */
+import { mulberry32 } from '../../random.ts';
 
 /** The bin of missing values, in every feature. */
 export const MISSING_BIN = 255;
@@ -72,18 +73,6 @@ export interface BinMapper {
   readonly edges: readonly Float64Array[];
   /** Per feature, whether NaN occurred in the data the mapper was fitted on. */
   readonly hasMissing: readonly boolean[];
-}
-
-/** A tiny seeded PRNG (mulberry32), for subsampling and splits. */
-export function mulberry32(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
 }
 
 /** Fits bin edges on row-major rows (each of nFeatures values). */

@@ -7,7 +7,7 @@ import { describe, expect, it } from 'vitest';
 import { labEnv } from '../../../test/lab.ts';
 import { tierIndex, TIERS } from './features.ts';
 import { gbdtProba, trainGbdt } from './gbdt.ts';
-import { mulberry32 } from './binning.ts';
+import { mulberry32 } from '../../random.ts';
 import { runSklearn } from './reference.ts';
 import { syntheticTierRecords } from './synthetic.ts';
 

@@ -28,7 +28,8 @@
  * Prediction walks the trees on raw feature values (a split on bin b is x ≤ edge[b]; a split on
  * "missing or not" has threshold +∞), so a fitted model needs no bin edges.
  */
-import { MISSING_BIN, binRows, fitBinMapper, mulberry32 } from './binning.ts';
+import { mulberry32 } from '../../random.ts';
+import { MISSING_BIN, binRows, fitBinMapper } from './binning.ts';
 
 export interface GbdtOptions {
   /** Shrinkage of every leaf value. Default 0.1. */

@@ -7,7 +7,7 @@
  * labels replaced by a random tier. Files never read have no days-since-last-read and no read
  * latency (NaN).
  */
-import { mulberry32 } from './binning.ts';
+import { mulberry32 } from '../../random.ts';
 import { FEATURE_NAMES, TIERS, type TierRecord } from './features.ts';
 
 const STORAGE = [0.023, 0.0125, 0.004, 0.00099];
