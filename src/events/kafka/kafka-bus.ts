@@ -217,9 +217,11 @@ export class KafkaBus implements EventBus {
       acks: -1, // ProduceAcks.ALL (the idempotent producer forces it too)
       partitioner: portPartitioner,
       autocreateTopics: false,
-      // The client gives up about when our deadline fires, so a failed send does not keep retrying
-      // behind a rejected publish (an idempotent producer otherwise retries without end).
-      retries: Math.max(2, Math.floor(publishMs / retryDelay) - 1),
+      // The client gives up well before our deadline fires, so a failed send does not keep retrying
+      // behind a rejected publish (an idempotent producer otherwise retries without end), and a
+      // definite answer (a topic that does not exist: retriable in Kafka's terms) arrives as
+      // `not_found` rather than losing the race to the deadline on a loaded machine.
+      retries: Math.max(2, Math.floor(publishMs / (2 * retryDelay))),
       retryDelay,
       connectTimeout: Math.min(publishMs, 3_000),
       requestTimeout: publishMs,

@@ -14,7 +14,14 @@ import type { Database } from './schema.ts';
 /** `schema` holds the application tables and Kysely's bookkeeping tables alike. */
 export async function migrateToLatest(db: Kysely<Database>, schema: string): Promise<void> {
   const migrator = new Migrator({ db, provider: migrationProvider, migrationTableSchema: schema });
-  const { error, results } = await migrator.migrateToLatest();
+  let outcome = await migrator.migrateToLatest();
+  // Kysely's Migrator looks for its lock table by listing the tables of every schema in the
+  // database; a schema another tenant drops meanwhile fails that listing with 3F000 naming the
+  // other schema. Nothing of ours was touched, so list again.
+  for (let attempt = 1; attempt < 5 && otherSchemaVanished(outcome.error, schema); attempt++) {
+    outcome = await migrator.migrateToLatest();
+  }
+  const { error, results } = outcome;
   if (error === undefined) return;
   const failed = results?.find((r) => r.status === 'Error')?.migrationName;
   const known = new Set(Object.keys(MIGRATIONS));
@@ -33,4 +40,13 @@ export async function migrateToLatest(db: Kysely<Database>, schema: string): Pro
   }
   const mapped = mapDatabaseError(error, failed === undefined ? 'migrate' : `migration ${failed}`);
   throw mapped;
+}
+
+/** The error is PostgreSQL's "schema does not exist" (3F000) about a schema other than `ours`. */
+function otherSchemaVanished(error: unknown, ours: string): boolean {
+  if (typeof error !== 'object' || error === null) return false;
+  const { code, message } = error as { code?: unknown; message?: unknown };
+  if (code !== '3F000' || typeof message !== 'string') return false;
+  const named = /schema "([^"]+)" does not exist/.exec(message)?.[1];
+  return named !== undefined && named !== ours;
 }

@@ -56,3 +56,46 @@ export function tierIndex(label: string): number {
   if (i < 0) throw new Error(`tier model: unknown tier label '${label}' (expected ${TIERS.join(', ')} or archive)`);
   return i;
 }
+
+/** What is known of one file at decision time, from the access statistics (product) or a trace's past (simulator). */
+export interface FileFeatures {
+  /** Reads over the last 1, 7, 30 and 90 days. */
+  readonly reads: readonly [number, number, number, number];
+  readonly bytesRead: readonly [number, number, number, number];
+  readonly daysSinceLastRead: number | null;
+  readonly daysSinceLastWrite: number | null;
+  readonly ageDays: number;
+  readonly size: number;
+  readonly currentTier: (typeof TIER_ORDER)[number];
+  readonly daysInTier: number;
+  readonly meanReadLatencyMs: number | null;
+  readonly latencySpikes: number;
+  /** Cost per month at the current tier (storage + reads at the 30-day rate). */
+  readonly costNow: number;
+}
+
+/** The model's input vector for a file, in FEATURE_NAMES order (NaN where unknown). */
+export function featureVector(f: FileFeatures): number[] {
+  const v = new Array<number>(FEATURE_NAMES.length);
+  const set = (name: FeatureName, value: number | null): void => {
+    v[FEATURE_INDEX[name]] = value ?? Number.NaN;
+  };
+  set('reads_1d', f.reads[0]);
+  set('reads_7d', f.reads[1]);
+  set('reads_30d', f.reads[2]);
+  set('reads_90d', f.reads[3]);
+  set('bytes_read_1d', f.bytesRead[0]);
+  set('bytes_read_7d', f.bytesRead[1]);
+  set('bytes_read_30d', f.bytesRead[2]);
+  set('bytes_read_90d', f.bytesRead[3]);
+  set('days_since_last_read', f.daysSinceLastRead);
+  set('days_since_last_write', f.daysSinceLastWrite);
+  set('age_days', f.ageDays);
+  set('log_size_bytes', Math.log2(1 + f.size));
+  set('current_tier', TIER_ORDER.indexOf(f.currentTier));
+  set('days_in_current_tier', f.daysInTier);
+  set('mean_read_latency_ms', f.meanReadLatencyMs);
+  set('latency_spike_count', f.latencySpikes);
+  set('cost_now', f.costNow);
+  return v;
+}

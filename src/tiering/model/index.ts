@@ -3,7 +3,7 @@
  * with class probabilities out. See model.ts for the API, gbdt.ts for the trees and features.ts
  * for the feature vector the integrator fills.
  */
-export { FEATURE_INDEX, FEATURE_NAMES, TIER_ORDER, TIERS, type FeatureName, type Tier, type TierRecord } from './features.ts';
+export { FEATURE_INDEX, FEATURE_NAMES, TIER_ORDER, TIERS, featureVector, type FeatureName, type FileFeatures, type Tier, type TierRecord } from './features.ts';
 export {
   evaluateTierModel,
   tierModelFromJSON,
