@@ -22,6 +22,7 @@ import { metricsPortFromEnv, startMetricsListener, type MetricsListener } from '
 import type { JobRunner } from './jobs/runner.ts';
 import type { MetadataStore } from './metadata/index.ts';
 import type { ConsistencyManager } from './replication/consistency.ts';
+import type { TieringService } from './tiering/service.ts';
 import type { Replicator } from './replication/replicator.ts';
 
 export interface AppContext {
@@ -43,6 +44,8 @@ export interface AppContext {
   readonly events: EventService;
   /** Prometheus metrics: served at GET /metrics, fed by the parts that do the work. */
   readonly metrics: Metrics;
+  /** Predictive tiering: recommendations, runs, decisions, the model. */
+  readonly tiering: TieringService;
 }
 
 export interface App {
@@ -79,7 +82,7 @@ export async function createApp(config: Config): Promise<App> {
   const events = new EventService({ config, metadata, log: eventLog, consumers: config.events.consumers, files: () => storedFiles(metadata), metrics });
   addStoreCollectors(metrics, metadata);
   addEventCollectors(metrics, events, metadata);
-  const context: AppContext = { config, version: packageJson.version, startedAt: new Date(), metadata, keys, stores, policy, audit, replicator, consistency, files, jobs, events, metrics };
+  const context: AppContext = { config, version: packageJson.version, startedAt: new Date(), metadata, keys, stores, policy, audit, replicator, consistency, files, jobs, events, metrics, tiering: engine.tiering };
   let api: FastifyInstance | undefined;
   try {
     api = await buildApi(context);
@@ -138,6 +141,10 @@ export async function createApp(config: Config): Promise<App> {
     config.engine.scanIntervalS > 0
       ? consistency.schedule(jobs, config.engine.scanIntervalS * 1000, (err) => api.log.warn({ err: err instanceof Error ? err.message : String(err) }, 'could not queue the periodic drift scans'))
       : undefined;
+  const stopTiering =
+    config.tiering.intervalS > 0
+      ? engine.tiering.schedule(jobs, config.tiering.intervalS * 1000, (err) => api.log.warn({ err: err instanceof Error ? err.message : String(err) }, 'could not queue the periodic tiering run'))
+      : undefined;
   let closed = false;
   let metricsListener: MetricsListener | undefined;
   return {
@@ -156,6 +163,7 @@ export async function createApp(config: Config): Promise<App> {
       if (closed) return;
       closed = true;
       stopScans?.();
+      stopTiering?.();
       await metricsListener?.close();
       await api.close();
       await events.stop();

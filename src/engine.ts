@@ -20,6 +20,8 @@ import { replicationHandlers } from './replication/handlers.ts';
 import { Replicator } from './replication/replicator.ts';
 import { rewrapLocation } from './replication/rewrap.ts';
 import { openStore } from './storage/factory.ts';
+import { loadPriceTables } from './tiering/prices.ts';
+import { TieringService } from './tiering/service.ts';
 
 export interface Engine {
   readonly config: Config;
@@ -32,7 +34,9 @@ export interface Engine {
   readonly consistency: ConsistencyManager;
   /** Where replication, moves, repairs and scans are submitted. */
   readonly jobs: QueueRunner;
-  /** What a worker runs, by job kind: replicate, move, verify, repair, scan, rewrap. */
+  /** Predictive tiering: recommendations, the tiering run, its decisions and jobs. */
+  readonly tiering: TieringService;
+  /** What a worker runs, by job kind: replicate, move, verify, repair, scan, rewrap, tier, tiering. */
   readonly handlers: JobHandlers;
   /** A worker on this engine's queue and handlers, with the configured retry policy (not started). */
   worker(options: { readonly log: JobLogger; readonly concurrency?: number; readonly id?: string; readonly pollMs?: number; readonly leaseMs?: number }): JobWorker;
@@ -82,8 +86,31 @@ export async function openEngine(config: Config, options: EngineOptions = {}): P
     { deleteOrphans: config.engine.deleteOrphans, repairAttempts: config.engine.maxAttempts, staleWriteMs: config.engine.staleWriteS * 1000 },
   );
   const jobs = new QueueRunner(metadata.jobs, { maxAttempts: config.engine.maxAttempts });
+  const replication = replicationHandlers(replicator);
+  let tiering: TieringService;
+  try {
+    const prices = await loadPriceTables(config.tiering.pricesFile === undefined ? {} : { overrideFile: config.tiering.pricesFile });
+    tiering = new TieringService({
+      metadata,
+      stores,
+      allowedRoles: Object.fromEntries(config.locations.map((l) => [l.name, l.allowedRoles])),
+      prices,
+      replicator,
+      moveHandler: replication.move,
+      settings: {
+        intervalS: config.tiering.intervalS,
+        dryRun: config.tiering.dryRun,
+        rules: { horizonDays: config.tiering.horizonDays, hysteresisDays: config.tiering.hysteresisDays, minConfidence: config.tiering.minConfidence, latencySpikeMs: config.alerts.latencyMs },
+      },
+    });
+  } catch (err) {
+    await Promise.allSettled([...stores.values()].map((s) => s.close()));
+    if (ownsMetadata) await metadata.close();
+    throw err;
+  }
   const payloadHandlers: Record<string, PayloadHandler> = {
-    ...replicationHandlers(replicator),
+    ...replication,
+    ...tiering.handlers(() => jobs),
     ...consistency.handlers(jobs),
     rewrap: (payload, context) => rewrapLocation({ keys, stores, metadata, audit }, optionalPayloadText(payload, 'principal') ?? 'system', payloadText(payload, 'location'), context),
   };
@@ -99,6 +126,7 @@ export async function openEngine(config: Config, options: EngineOptions = {}): P
     replicator,
     consistency,
     jobs,
+    tiering,
     handlers,
     worker(workerOptions) {
       return createWorker({

@@ -27,6 +27,8 @@ export const ERROR_CODES = [
   'decryption_failed',
   // a stored object is not the one recorded (substituted, truncated, re-written behind our back)
   'integrity_mismatch',
+  // the object is in an offline tier (archive): restore it before reading
+  'archived',
   // anything we did not anticipate
   'internal',
 ] as const;

@@ -11,6 +11,7 @@ export const HTTP_STATUS: Readonly<Record<ErrorCode, number>> = {
   not_found: 404,
   access_denied: 403,
   conflict: 409,
+  archived: 409,
   precondition_failed: 412,
   throttled: 429,
   unavailable: 503,

@@ -23,6 +23,7 @@ import { keyRoutes } from './routes/keys.ts';
 import { consistencyRoutes } from './routes/consistency.ts';
 import { replicationRoutes } from './routes/replication.ts';
 import { tokenRoutes } from './routes/tokens.ts';
+import { tieringRoutes } from './routes/tiering.ts';
 
 export async function buildApi(context: AppContext): Promise<FastifyInstance> {
   const app = Fastify({
@@ -86,6 +87,8 @@ export async function buildApi(context: AppContext): Promise<FastifyInstance> {
         { name: 'keys', description: 'Location encryption keys: list and rotate' },
         { name: 'replication', description: 'Replicate and move files between locations' },
         { name: 'streams', description: 'Telemetry, anomaly scores, streaming metrics, the live feed and alerts' },
+        { name: 'tiering', description: 'Predictive tiering: recommendations, the model, runs and decisions, pins, costs' },
+        { name: 'consistency', description: 'Drift scans, repairs and the job queue' },
       ],
       components: { securitySchemes: { bearerAuth: { ...BEARER_SECURITY_SCHEME } } },
     },
@@ -103,6 +106,7 @@ export async function buildApi(context: AppContext): Promise<FastifyInstance> {
   await app.register(tokenRoutes, { metadata: context.metadata, audit: context.audit });
   await app.register(auditRoutes, { audit: context.audit });
   await app.register(streamRoutes, { events: context.events, metadata: context.metadata, policy: context.policy });
+  await app.register(tieringRoutes, { tiering: context.tiering, jobs: context.jobs, metadata: context.metadata, policy: context.policy });
   await app.register(keyRoutes, { keys: context.keys, stores: context.stores, audit: context.audit, jobs: context.jobs });
 
   app.get('/openapi.json', { schema: { hide: true } }, async () => app.swagger());

@@ -101,6 +101,20 @@ export interface Config {
     /** Scored readings kept for /stream/peek. */
     readonly peekKeep: number;
   };
+  readonly tiering: {
+    /** Seconds between tiering runs (the periodic tiering job); 0: on request only. */
+    readonly intervalS: number;
+    /** Runs record their decisions without changing anything; default on outside demo mode. */
+    readonly dryRun: boolean;
+    /** Look-ahead over which a move must pay for itself. */
+    readonly horizonDays: number;
+    /** Days in a tier before a colder move (hysteresis). */
+    readonly hysteresisDays: number;
+    /** Model proposals less confident than this keep the tier. */
+    readonly minConfidence: number;
+    /** Negotiated prices merged over the built-in tables (src/tiering/prices/). */
+    readonly pricesFile: string | undefined;
+  };
   readonly alerts: {
     /** A read slower than this is a latency spike (alert, and the tiering rule's force-hot). */
     readonly latencyMs: number;
@@ -178,6 +192,14 @@ export function loadConfig(env: Env = process.env, cwd: string = process.cwd()):
       retentionS: read.integer('MOVINGDATA_EVENT_RETENTION_S', 86_400, { min: 1, max: 365 * 86_400 }),
       maxDevices: read.integer('MOVINGDATA_MAX_DEVICES', 1000, { min: 1, max: 1_000_000 }),
       peekKeep: read.integer('MOVINGDATA_PEEK_KEEP', 20_000, { min: 1000, max: 10_000_000 }),
+    },
+    tiering: {
+      intervalS: read.integer('TIERING_INTERVAL_S', 3600, { min: 0, max: 30 * 86_400 }),
+      dryRun: read.boolean('TIERING_DRY_RUN', !demo),
+      horizonDays: read.integer('TIERING_HORIZON_DAYS', 90, { min: 1, max: 3650 }),
+      hysteresisDays: read.integer('TIERING_HYSTERESIS_DAYS', 14, { min: 0, max: 3650 }),
+      minConfidence: read.number('TIERING_MIN_CONFIDENCE', 0.5, { min: 0, max: 1 }),
+      pricesFile: read.isSet('MOVINGDATA_PRICES_FILE') ? resolve(cwd, read.string('MOVINGDATA_PRICES_FILE', '')) : undefined,
     },
     alerts: {
       latencyMs: read.number('ALERT_LATENCY_MS', 1000, { min: 1, max: 3_600_000 }),

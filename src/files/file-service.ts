@@ -135,6 +135,13 @@ export class FileService {
     const store = this.store(location);
     assertFileKey(key, store);
     const { file, version, replica } = await this.#live(location, key);
+    const spec = replica.tier === null ? undefined : store.inner.features.tiers.find((t) => t.name === replica.tier);
+    if (spec?.offline === true) {
+      throw new MovingDataError('archived', `${key} at ${location} is in the ${spec.name} tier; restore it first (POST /tiering/restore)`, {
+        retryable: false,
+        details: { location, key, tier: spec.name },
+      });
+    }
     let got;
     try {
       got = await store.get(replica.objectKey, { expect: sealExpectation(replica), ...(options.range === undefined ? {} : { range: options.range }), ...(options.signal === undefined ? {} : { signal: options.signal }) });

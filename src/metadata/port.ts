@@ -900,6 +900,107 @@ export interface SensorReadings {
   trim(keep: number): Promise<number>;
 }
 
+/** A trained tier model as stored: its version is its identity; the newest is in use. */
+export interface StoredTierModel {
+  readonly version: number;
+  readonly kind: 'gbdt' | 'centroid';
+  /** What it learned from: `records` (POST /predictive/train), `access-stats`, `trace:<file>`. */
+  readonly trainedOn: string;
+  readonly records: number;
+  readonly metrics: JsonObject;
+  readonly model: JsonObject;
+  readonly createdBy: string;
+  readonly createdAt: Date;
+}
+
+export type NewTierModel = Omit<StoredTierModel, 'version' | 'createdAt'>;
+
+export const TIER_DECISION_STATES = ['dry_run', 'queued', 'applied', 'failed'] as const;
+export type TierDecisionState = (typeof TIER_DECISION_STATES)[number];
+
+export interface TierDecision {
+  readonly id: string;
+  /** The tiering run that made it. */
+  readonly runId: string;
+  readonly location: string;
+  readonly key: string;
+  readonly fileId: string;
+  readonly version: number;
+  /** `tier`: a class change in place; `move`: to another location (`toLocation`). */
+  readonly kind: 'tier' | 'move';
+  readonly fromTier: string;
+  readonly toTier: string;
+  readonly toLocation: string;
+  /** The proposal before the rules (the model's tier, or the cheapest for the reads). */
+  readonly proposed: string;
+  readonly confidence: number;
+  readonly modelVersion: number | null;
+  /** The features it was decided on. */
+  readonly inputs: JsonObject;
+  /** Every rule's verdict, in order: [{rule, verdict, detail}]. */
+  readonly rules: readonly JsonObject[];
+  readonly expectedMonthlySaving: number;
+  readonly moveCost: number;
+  readonly state: TierDecisionState;
+  readonly jobId: string | null;
+  readonly error: string | null;
+  readonly createdBy: string;
+  readonly createdAt: Date;
+  readonly updatedAt: Date;
+}
+
+export type NewTierDecision = Omit<TierDecision, 'id' | 'jobId' | 'error' | 'createdAt' | 'updatedAt'>;
+
+export interface TierPin {
+  /** A location name, or `*` for every location. */
+  readonly location: string;
+  /** Every key starting with this (the empty prefix pins everything). */
+  readonly prefix: string;
+  readonly tier: 'hot' | 'cool' | 'cold' | 'archive';
+  readonly createdBy: string;
+  readonly createdAt: Date;
+}
+
+/** A committed file's copy at a location with what the tiering run decides on. */
+export interface TierCandidate {
+  readonly location: string;
+  readonly key: string;
+  readonly fileId: string;
+  readonly version: number;
+  readonly size: number;
+  /** Provider-native tier name recorded for the copy (null: the store's default). */
+  readonly tier: string | null;
+  /** When the version was written. */
+  readonly writtenAt: Date;
+  /** When its tier last changed by a tiering decision (null: never; it has been there since written). */
+  readonly tierSince: Date | null;
+  /** Access over trailing windows as of `asOf`; zeros and nulls for a file never read. */
+  readonly access: Omit<AccessWindowRow, 'location' | 'key'>;
+}
+
+export interface TieringStore {
+  saveModel(model: NewTierModel): Promise<StoredTierModel>;
+  /** The newest model, or undefined before the first training. */
+  latestModel(): Promise<StoredTierModel | undefined>;
+  /** Models newest first, without their trees. */
+  listModels(limit?: number): Promise<Array<Omit<StoredTierModel, 'model'>>>;
+  recordDecisions(decisions: readonly NewTierDecision[]): Promise<TierDecision[]>;
+  /** Moves a decision on (queued with its job, applied, failed with the error). */
+  updateDecision(id: string, change: { readonly state: TierDecisionState; readonly jobId?: string; readonly error?: string }): Promise<TierDecision>;
+  getDecision(id: string): Promise<TierDecision>;
+  /** Newest first; `beforeId` pages towards older ones. */
+  listDecisions(query?: { readonly location?: string; readonly key?: string; readonly state?: TierDecisionState; readonly runId?: string; readonly beforeId?: string; readonly limit?: number }): Promise<TierDecision[]>;
+  /**
+   * Committed files' verified copies at one location with their access windows, in key order,
+   * keyset-paginated (`afterKey`): the tiering run's input.
+   */
+  candidates(query: { readonly location: string; readonly asOf?: Date; readonly prefix?: string; readonly afterKey?: string; readonly limit?: number }): Promise<TierCandidate[]>;
+  listPins(): Promise<TierPin[]>;
+  putPin(pin: Omit<TierPin, 'createdAt'>): Promise<TierPin>;
+  /** Resolves whether a pin was there. */
+  deletePin(location: string, prefix: string): Promise<boolean>;
+}
+
 export interface MetadataStore extends MetadataOperations {
   /** Adapter name, e.g. `pglite` or `postgres`. */
   readonly kind: string;
@@ -926,6 +1027,8 @@ export interface MetadataStore extends MetadataOperations {
   readonly accessStats: AccessStats;
   readonly alerts: AlertStore;
   readonly sensorReadings: SensorReadings;
+  /** Tier models, tiering decisions and pins. */
+  readonly tiering: TieringStore;
   /**
    * Run `work` in one transaction: everything it does through `tx` commits together, or, if it
    * throws, nothing does (the error is rethrown). Use only `tx` inside: on the embedded store

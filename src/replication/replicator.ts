@@ -21,7 +21,7 @@ import type { AuditTrail } from '../audit/audit-trail.ts';
 import { sha256Hex, type EncryptedStore, type SealExpectation } from '../crypto/encrypted-store.ts';
 import { MovingDataError, isMovingDataError } from '../errors.ts';
 import { assertFileKey } from '../files/keys.ts';
-import type { EncryptionDescriptor, FileRecord, FileVersion, MetadataOperations, MetadataStore, ProviderChecksums, Replica, ReplicaRef } from '../metadata/index.ts';
+import type { EncryptionDescriptor, FileRecord, FileVersion, JsonObject, MetadataOperations, MetadataStore, ProviderChecksums, Replica, ReplicaRef } from '../metadata/index.ts';
 import type { ObjectInfo } from '../storage/port.ts';
 import { confirmStored, fanOutWrite, headAndVerify, type BranchOutcome } from './fan-out.ts';
 import { versionObjectKey } from './object-names.ts';
@@ -343,6 +343,43 @@ export class Replicator {
       await metadata.transitionReplica(ref, { from: ['writing', 'pending'], to: 'failed', lastError: errorSummary(err).message }).catch(() => undefined);
       throw err;
     }
+  }
+
+  /**
+   * Changes the class of a file's verified copy at `location` in place (the store's tier
+   * change: S3 and GCS rewrite the object onto itself, Azure sets its access tier), records the
+   * tier and the provider's checksums afresh (a rewrite can change the ETag) and audits it as a
+   * policy decision `tier:<name>`, which publishes a `tier.change` access event.
+   */
+  async changeTier(
+    principal: string,
+    fileId: string,
+    location: string,
+    tier: string,
+    options: { readonly version?: number; readonly signal?: AbortSignal; readonly details?: JsonObject } = {},
+  ): Promise<Replica> {
+    const { metadata } = this.#deps;
+    const target = this.store(location);
+    if (target.setTier === undefined) throw new MovingDataError('unsupported', `${location} cannot change a copy's tier in place`, { retryable: false });
+    const { file, version, replicas } = await this.#current(fileId, options.version);
+    const existing = replicas.find((r) => r.location === location);
+    if (existing?.state !== 'verified') {
+      throw new MovingDataError('conflict', `${file.key} v${version.version} has no verified copy at ${location} to re-tier`, { retryable: false, details: { file_id: fileId, location } });
+    }
+    if (existing.tier === tier) return existing;
+    await target.setTier(existing.objectKey, tier, options.signal);
+    const info = await target.inner.head(existing.objectKey, options.signal);
+    const ref: ReplicaRef = { fileId, version: version.version, location };
+    const moved = await metadata.transitionReplica(ref, { from: 'verified', to: 'verified', tier, checksums: recordedChecksums(info) });
+    if (!moved.applied) throw new MovingDataError('conflict', `the copy of ${file.key} at ${location} changed meanwhile`, { retryable: true });
+    await this.#deps.audit.policy({
+      principal,
+      decision: `tier:${tier}`,
+      location,
+      objectKey: file.key,
+      details: { version: version.version, from: existing.tier, tier, ...options.details },
+    });
+    return moved.value;
   }
 
   /**

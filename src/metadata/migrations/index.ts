@@ -13,6 +13,7 @@ import * as m003 from './003_jobs.ts';
 import * as m004 from './004_consistency_reports.ts';
 import * as m005 from './005_version_content_type.ts';
 import * as m006 from './006_events.ts';
+import * as m007 from './007_tiering.ts';
 
 export const MIGRATIONS: Readonly<Record<string, Migration>> = Object.freeze({
   '001_files_versions_replicas': m001,
@@ -21,6 +22,7 @@ export const MIGRATIONS: Readonly<Record<string, Migration>> = Object.freeze({
   '004_consistency_reports': m004,
   '005_version_content_type': m005,
   '006_events': m006,
+  '007_tiering': m007,
 });
 
 export const migrationProvider: MigrationProvider = {

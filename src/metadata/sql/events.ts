@@ -64,7 +64,7 @@ export async function insertOutbox(db: Db, records: readonly OutboxRecord[]): Pr
     select * from unnest(${records.map((r) => r.topic)}::text[], ${records.map((r) => r.key)}::text[], ${records.map((r) => outboxShard(r.key))}::int[], ${records.map((r) => r.value)}::text[])`.execute(db);
 }
 
-abstract class Part {
+export abstract class Part {
   protected readonly db: Kysely<Database>;
   readonly #guard: () => void;
   constructor(db: Kysely<Database>, guard: () => void) {

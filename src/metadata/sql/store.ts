@@ -43,6 +43,7 @@ import type {
   VersionTransition,
   AccessStats,
   AlertStore,
+  TieringStore,
   EventLog,
   Outbox,
   OutboxRecord,
@@ -72,6 +73,7 @@ import { guarded, mapDatabaseError } from './errors.ts';
 import { SqlConsistencyReports } from './consistency.ts';
 import { SqlJobQueue } from './jobs.ts';
 import { SqlAccessStats, SqlAlertStore, SqlEventLog, SqlOutbox, SqlSensorReadings, insertOutbox } from './events.ts';
+import { SqlTieringStore } from './tiering.ts';
 import { SqlPrincipalStore } from './principals.ts';
 import { fromJsonRow, jsonText, parseId, toFileRecord, toFileVersion, toReplica, type FileRow, type ReplicaRow, type VersionRow } from './rows.ts';
 import type { Database } from './schema.ts';
@@ -718,6 +720,7 @@ class SqlMetadataStore extends SqlOperations implements MetadataStore {
   readonly accessStats: AccessStats;
   readonly alerts: AlertStore;
   readonly sensorReadings: SensorReadings;
+  readonly tiering: TieringStore;
   readonly #db: Kysely<Database>;
   readonly #afterClose: (() => Promise<void>) | undefined;
   /** Set while `transaction` runs its work, in the work's async context only. */
@@ -746,6 +749,7 @@ class SqlMetadataStore extends SqlOperations implements MetadataStore {
     this.accessStats = new SqlAccessStats(options.db, guard);
     this.alerts = new SqlAlertStore(options.db, guard);
     this.sensorReadings = new SqlSensorReadings(options.db, guard);
+    this.tiering = new SqlTieringStore(options.db, guard);
     this.#db = options.db;
     this.#afterClose = options.afterClose;
     this.#inTransaction = inTransaction;

@@ -68,3 +68,11 @@ export const sqlAuditTamperer: AuditTamperer = {
     });
   },
 };
+
+/** Test-only: make a live file's versions look `days` older (the tiering run's age and days in tier). */
+export async function backdateFile(store: MetadataStore, key: string, days: number): Promise<void> {
+  const db = databaseOf(store);
+  await sql`update file_versions set created_at = created_at - make_interval(days => ${days})
+    where file_id = (select id from files where key = ${key} and deleted_at is null)`.execute(db);
+  await sql`update files set created_at = created_at - make_interval(days => ${days}) where key = ${key} and deleted_at is null`.execute(db);
+}

@@ -61,7 +61,8 @@ const LOCAL_TIERS: readonly TierSpec[] = [
   { name: 'hot', class: 'hot' },
   { name: 'cool', class: 'cool' },
   { name: 'cold', class: 'cold' },
-  { name: 'archive', class: 'archive' },
+  // Offline like S3 Deep Archive and Azure Archive: reads need a restore (a tier change) first.
+  { name: 'archive', class: 'archive', offline: true },
 ];
 
 interface StoredMeta {
