@@ -67,6 +67,11 @@ describe('dashboard sessions on embedded defaults', () => {
     const me = await app.api.inject({ method: 'GET', url: '/me', headers: { cookie: `other=1; ${cookie}` } });
     expect(me.statusCode).toBe(200);
     expect(me.json()).toMatchObject({ name: 'admin', authenticated_by: 'cookie', csrf_token: body.csrf_token });
+    // GET /session: what a page asks first, never a 401.
+    expect((await app.api.inject({ method: 'GET', url: '/session', headers: { cookie } })).json()).toEqual({ signed_in: true, name: 'admin', roles: expect.arrayContaining(['admin']), csrf_token: body.csrf_token });
+    const none = await app.api.inject({ method: 'GET', url: '/session', headers: admin });
+    expect(none.statusCode).toBe(200);
+    expect(none.json()).toEqual({ signed_in: false });
     // Another token's session has another CSRF token.
     expect((await signIn(analyst)).body.csrf_token).not.toBe(body.csrf_token);
   });
@@ -86,6 +91,9 @@ describe('dashboard sessions on embedded defaults', () => {
     const revoked = await app.api.inject({ method: 'GET', url: '/me', headers: { cookie } });
     expect(revoked.statusCode).toBe(401);
     expect(revoked.json()).toMatchObject({ error: { code: 'unauthenticated' } });
+    const state = await app.api.inject({ method: 'GET', url: '/session', headers: { cookie } });
+    expect(state.json()).toEqual({ signed_in: false });
+    expect(parseSetCookie(state.headers['set-cookie']).attributes).toContain('Max-Age=0');
   });
 
   it('requires x-csrf-token on cookie-authenticated POST and DELETE (403 csrf_mismatch without or wrong, 2xx with); bearer requests need none', async () => {
@@ -227,7 +235,7 @@ describe('dashboard sessions on embedded defaults', () => {
     const paths = Object.keys(document.paths);
     expect(paths).toEqual(expect.arrayContaining(['/session', '/me', '/inventory']));
     expect(paths.filter((p) => p === '/' || p.startsWith('/ui') || p.startsWith('/assets') || p.endsWith('.html'))).toEqual([]);
-    expect(Object.keys(document.paths['/session']!).sort()).toEqual(['delete', 'post']);
+    expect(Object.keys(document.paths['/session']!).sort()).toEqual(['delete', 'get', 'post']);
     expect(document.paths['/session']!['post']!.responses).toHaveProperty('401');
     expect(document.paths['/me']!['get']!.responses).toHaveProperty('200');
   });

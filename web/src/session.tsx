@@ -1,6 +1,6 @@
 /**
- * Who is signed in: GET /me on load (the session cookie, if any, answers for it), the sign-in
- * form when nobody is, and sign-out. Every page gets the API client and the caller from here.
+ * Who is signed in: GET /session on load (whether the browser's cookie holds a live session),
+ * then GET /me; the sign-in form when nobody is; sign-out. Every page gets the API client and the caller from here.
  */
 import { createContext, useCallback, useContext, useEffect, useState, type FormEvent, type ReactNode } from 'react';
 import { ApiError, type ApiClient } from './api/client.ts';
@@ -45,9 +45,12 @@ export function SessionGate({ client, children }: { readonly client: ApiClient; 
 
   const load = useCallback(async (problem?: string) => {
     try {
-      const me = await client.me();
-      client.csrfToken = me.csrf_token;
-      setState({ kind: 'signed-in', me });
+      const session = await client.session();
+      if (!session.signed_in) {
+        setState({ kind: 'signed-out', ...(problem === undefined ? {} : { problem }) });
+        return;
+      }
+      setState({ kind: 'signed-in', me: await client.me() });
     } catch (err) {
       if (err instanceof ApiError && err.status === 401) setState({ kind: 'signed-out', ...(problem === undefined ? {} : { problem }) });
       else setState({ kind: 'error', message: err instanceof Error ? err.message : String(err) });

@@ -2,6 +2,8 @@
  * Signing in to the dashboard, and who the caller is:
  *   POST   /session  {"token": "mdt_..."}: the token for a session cookie (see
  *                    src/api/session-cookie.ts) and the session's CSRF token
+ *   GET    /session  whether this browser's cookie holds a live session (no authentication
+ *                    needed: a page asks it first, so a signed-out visit is not an error)
  *   DELETE /session  sign out: the cookie is cleared (with the cookie, only with its CSRF token)
  *   GET    /me       the caller's name, roles, the locations it may read and write, and what
  *                    else its roles allow, so a client offers only that (any token or session)
@@ -14,7 +16,7 @@ import { Type } from 'typebox';
 import { ADMIN_ROLE, SYSTEM_ROLE, type AccessPolicy } from '../../access/policy.ts';
 import { authenticateToken } from '../../access/principals.ts';
 import { MAX_TOKEN_LENGTH, MIN_TOKEN_LENGTH } from '../../access/tokens.ts';
-import { MovingDataError } from '../../errors.ts';
+import { MovingDataError, isMovingDataError } from '../../errors.ts';
 import type { MetadataStore, Principal } from '../../metadata/index.ts';
 import { BEARER_SECURITY, requirePrincipal } from '../auth.ts';
 import { CSRF_HEADER, clearedSessionCookie, csrfMatches, csrfToken, sessionCookie, sessionToken } from '../session-cookie.ts';
@@ -26,13 +28,18 @@ const SEED_ROLES: readonly string[] = Object.freeze([ADMIN_ROLE, SYSTEM_ROLE]);
 
 const Role = Type.String();
 
-const SessionView = Type.Object({
+export const SessionView = Type.Object({
   name: Type.String({ description: 'the principal signed in' }),
   roles: Type.Array(Role),
   csrf_token: Type.String({ description: `send it as the ${CSRF_HEADER} header with every POST, PUT and DELETE made with the session cookie` }),
 });
 
-const MeView = Type.Object({
+export const SessionState = Type.Union([
+  Type.Object({ signed_in: Type.Literal(true), name: Type.String(), roles: Type.Array(Role), csrf_token: Type.String() }),
+  Type.Object({ signed_in: Type.Literal(false) }),
+]);
+
+export const MeView = Type.Object({
   name: Type.String(),
   roles: Type.Array(Role),
   authenticated_by: Type.Union([Type.Literal('bearer'), Type.Literal('cookie')]),
@@ -91,6 +98,31 @@ export const sessionRoutes: FastifyPluginAsyncTypebox<SessionRoutesOptions> = as
     async (request, reply) => {
       const { principal, csrfToken: csrf } = await startSession(metadata, request, reply, request.body.token);
       return { name: principal.name, roles: [...principal.roles], csrf_token: csrf };
+    },
+  );
+
+  app.get(
+    '/session',
+    {
+      schema: {
+        tags: ['access'],
+        summary: "Whether the request's session cookie holds a live session, and its CSRF token (an Authorization header is not looked at)",
+        response: { 200: SessionState },
+      },
+    },
+    async (request, reply) => {
+      void reply.header('cache-control', 'no-store');
+      const token = sessionToken(request.headers.cookie);
+      if (token === undefined) return { signed_in: false as const };
+      try {
+        const principal = await authenticateToken(metadata, token);
+        return { signed_in: true as const, name: principal.name, roles: [...principal.roles], csrf_token: csrfToken(token) };
+      } catch (err) {
+        if (!isMovingDataError(err) || err.code !== 'unauthenticated') throw err;
+        // A revoked or unknown token: the cookie goes too.
+        void reply.header('set-cookie', clearedSessionCookie(request));
+        return { signed_in: false as const };
+      }
     },
   );
 

@@ -4,7 +4,7 @@
  * token as `x-csrf-token`. Errors come back as `ApiError` with the API's stable code
  * (`unauthenticated`, `forbidden`, `csrf_mismatch`, ...), or `network` when nothing answered.
  */
-import type { AlertPage, AlertState, Alert, ApiErrorBody, ConsistencyStatus, Health, InventorySummary, Me, Session, StreamingMetrics } from './types.ts';
+import type { AlertPage, AlertState, Alert, ApiErrorBody, ConsistencyStatus, Health, InventorySummary, Me, Session, SessionState, StreamingMetrics } from './types.ts';
 
 export class ApiError extends Error {
   readonly status: number;
@@ -90,6 +90,13 @@ export class ApiClient {
   /** Every dependency's status; a 503 (metadata store down) is an answer too. */
   health(): Promise<Health> {
     return this.#call('GET', '/health', { accept: [503] });
+  }
+
+  /** Whether this browser holds a live session (never a 401: a signed-out visit is no error); keeps its CSRF token. */
+  async session(): Promise<SessionState> {
+    const state = await this.#call<SessionState>('GET', '/session');
+    this.#csrfToken = state.signed_in ? state.csrf_token : null;
+    return state;
   }
 
   me(): Promise<Me> {

@@ -38,6 +38,9 @@ export interface Session {
   readonly csrf_token: string;
 }
 
+/** GET /session */
+export type SessionState = { readonly signed_in: true; readonly name: string; readonly roles: readonly string[]; readonly csrf_token: string } | { readonly signed_in: false };
+
 /** GET /me */
 export interface Me {
   readonly name: string;

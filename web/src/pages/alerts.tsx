@@ -41,10 +41,12 @@ export function Alerts() {
     [client, filter],
   );
 
+  const allowed = me.can.view_operations;
   useEffect(() => {
+    if (!allowed) return;
     setListing(undefined);
     void load();
-  }, [load]);
+  }, [load, allowed]);
 
   const acknowledge = async (alert: Alert) => {
     setBusy((b) => new Set([...b, alert.id]));
@@ -59,7 +61,7 @@ export function Alerts() {
     }
   };
 
-  if (!me.can.view_operations) {
+  if (!allowed) {
     return (
       <div className="page">
         <h1>Alerts</h1>
