@@ -8,8 +8,8 @@
  *                    variants (written by the build) served to browsers that take them
  *
  * Every route here is hidden from the OpenAPI document: they are the page, not the API. The API's
- * paths never collide with these (its routes are registered as exact paths; nothing here is a
- * catch-all at /), so API routes keep their answers and their 404/405s.
+ * paths never collide with these (nothing here is a catch-all outside /assets/ and /ui/), so API
+ * routes keep their answers and their 404/405s.
  *
  * Without a build (web/dist/index.html missing) the API runs as ever and GET / says how to build.
  */
@@ -47,16 +47,15 @@ export const dashboardPlugin: FastifyPluginAsync<DashboardOptions> = async (app,
   const built = existsSync(join(dir, 'index.html'));
   if (built) {
     await app.register(fastifyStatic, {
-      root: dir,
-      prefix: '/',
-      // One route per built file, found now: no catch-all that would answer for the API's paths.
-      wildcard: false,
+      root: join(dir, 'assets'),
+      // A catch-all under /assets/ only (no API path lives there): a rebuild while the server
+      // runs serves its new files at once.
+      prefix: '/assets/',
       index: false,
       preCompressed: true,
-      globIgnore: ['**/*.gz', '**/*.br', '**/index.html'],
-      setHeaders: (reply, path) => {
+      setHeaders: (reply) => {
         void reply.header('x-content-type-options', 'nosniff');
-        void reply.header('cache-control', path.startsWith(join(dir, 'assets')) ? 'public, max-age=31536000, immutable' : 'no-cache');
+        void reply.header('cache-control', 'public, max-age=31536000, immutable');
       },
     });
   } else {
@@ -66,7 +65,7 @@ export const dashboardPlugin: FastifyPluginAsync<DashboardOptions> = async (app,
   const page = async (_request: FastifyRequest, reply: FastifyReply): Promise<FastifyReply> => {
     void reply.headers(PAGE_HEADERS);
     if (!built) return reply.status(503).type('text/html; charset=utf-8').send(NOT_BUILT);
-    return reply.sendFile('index.html', { maxAge: 0, immutable: false });
+    return reply.sendFile('index.html', dir, { maxAge: 0, immutable: false });
   };
 
   app.get('/', { schema: { hide: true } }, async (request, reply) => {

@@ -2,7 +2,7 @@
 import type { ReactNode } from 'react';
 import type { ApiState } from '../use-api.ts';
 
-export function Panel<T>({ id, title, state, children, actions }: { readonly id: string; readonly title: string; readonly state?: ApiState<T>; readonly children: (data: T) => ReactNode; readonly actions?: ReactNode }) {
+export function Panel<T>({ id, title, state, children, actions, wide = false }: { readonly id: string; readonly title: string; readonly state?: ApiState<T>; readonly children: (data: T) => ReactNode; readonly actions?: ReactNode; readonly wide?: boolean }) {
   const body = (): ReactNode => {
     if (state === undefined) return children(undefined as T);
     if (state.data !== undefined) {
@@ -30,7 +30,7 @@ export function Panel<T>({ id, title, state, children, actions }: { readonly id:
     return <p className="muted skeleton">Loading…</p>;
   };
   return (
-    <section className="card" aria-labelledby={`${id}-title`} aria-busy={state?.loading === true}>
+    <section className={wide ? 'card wide' : 'card'} aria-labelledby={`${id}-title`} aria-busy={state?.loading === true}>
       <header className="card-head">
         <h2 id={`${id}-title`}>{title}</h2>
         {actions}

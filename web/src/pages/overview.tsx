@@ -61,7 +61,7 @@ export function Overview() {
         ) : (
           <NotForRoles id="open-alerts" title="Open alerts" roles={me.roles} />
         )}
-        <Panel id="throughput" title="Live throughput" actions={<StatusBadge status={throughput.state === 'open' ? 'open-feed' : throughput.state} />}>
+        <Panel id="throughput" title="Live throughput" wide actions={<StatusBadge status={throughput.state === 'open' ? 'open-feed' : throughput.state} />}>
           {() => (
             <>
               <p className="figure">
@@ -90,6 +90,7 @@ function NotForRoles({ id, title, roles }: { readonly id: string; readonly title
 
 function HealthTable({ health }: { readonly health: Health }) {
   return (
+    <div className="table-scroll">
     <table>
       <caption className="sr-only">Dependencies and their status</caption>
       <thead>
@@ -116,12 +117,14 @@ function HealthTable({ health }: { readonly health: Health }) {
         ))}
       </tbody>
     </table>
+    </div>
   );
 }
 
 function StorageTable({ summary }: { readonly summary: InventorySummary }) {
   if (summary.locations.length === 0) return <p className="muted">None of your roles opens a location.</p>;
   return (
+    <div className="table-scroll">
     <table>
       <caption className="sr-only">Objects and bytes per location</caption>
       <thead>
@@ -151,6 +154,7 @@ function StorageTable({ summary }: { readonly summary: InventorySummary }) {
         ))}
       </tbody>
     </table>
+    </div>
   );
 }
 
