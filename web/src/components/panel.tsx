@@ -53,6 +53,7 @@ const TONES: Readonly<Record<string, 'good' | 'warn' | 'bad' | 'info'>> = {
   'open-feed': 'good',
   info: 'info',
   acknowledged: 'info',
+  open: 'warn',
   degraded: 'warn',
   pending: 'warn',
   writing: 'warn',

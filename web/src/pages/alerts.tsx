@@ -130,7 +130,7 @@ export function Alerts() {
                     </td>
                     <th scope="row">
                       <span className="alert-kind">{a.kind}</span> <span className="alert-subject">{a.subject}</span>
-                      <div className="small">{a.message}</div>
+                      <div className="small alert-message">{a.message}</div>
                     </th>
                     <td className="num">{formatCount(a.occurrences)}×</td>
                     <td>

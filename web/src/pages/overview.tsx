@@ -96,7 +96,9 @@ function HealthTable({ health }: { readonly health: Health }) {
       <thead>
         <tr>
           <th scope="col">Dependency</th>
-          <th scope="col">Kind</th>
+          <th scope="col" className="hide-narrow">
+            Kind
+          </th>
           <th scope="col">Status</th>
           <th scope="col" className="num">
             Latency
@@ -107,7 +109,7 @@ function HealthTable({ health }: { readonly health: Health }) {
         {health.dependencies.map((d) => (
           <tr key={d.name}>
             <th scope="row">{d.name}</th>
-            <td>{d.kind}</td>
+            <td className="hide-narrow">{d.kind}</td>
             <td>
               <StatusBadge status={d.status} />
               {d.error === undefined ? null : <span className="small muted"> {d.error.message}</span>}
