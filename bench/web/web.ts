@@ -13,7 +13,7 @@
 import { existsSync } from 'node:fs';
 import { readdir, readFile, stat } from 'node:fs/promises';
 import { join } from 'node:path';
-import { chromium } from 'playwright-core';
+import { chromium, type Page } from 'playwright-core';
 import { ensureDashboardBuilt, DIST_DIR } from '../../web/scripts/build.ts';
 import { BENCH_TOKEN, http, startBenchServer } from '../lib/server.ts';
 import { median } from '../lib/stats.ts';
@@ -68,7 +68,7 @@ export async function runWebBench(workDir: string, options: { readonly runs: num
     const url = `http://127.0.0.1:${server.port}/`;
     const coldMs: number[] = [];
     const warmMs: number[] = [];
-    const painted = async (page: import('playwright-core').Page): Promise<number> => {
+    const painted = async (page: Page): Promise<number> => {
       await page.waitForFunction(() => performance.getEntriesByName('overview-data-painted').length > 0, undefined, { timeout: 30_000 });
       return page.evaluate(() => performance.getEntriesByName('overview-data-painted')[0]!.startTime);
     };

@@ -59,7 +59,7 @@ describe('dashboard sessions on embedded defaults', () => {
     expect(attributes).toEqual(expect.arrayContaining(['HttpOnly', 'SameSite=Strict', 'Path=/']));
     expect(attributes).not.toContain('Secure');
     expect(response.headers['cache-control']).toBe('no-store');
-    expect(body).toMatchObject({ name: 'admin', roles: expect.arrayContaining(['admin']) });
+    expect(body).toMatchObject({ name: 'admin', roles: expect.arrayContaining(['admin']) as unknown });
     expect(body.csrf_token).toMatch(/^[A-Za-z0-9_-]{43}$/);
 
     const files = await app.api.inject({ method: 'GET', url: '/files', headers: { cookie } });
@@ -68,7 +68,7 @@ describe('dashboard sessions on embedded defaults', () => {
     expect(me.statusCode).toBe(200);
     expect(me.json()).toMatchObject({ name: 'admin', authenticated_by: 'cookie', csrf_token: body.csrf_token });
     // GET /session: what a page asks first, never a 401.
-    expect((await app.api.inject({ method: 'GET', url: '/session', headers: { cookie } })).json()).toEqual({ signed_in: true, name: 'admin', roles: expect.arrayContaining(['admin']), csrf_token: body.csrf_token });
+    expect((await app.api.inject({ method: 'GET', url: '/session', headers: { cookie } })).json()).toEqual({ signed_in: true, name: 'admin', roles: expect.arrayContaining(['admin']) as unknown, csrf_token: body.csrf_token });
     const none = await app.api.inject({ method: 'GET', url: '/session', headers: admin });
     expect(none.statusCode).toBe(200);
     expect(none.json()).toEqual({ signed_in: false });
@@ -170,7 +170,7 @@ describe('dashboard sessions on embedded defaults', () => {
     expect(asAdmin.statusCode).toBe(200);
     expect(asAdmin.json()).toEqual({
       name: 'admin',
-      roles: expect.arrayContaining(['admin', 'system']),
+      roles: expect.arrayContaining(['admin', 'system']) as unknown,
       authenticated_by: 'bearer',
       csrf_token: null,
       locations: [

@@ -23,7 +23,7 @@ function fakeFetch(answer: (sent: Sent) => Response | Promise<Response>): { fetc
     sent.push(request);
     return answer(request);
   };
-  return { fetch: fn as typeof fetch, sent };
+  return { fetch: fn, sent };
 }
 
 const json = (status: number, body: unknown) => new Response(JSON.stringify(body), { status, headers: { 'content-type': 'application/json' } });
