@@ -3,7 +3,7 @@ import js from '@eslint/js';
 import tseslint from 'typescript-eslint';
 
 export default tseslint.config(
-  { ignores: ['node_modules/', '.movingdata/', '.lab/', 'bench/results/', 'dashboard/dist/'] },
+  { ignores: ['node_modules/', '.movingdata/', '.lab/', 'bench/results/', 'web/dist/', 'test-results/'] },
   js.configs.recommended,
   ...tseslint.configs.recommendedTypeChecked,
   {

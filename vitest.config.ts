@@ -6,7 +6,8 @@ const withLab = process.env['MOVINGDATA_NO_LAB'] !== '1';
 
 export default defineConfig({
   test: {
-    include: ['src/**/*.test.ts', 'test/**/*.test.ts'],
+    // web/: the dashboard's unit and component tests (a component test names its DOM: happy-dom).
+    include: ['src/**/*.test.ts', 'test/**/*.test.ts', 'web/src/**/*.test.{ts,tsx}'],
     // Brings up the lab of real servers (MinIO, Azurite, fake-gcs-server, Kafka, PostgreSQL)
     // once per run and hands its settings to the tests through `inject('lab')`.
     globalSetup: withLab ? ['test/global-setup.ts'] : [],

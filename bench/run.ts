@@ -18,7 +18,9 @@
  * events (telemetry into Kafka through our adapter and access events through the outbox beside
  * Kafka's ProducerPerformance on the same broker; detection latency to /stream/peek),
  * tiering (our histogram GBDT's training and prediction time and accuracy beside scikit-learn's
- * HistGradientBoostingClassifier on the same data, in the lab's Python).
+ * HistGradientBoostingClassifier on the same data, in the lab's Python),
+ * web (the dashboard's time to interactive in headless Chromium on embedded defaults, and its
+ * gzipped JavaScript; no lab needed).
  */
 import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { cpus, tmpdir } from 'node:os';
@@ -37,8 +39,9 @@ import { printModelBench, runModelBench } from './tiering/model.ts';
 import { FULL_CASE as EVENTS_FULL, QUICK_CASE as EVENTS_QUICK, runEventsBench } from './events/events.ts';
 import { FULL_CASE as SMALL_FULL, QUICK_CASE as SMALL_QUICK, runSmallBench } from './small/small.ts';
 import { FULL_CASES as FANOUT_FULL, QUICK_CASES as FANOUT_QUICK, runFanoutBench } from './fanout/fanout.ts';
+import { TARGET_GZIP_KIB, TARGET_TTI_MS, runWebBench } from './web/web.ts';
 
-const SUITES = ['storage', 'crypto', 'encryption', 'api', 'fanout', 'drift', 'small', 'nab', 'events', 'tiering'] as const;
+const SUITES = ['storage', 'crypto', 'encryption', 'api', 'fanout', 'drift', 'small', 'nab', 'events', 'tiering', 'web'] as const;
 
 const { values, positionals } = parseArgs({ options: { quick: { type: 'boolean' }, help: { type: 'boolean', short: 'h' } }, allowPositionals: true });
 if (values.help) {
@@ -58,8 +61,8 @@ const rcloneVersion = chosen.some((s) => ['storage', 'fanout', 'drift'].includes
 const openssl = chosen.includes('crypto') ? opensslVersion() : 'openssl not used';
 console.log(`MovingData benchmarks — node ${process.version}, ${rcloneVersion}, ${openssl}, ${cpus().length} CPUs, ${new Date().toISOString()}${values.quick ? ' (quick)' : ''}`);
 
-// Every suite but crypto and nab needs the lab's servers.
-const lab = chosen.some((s) => s !== 'crypto' && s !== 'nab' && s !== 'tiering') ? (await startLab()).env : {};
+// Every suite but crypto, nab, tiering and web needs the lab's servers.
+const lab = chosen.some((s) => s !== 'crypto' && s !== 'nab' && s !== 'tiering' && s !== 'web') ? (await startLab()).env : {};
 const workDir = await mkdtemp(join(tmpdir(), 'movingdata-bench-'));
 const results: Record<string, unknown> = {};
 try {
@@ -165,6 +168,25 @@ try {
     results['tiering'] = rows;
     console.log('\nTier model: our histogram GBDT beside scikit-learn HistGradientBoostingClassifier (same data, one thread each)');
     printModelBench(rows);
+  }
+  if (chosen.includes('web')) {
+    const result = await runWebBench(workDir, { runs: values.quick ? 3 : 10 }, log);
+    results['web'] = result;
+    console.log(`\nDashboard: Overview time to interactive (navigation start → its data painted, headless Chromium, embedded defaults, seed files; ${result.coldMs.length} runs) and gzipped JavaScript`);
+    console.log(
+      table(
+        ['figure', 'value', 'target', 'met'],
+        [
+          ['TTI cold (fresh context), median ms', result.coldMedianMs, `< ${TARGET_TTI_MS}`, result.coldMedianMs < TARGET_TTI_MS ? 'yes' : 'NO'],
+          ['TTI cold, worst ms', result.coldMaxMs, `< ${TARGET_TTI_MS}`, result.coldMaxMs < TARGET_TTI_MS ? 'yes' : 'NO'],
+          ['TTI warm (reload), median ms', result.warmMedianMs, `< ${TARGET_TTI_MS}`, result.warmMedianMs < TARGET_TTI_MS ? 'yes' : 'NO'],
+          ['JS gzip, first load, KiB', result.firstLoadJsGzipKiB, `< ${TARGET_GZIP_KIB}`, result.firstLoadJsGzipKiB < TARGET_GZIP_KIB ? 'yes' : 'NO'],
+          ['JS gzip, all chunks, KiB', result.allJsGzipKiB, `< ${TARGET_GZIP_KIB}`, result.allJsGzipKiB < TARGET_GZIP_KIB ? 'yes' : 'NO'],
+          ['JS raw, all chunks, KiB', result.allJsKiB, '', ''],
+        ],
+      ),
+    );
+    console.log(table(['chunk', 'KiB', 'gzip KiB', 'first load'], result.chunks.map((c) => [c.file, c.kib, c.gzipKiB, c.firstLoad ? 'yes' : 'lazy'])));
   }
   if (chosen.includes('nab')) {
     const rows = await runNabBench({ outDir: join(import.meta.dirname, 'results', 'nab'), log });

@@ -24,6 +24,8 @@ export const ERROR_CODES = [
   // security (later capabilities)
   'unauthenticated',
   'forbidden',
+  // a cookie-authenticated request that changes state without the session's CSRF token
+  'csrf_mismatch',
   'decryption_failed',
   // a stored object is not the one recorded (substituted, truncated, re-written behind our back)
   'integrity_mismatch',

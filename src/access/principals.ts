@@ -39,6 +39,15 @@ export async function authenticate(metadata: Principals, authorization: string |
   if (token === undefined || !isWellFormedToken(token)) {
     throw unauthenticated('malformed', 'the Authorization header must be "Bearer <token>"');
   }
+  return authenticateToken(metadata, token);
+}
+
+/**
+ * The live principal holding `token` (from a bearer header, a session cookie or a sign-in
+ * body), or `unauthenticated` (`malformed` or `invalid`, as for `authenticate`).
+ */
+export async function authenticateToken(metadata: Principals, token: string): Promise<Principal> {
+  if (!isWellFormedToken(token)) throw unauthenticated('malformed', 'that is not an API token (mdt_...)');
   const principal = await metadata.principals.findByTokenHash(hashToken(token));
   if (principal === undefined) throw unauthenticated('invalid', 'the token is not valid (unknown or revoked)');
   // Last-use bookkeeping must not turn a working request into a failed one. The store writes at

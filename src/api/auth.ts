@@ -8,8 +8,10 @@
  *   });
  *
  * Routes opt in with `config: { auth: true }`: the plugin's onRequest hook then requires
- * `Authorization: Bearer <token>`, answers 401 `unauthenticated` (with `WWW-Authenticate:
- * Bearer`) without one, and puts the live principal on `request.principal`. Handlers then ask
+ * `Authorization: Bearer <token>` or, without that header, the dashboard's session cookie
+ * (src/api/session-cookie.ts; a state-changing request made with the cookie also needs its
+ * `x-csrf-token`, else 403 `csrf_mismatch`), answers 401 `unauthenticated` (with
+ * `WWW-Authenticate: Bearer`) without either, and puts the live principal on `request.principal`. Handlers then ask
  * `authorizeLocation` (objects at a location) or `authorizeRoles` (admin operations): a denial
  * is recorded in the audit trail and becomes 403 `forbidden`.
  *
@@ -21,11 +23,12 @@
  * decorators apply to every route of the instance it is registered on.
  */
 import type { FastifyPluginAsync, FastifyReply, FastifyRequest } from 'fastify';
-import { authenticate, type UnauthenticatedReason } from '../access/principals.ts';
+import { authenticate, authenticateToken, type UnauthenticatedReason } from '../access/principals.ts';
 import type { AccessPolicy, Decision } from '../access/policy.ts';
 import type { AuditTrail } from '../audit/audit-trail.ts';
 import { MovingDataError, isMovingDataError } from '../errors.ts';
 import type { AuditAction, MetadataStore, Principal } from '../metadata/index.ts';
+import { CSRF_HEADER, SAFE_METHODS, csrfMatches, csrfToken, sessionToken } from './session-cookie.ts';
 
 declare module 'fastify' {
   interface FastifyContextConfig {
@@ -37,6 +40,10 @@ declare module 'fastify' {
   interface FastifyRequest {
     /** The caller, on routes with `config: { auth: true }`; null on the others. */
     principal: Principal | null;
+    /** How `principal` was authenticated: a bearer header, or the dashboard's session cookie. */
+    authenticatedBy: 'bearer' | 'cookie' | null;
+    /** The session's CSRF token, when the session cookie authenticated the request. */
+    csrfToken: string | null;
   }
   interface FastifyInstance {
     /** What `authorizeLocation` and `authorizeRoles` decide with; set by `authPlugin`. */
@@ -87,11 +94,25 @@ const plugin: FastifyPluginAsync<AuthPluginOptions> = async (app, options) => {
   const accessControl: AccessControl = Object.freeze({ policy: options.policy, audit: options.audit });
   app.decorate('accessControl', accessControl);
   app.decorateRequest('principal', null);
+  app.decorateRequest('authenticatedBy', null);
+  app.decorateRequest('csrfToken', null);
 
   app.addHook('onRequest', async (request: FastifyRequest, reply: FastifyReply) => {
     if (request.routeOptions.config.auth !== true) return;
     try {
-      request.principal = await authenticate(options.metadata, request.headers.authorization);
+      const cookie = request.headers.authorization === undefined ? sessionToken(request.headers.cookie) : undefined;
+      if (cookie === undefined) {
+        request.principal = await authenticate(options.metadata, request.headers.authorization);
+        request.authenticatedBy = 'bearer';
+        return;
+      }
+      // Checked before the token is looked up: a forged request costs no database round trip.
+      if (!SAFE_METHODS.has(request.method) && !csrfMatches(cookie, request.headers[CSRF_HEADER])) {
+        throw new MovingDataError('csrf_mismatch', `a request signed in by the session cookie that changes state must carry the session's ${CSRF_HEADER} header (from POST /session or GET /me)`, { retryable: false });
+      }
+      request.principal = await authenticateToken(options.metadata, cookie);
+      request.authenticatedBy = 'cookie';
+      request.csrfToken = csrfToken(cookie);
     } catch (err) {
       if (isMovingDataError(err) && err.code === 'unauthenticated') void reply.header('www-authenticate', challenge(unauthenticatedReason(err)));
       throw err;
@@ -108,7 +129,7 @@ export const authPlugin = Object.assign(plugin, {
 /** The caller; `unauthenticated` if the route did not opt in to auth (fails closed). */
 export function requirePrincipal(request: FastifyRequest): Principal {
   if (request.principal === null) {
-    throw new MovingDataError('unauthenticated', 'authentication required: send Authorization: Bearer <token>', { retryable: false, details: { reason: 'missing' } });
+    throw new MovingDataError('unauthenticated', 'authentication required: send Authorization: Bearer <token> (or sign in: POST /session)', { retryable: false, details: { reason: 'missing' } });
   }
   return request.principal;
 }

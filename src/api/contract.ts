@@ -32,8 +32,8 @@ export const ErrorSchema = Type.Object(
 /** The error answers every authenticated route may give, with what each means here. */
 const ERROR_ANSWERS: Readonly<Record<number, string>> = {
   400: 'bad input (invalid_argument, invalid_key, invalid_cursor)',
-  401: 'no or unknown bearer token (unauthenticated)',
-  403: 'the token has no role for this (forbidden)',
+  401: 'no or unknown bearer token or session cookie (unauthenticated)',
+  403: 'the token has no role for this (forbidden), or a signed-in browser sent no matching x-csrf-token (csrf_mismatch)',
   404: 'no such object, file, job or location (not_found)',
   409: 'a conflict with the current state (conflict)',
   413: 'too large (too_large)',

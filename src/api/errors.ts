@@ -25,6 +25,7 @@ export const HTTP_STATUS: Readonly<Record<ErrorCode, number>> = {
   config_invalid: 500,
   unauthenticated: 401,
   forbidden: 403,
+  csrf_mismatch: 403,
   decryption_failed: 422,
   integrity_mismatch: 422,
   internal: 500,

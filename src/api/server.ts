@@ -5,7 +5,7 @@
 import swagger from '@fastify/swagger';
 import swaggerUi from '@fastify/swagger-ui';
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
-import Fastify, { type FastifyInstance, type FastifyReply } from 'fastify';
+import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
 import { randomUUID } from 'node:crypto';
 import { STATUS_CODES } from 'node:http';
 import type { AppContext } from '../app.ts';
@@ -24,12 +24,20 @@ import { consistencyRoutes } from './routes/consistency.ts';
 import { replicationRoutes } from './routes/replication.ts';
 import { tokenRoutes } from './routes/tokens.ts';
 import { tieringRoutes } from './routes/tiering.ts';
+import { sessionRoutes } from './routes/session.ts';
+import { redactTokenParam } from './session-cookie.ts';
+import { dashboardPlugin } from './static.ts';
 
 export async function buildApi(context: AppContext): Promise<FastifyInstance> {
   const app = Fastify({
     logger: {
       level: context.config.server.logLevel,
       redact: { paths: ['req.headers.authorization', 'req.headers["x-api-key"]', 'req.headers.cookie'], censor: '[redacted]' },
+      // Fastify's own request fields, but the URL without a token: demo mode's sign-in link
+      // (`/?token=...`) must not leave the token in the log.
+      serializers: {
+        req: (request: FastifyRequest) => ({ method: request.method, url: redactTokenParam(request.url), host: request.host, remoteAddress: request.ip, remotePort: request.socket?.remotePort }),
+      },
     },
     genReqId: () => randomUUID(),
     requestIdHeader: false,
@@ -104,11 +112,14 @@ export async function buildApi(context: AppContext): Promise<FastifyInstance> {
   await app.register(replicationRoutes, { metadata: context.metadata, jobs: context.jobs, locations: [...context.stores.keys()] });
   await app.register(consistencyRoutes, { consistency: context.consistency, jobs: context.jobs });
   await app.register(tokenRoutes, { metadata: context.metadata, audit: context.audit });
+  await app.register(sessionRoutes, { metadata: context.metadata, policy: context.policy, providers: new Map([...context.stores.values()].map((s) => [s.location, s.provider])) });
   await app.register(auditRoutes, { audit: context.audit });
   await app.register(streamRoutes, { events: context.events, metadata: context.metadata, policy: context.policy });
   await app.register(tieringRoutes, { tiering: context.tiering, jobs: context.jobs, metadata: context.metadata, policy: context.policy });
   await app.register(keyRoutes, { keys: context.keys, stores: context.stores, audit: context.audit, jobs: context.jobs });
 
   app.get('/openapi.json', { schema: { hide: true } }, async () => app.swagger());
+  // The dashboard's page and files, last: all hidden from the document (src/api/static.ts).
+  await app.register(dashboardPlugin, { metadata: context.metadata, demo: context.config.demo });
   return app;
 }

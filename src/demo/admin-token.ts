@@ -40,11 +40,14 @@ export async function demoToken(dataDir: string): Promise<{ readonly token: stri
   }
 }
 
-/** What `npm start` prints once it listens: the token and the seed's first curl line with it. */
+/** What `npm start` prints once it listens: the dashboard's sign-in link, the token and the seed's first curl line with it. */
 export function demoBanner(address: string, token: string, path: string): string {
   return [
     '',
     `  MovingData is running in demo mode at ${address} (API docs: ${address}/docs)`,
+    '',
+    `  Dashboard (this link signs you in): ${address}/?token=${token}`,
+    '',
     `  Admin token (kept in ${path}):`,
     '',
     `    export MOVINGDATA_TOKEN=${token}`,

@@ -234,6 +234,22 @@ export interface InventoryEntry {
   readonly versions: readonly FileVersion[];
 }
 
+/**
+ * Live replicas (of a committed version, not deleted, of a file not deleted) counted per
+ * location, replica state and tier: what the dashboard's overview shows per location.
+ */
+export interface InventorySummaryRow {
+  readonly location: string;
+  readonly state: ReplicaState;
+  readonly tier: string | null;
+  /** Live replicas (copies) in this group. */
+  readonly objects: number;
+  /** Plaintext bytes of the versions those copies hold. */
+  readonly bytes: number;
+  /** Bytes as stored (ciphertext), where recorded. */
+  readonly storedBytes: number;
+}
+
 /** What a location serves for a key: its live replica, and the version that replica holds. */
 export interface LiveReplica {
   readonly file: FileRecord;
@@ -330,6 +346,8 @@ export interface MetadataOperations {
   listStaleReplicas(states: readonly ReplicaState[], olderThanMs: number, limit?: number): Promise<Replica[]>;
   /** Files in byte order of their key with their live replicas (see `InventoryEntry`). Default 100, at most 1000. */
   listInventory(query?: InventoryQuery): Promise<Page<InventoryEntry>>;
+  /** Live replicas counted by location, state and tier, at `locations` only when given (one statement). */
+  summarizeInventory(query?: { readonly locations?: readonly string[] }): Promise<InventorySummaryRow[]>;
 }
 
 // ---- principals ---------------------------------------------------------------------------

@@ -25,7 +25,7 @@ const WAIT_MS = 10 * 60_000;
 
 const DriftCounts = Type.Object(Object.fromEntries(DRIFT_KINDS.map((k) => [k, Type.Integer()])));
 
-const StatusResponse = Type.Object({
+export const StatusResponse = Type.Object({
   drift: DriftCounts,
   drift_total: Type.Integer(),
   retries: Type.Object({

@@ -1,4 +1,7 @@
 /**
+ * GET /inventory — per location the caller may read: live copies and their bytes, by state
+ * and by tier (one grouped query, whatever the number of files).
+ *
  * GET /files — the inventory: every file and, per location, the copy that location holds: its
  * own version, SHA-256, state, size, checksums and tier, and whether it is stale (another
  * location the caller sees holds a newer version). Keyset-paginated (`cursor`), filterable by
@@ -12,7 +15,7 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import { Type, type Static } from 'typebox';
 import type { AccessPolicy } from '../../access/policy.ts';
-import { REPLICA_STATES, type FileVersion, type InventoryEntry, type MetadataStore, type Replica } from '../../metadata/index.ts';
+import { REPLICA_STATES, type FileVersion, type InventoryEntry, type InventorySummaryRow, type MetadataStore, type Replica } from '../../metadata/index.ts';
 import { BEARER_SECURITY, requirePrincipal } from '../auth.ts';
 
 const ReplicaView = Type.Object({
@@ -92,12 +95,63 @@ export function inventoryItem(entry: InventoryEntry): InventoryItem {
   };
 }
 
+const Tally = Type.Object({ objects: Type.Integer(), bytes: Type.Integer() });
+const LocationSummary = Type.Object({
+  location: Type.String(),
+  objects: Type.Integer({ description: 'live copies at this location' }),
+  bytes: Type.Integer({ description: 'plaintext bytes of those copies' }),
+  stored_bytes: Type.Integer({ description: 'bytes as stored (encrypted), where recorded' }),
+  by_state: Type.Record(Type.String(), Tally, { description: REPLICA_STATES.filter((s) => s !== 'deleted').join(' | ') }),
+  by_tier: Type.Record(Type.String(), Tally, { description: 'by storage tier; "default" where none was set' }),
+});
+export const InventorySummary = Type.Object({ locations: Type.Array(LocationSummary, { description: 'every location the caller may read, in configuration order' }) });
+type LocationSummary = Static<typeof LocationSummary>;
+
+/** Rows of `summarizeInventory` folded into one entry per location (zero where it holds nothing). */
+export function summarizeLocations(locations: readonly string[], rows: readonly InventorySummaryRow[]): LocationSummary[] {
+  return locations.map((location) => {
+    const summary: LocationSummary = { location, objects: 0, bytes: 0, stored_bytes: 0, by_state: {}, by_tier: {} };
+    for (const row of rows) {
+      if (row.location !== location) continue;
+      summary.objects += row.objects;
+      summary.bytes += row.bytes;
+      summary.stored_bytes += row.storedBytes;
+      const state = (summary.by_state[row.state] ??= { objects: 0, bytes: 0 });
+      state.objects += row.objects;
+      state.bytes += row.bytes;
+      const tier = (summary.by_tier[row.tier ?? 'default'] ??= { objects: 0, bytes: 0 });
+      tier.objects += row.objects;
+      tier.bytes += row.bytes;
+    }
+    return summary;
+  });
+}
+
 export interface InventoryRoutesOptions {
   readonly metadata: MetadataStore;
   readonly policy: AccessPolicy;
 }
 
 export const inventoryRoutes: FastifyPluginAsyncTypebox<InventoryRoutesOptions> = async (app, { metadata, policy }) => {
+  app.get(
+    '/inventory',
+    {
+      config: { auth: true },
+      schema: {
+        tags: ['files'],
+        summary: 'Per location you may read: live copies and bytes, by replica state and by tier',
+        security: [...BEARER_SECURITY],
+        response: { 200: InventorySummary },
+      },
+    },
+    async (request) => {
+      const principal = requirePrincipal(request);
+      const locations = policy.locations.filter((l) => policy.authorize(principal, l).allowed);
+      const rows = locations.length === 0 ? [] : await metadata.summarizeInventory({ locations });
+      return { locations: summarizeLocations(locations, rows) };
+    },
+  );
+
   app.get(
     '/files',
     {

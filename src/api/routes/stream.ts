@@ -30,7 +30,7 @@ export interface StreamRoutesOptions {
 const DEVICE_PATTERN = '^[A-Za-z0-9][A-Za-z0-9._:-]{0,127}$';
 const Reading = Type.Object({ device_id: Type.String({ pattern: DEVICE_PATTERN }), ts: Type.Union([Type.String({ format: 'date-time', maxLength: 40 }), Type.Integer({ minimum: 0, maximum: 8_640_000_000_000_000 })], { description: 'ISO 8601 or epoch milliseconds; at most 24 h ahead of the server clock' }), value: Type.Number() }, { additionalProperties: false });
 const Rate = Type.Object({ m1: Type.Number(), m5: Type.Number(), m15: Type.Number() });
-const AlertView = Type.Object({
+export const AlertView = Type.Object({
   id: Type.String(),
   kind: Type.String(),
   subject: Type.String(),
@@ -44,6 +44,23 @@ const AlertView = Type.Object({
   acked_at: Type.Union([Type.String(), Type.Null()]),
   acked_by: Type.Union([Type.String(), Type.Null()]),
   resolved_at: Type.Union([Type.String(), Type.Null()]),
+});
+
+export const StreamingMetricsResponse = Type.Object({
+  bus: Type.String(),
+  broker_reachable: Type.Boolean(),
+  broker_detail: Type.Optional(Type.String()),
+  producer_ready: Type.Boolean(),
+  producer_error: Type.Union([Type.String(), Type.Null()]),
+  events_in: Type.Record(Type.String(), Rate),
+  events_out: Type.Record(Type.String(), Rate),
+  active_devices: Type.Integer(),
+  detectors_in_memory: Type.Integer(),
+  consumer_lag: Type.Record(Type.String(), Type.Number()),
+  outbox: Type.Object({ depth: Type.Union([Type.Integer(), Type.Null()]), oldest_age_s: Type.Number() }),
+  relay: Type.Union([Type.Object({ shipped: Type.Integer(), failures: Type.Integer(), last_error: Type.Union([Type.String(), Type.Null()]), last_shipped_at: Type.Union([Type.String(), Type.Null()]) }), Type.Null()]),
+  anomaly_threshold: Type.Number(),
+  synthetic_load: Type.Boolean(),
 });
 
 export const streamRoutes: FastifyPluginAsyncTypebox<StreamRoutesOptions> = async (app, { events, metadata, policy }) => {
@@ -101,24 +118,7 @@ export const streamRoutes: FastifyPluginAsyncTypebox<StreamRoutesOptions> = asyn
         tags: ['streams'],
         summary: 'Events/s in and out (1/5/15 min), active devices, producer and broker, consumer lag, outbox depth and age (operators)',
         security: [...BEARER_SECURITY],
-        response: {
-          200: Type.Object({
-            bus: Type.String(),
-            broker_reachable: Type.Boolean(),
-            broker_detail: Type.Optional(Type.String()),
-            producer_ready: Type.Boolean(),
-            producer_error: Type.Union([Type.String(), Type.Null()]),
-            events_in: Type.Record(Type.String(), Rate),
-            events_out: Type.Record(Type.String(), Rate),
-            active_devices: Type.Integer(),
-            detectors_in_memory: Type.Integer(),
-            consumer_lag: Type.Record(Type.String(), Type.Number()),
-            outbox: Type.Object({ depth: Type.Union([Type.Integer(), Type.Null()]), oldest_age_s: Type.Number() }),
-            relay: Type.Union([Type.Object({ shipped: Type.Integer(), failures: Type.Integer(), last_error: Type.Union([Type.String(), Type.Null()]), last_shipped_at: Type.Union([Type.String(), Type.Null()]) }), Type.Null()]),
-            anomaly_threshold: Type.Number(),
-            synthetic_load: Type.Boolean(),
-          }),
-        },
+        response: { 200: StreamingMetricsResponse },
       },
     },
     async (request) => {

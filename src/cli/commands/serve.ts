@@ -10,7 +10,7 @@ import { loadConfig } from '../../config/config.ts';
 
 const HELP = `usage: movingdata serve [--demo] [--port N] [--host ADDR]
 
-Starts the API (and, later, workers and dashboard). With no environment at all it runs on
+Starts the API, its worker and the dashboard (at /). With no environment at all it runs on
 embedded defaults: PGlite metadata and three local-disk locations (aws, azure, gcp) under
 MOVINGDATA_DATA_DIR (default ./.movingdata). Set the lab's variables to use real servers.
 
@@ -67,7 +67,7 @@ export async function run(args: string[]): Promise<number> {
 
   const address = await app.listen();
   const forget = await recordRunningServer(config.dataDir, address);
-  app.api.log.info({ address, metadata: config.metadata.kind, locations: config.locations.map((l) => `${l.name}=${l.store.provider}`), demo: config.demo }, `MovingData listening on ${address} (docs at ${address}/docs)`);
+  app.api.log.info({ address, metadata: config.metadata.kind, locations: config.locations.map((l) => `${l.name}=${l.store.provider}`), demo: config.demo }, `MovingData listening on ${address} (dashboard at ${address}/, API docs at ${address}/docs)`);
   // For the person at the terminal, beside the JSON log lines on stdout.
   if (app.demoAdmin !== undefined) process.stderr.write(`${demoBanner(address, app.demoAdmin.token, app.demoAdmin.path)}\n`);
   // Keep running until a signal closes the server.

@@ -550,6 +550,30 @@ export function runMetadataConformance(options: MetadataConformanceOptions): voi
         await expectCode(store.listInventory({ cursor: page.nextCursor ?? '' }), 'invalid_cursor');
         await expectCode(store.listInventory({ limit: 0 }), 'invalid_argument');
       });
+
+      it('summarizes live copies and their bytes by location, state and tier (committed versions of live files only)', async () => {
+        const store = await freshStore();
+        const a = await committedFile(store, 'sum/a');
+        const b = await committedFile(store, 'sum/b');
+        const gone = await committedFile(store, 'sum/gone');
+        const { file: draft } = await store.ensureFile({ key: 'sum/draft' });
+        await store.addVersion({ fileId: draft.id, encryption: AGE });
+        await store.upsertReplica({ fileId: a.id, version: 1, location: 'aws', objectKey: 'sum/a', state: 'verified', storedSize: 100, tier: 'STANDARD' });
+        await store.upsertReplica({ fileId: b.id, version: 1, location: 'aws', objectKey: 'sum/b', state: 'verified', storedSize: 50, tier: 'STANDARD' });
+        await store.upsertReplica({ fileId: a.id, version: 1, location: 'azure', objectKey: 'sum/a', state: 'pending' });
+        await store.upsertReplica({ fileId: draft.id, version: 1, location: 'aws', objectKey: 'sum/draft', state: 'writing' });
+        await store.upsertReplica({ fileId: gone.id, version: 1, location: 'aws', objectKey: 'sum/gone', state: 'verified' });
+        await store.deleteFile(gone.id);
+
+        const rows = await store.summarizeInventory();
+        expect(rows).toEqual([
+          { location: 'aws', state: 'verified', tier: 'STANDARD', objects: 2, bytes: 2, storedBytes: 150 },
+          { location: 'azure', state: 'pending', tier: null, objects: 1, bytes: 1, storedBytes: 0 },
+        ]);
+        expect(await store.summarizeInventory({ locations: ['azure'] })).toEqual([rows[1]]);
+        expect(await store.summarizeInventory({ locations: [] })).toEqual([]);
+        await expectCode(store.summarizeInventory({ locations: [''] }), 'invalid_argument');
+      });
     });
 
     describe('values', () => {

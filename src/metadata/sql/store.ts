@@ -22,6 +22,7 @@ import type {
   FileVersion,
   InventoryEntry,
   InventoryQuery,
+  InventorySummaryRow,
   ConsistencyReports,
   JobQueue,
   LiveReplica,
@@ -75,7 +76,7 @@ import { SqlJobQueue } from './jobs.ts';
 import { SqlAccessStats, SqlAlertStore, SqlEventLog, SqlOutbox, SqlSensorReadings, insertOutbox } from './events.ts';
 import { SqlTieringStore } from './tiering.ts';
 import { SqlPrincipalStore } from './principals.ts';
-import { fromJsonRow, jsonText, parseId, toFileRecord, toFileVersion, toReplica, type FileRow, type ReplicaRow, type VersionRow } from './rows.ts';
+import { fromJsonRow, jsonText, parseId, toFileRecord, toFileVersion, toReplica, toSafeInteger, type FileRow, type ReplicaRow, type VersionRow } from './rows.ts';
 import type { Database } from './schema.ts';
 
 const now = sql<Date>`now()`;
@@ -595,6 +596,34 @@ class SqlOperations implements MetadataOperations {
       const items = rows.slice(0, limit).map(toReplica);
       const last = items.at(-1);
       return rows.length > limit && last ? { items, nextCursor: encodeCursor('location', [last.objectKey, last.id]) } : { items };
+    });
+  }
+
+  async summarizeInventory(query: { readonly locations?: readonly string[] } = {}): Promise<InventorySummaryRow[]> {
+    const visible = query.locations === undefined ? undefined : query.locations.map((l) => checkLabel(l, 'location'));
+    return this.#run('summarizeInventory', async () => {
+      if (visible !== undefined && visible.length === 0) return [];
+      let q = this.#db
+        .selectFrom('replicas as r')
+        .innerJoin('file_versions as v', (j) => j.onRef('v.file_id', '=', 'r.file_id').onRef('v.version', '=', 'r.version'))
+        .innerJoin('files as f', 'f.id', 'r.file_id')
+        .select(['r.location', 'r.state', 'r.tier'])
+        .select(sql<string>`count(*)`.as('objects'))
+        .select(sql<string>`coalesce(sum(v.size), 0)`.as('bytes'))
+        .select(sql<string>`coalesce(sum(r.stored_size), 0)`.as('stored_bytes'))
+        .where('r.state', '<>', 'deleted')
+        .where('v.state', '=', 'committed')
+        .where('f.deleted_at', 'is', null);
+      if (visible !== undefined) q = q.where('r.location', 'in', visible);
+      const rows = await q.groupBy(['r.location', 'r.state', 'r.tier']).orderBy('r.location').orderBy('r.state').execute();
+      return rows.map((row) => ({
+        location: row.location,
+        state: checkReplicaState(row.state),
+        tier: row.tier,
+        objects: toSafeInteger(row.objects, 'objects'),
+        bytes: toSafeInteger(row.bytes, 'bytes'),
+        storedBytes: toSafeInteger(row.stored_bytes, 'stored bytes'),
+      }));
     });
   }
 

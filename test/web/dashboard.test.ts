@@ -1,0 +1,202 @@
+/**
+ * The dashboard in a real browser: headless Chromium (Debian's /usr/bin/chromium, driven by
+ * playwright-core) against a real `movingdata serve --demo` on embedded defaults. It signs in
+ * through the banner's `/?token=` link, finds health and the seeded files on the Overview,
+ * acknowledges an alert, visits every page, signs out and in again, and sees no console error.
+ * A screenshot of every page goes to test-results/screenshots/ (git-ignored) on each run.
+ *
+ * Without /usr/bin/chromium the tests are skipped locally, with a message; in CI (CI=true) they
+ * fail instead: .ci/run installs it.
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { mkdir, mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { chromium, type Browser, type BrowserContext, type Page } from 'playwright-core';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { ensureDashboardBuilt } from '../../web/scripts/build.ts';
+import { BIN } from '../run.ts';
+import { until } from '../until.ts';
+
+export const CHROMIUM = '/usr/bin/chromium';
+const SCREENSHOTS = join(import.meta.dirname, '..', '..', 'test-results', 'screenshots');
+const inCi = process.env['CI'] === 'true';
+const haveChromium = existsSync(CHROMIUM);
+
+if (!haveChromium && !inCi) console.warn(`test/web/dashboard.test.ts: SKIPPED, no ${CHROMIUM} (apt-get install -y chromium; .ci/run installs it)`);
+
+describe.runIf(haveChromium || inCi)('the dashboard in headless Chromium', () => {
+  let dataDir: string;
+  let server: ChildProcess | undefined;
+  let serverClosed: Promise<unknown> | undefined;
+  let stderr = '';
+  let address: string;
+  let link: string;
+  let token: string;
+  let browser: Browser | undefined;
+  let context: BrowserContext;
+  let page: Page;
+  const consoleErrors: string[] = [];
+
+  const api = async <T>(method: string, path: string, body?: unknown): Promise<T> => {
+    const response = await fetch(`${address}${path}`, {
+      method,
+      headers: { authorization: `Bearer ${token}`, ...(body === undefined ? {} : { 'content-type': 'application/json' }) },
+      ...(body === undefined ? {} : { body: JSON.stringify(body) }),
+    });
+    expect(response.ok, `${method} ${path}: ${response.status}`).toBe(true);
+    return (await response.json()) as T;
+  };
+  const shoot = (name: string, target: Page = page) => target.screenshot({ path: join(SCREENSHOTS, `${name}.png`), fullPage: true });
+
+  beforeAll(async () => {
+    if (!haveChromium) throw new Error(`CI=true and ${CHROMIUM} is missing: the browser tests must run in CI (.ci/run installs it: apt-get install -y chromium)`);
+    await ensureDashboardBuilt({ log: () => undefined });
+    await mkdir(SCREENSHOTS, { recursive: true });
+    dataDir = await mkdtemp(join(tmpdir(), 'movingdata-web-'));
+    // The demo's own start: a generated admin token, announced with the sign-in link.
+    server = spawn(process.execPath, [BIN, 'serve', '--demo', '--port', '0'], {
+      env: { PATH: process.env['PATH'] ?? '', HOME: process.env['HOME'] ?? '', MOVINGDATA_DATA_DIR: dataDir, MOVINGDATA_LOG_LEVEL: 'warn', CONSISTENCY_SCAN_INTERVAL_S: '0' },
+      stdio: ['ignore', 'ignore', 'pipe'],
+    });
+    serverClosed = new Promise((resolve) => server!.once('close', resolve));
+    server.stderr!.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
+    const banner = await until('the sign-in link in the banner', async () => /Dashboard \(this link signs you in\): ((http:\/\/127\.0\.0\.1:\d+)\/\?token=(\S+))/.exec(stderr) ?? undefined, 60_000, 100);
+    [, link, address, token] = banner as unknown as [string, string, string, string];
+
+    await api('POST', '/seed');
+    await api('POST', '/consistency/scan', { wait: true });
+    // A burst's injected anomalies raise an alert to acknowledge.
+    await api('POST', '/simulate/burst', { events: 250 });
+    await until('an open alert', async () => ((await api<{ alerts: unknown[] }>('GET', '/alerts?state=open')).alerts.length > 0 ? true : undefined), 30_000, 200);
+
+    browser = await chromium.launch({ executablePath: CHROMIUM, headless: true, args: ['--no-sandbox', '--disable-dev-shm-usage', '--disable-gpu'] });
+    context = await browser.newContext({ viewport: { width: 1280, height: 900 } });
+    page = await context.newPage();
+    page.on('console', (message) => {
+      if (message.type() === 'error') consoleErrors.push(`${message.text()} (${page.url()})`);
+    });
+    page.on('pageerror', (error) => consoleErrors.push(`page error: ${error.message}`));
+  }, 180_000);
+
+  afterAll(async () => {
+    await browser?.close();
+    server?.kill('SIGTERM');
+    await serverClosed;
+    if (dataDir !== undefined) await rm(dataDir, { recursive: true, force: true });
+  });
+
+  it('signs in through the ?token= link: the token leaves the address bar, the cookie stays out of reach of scripts', async () => {
+    const response = await page.goto(link);
+    expect(response?.status()).toBe(200);
+    expect(page.url()).toBe(`${address}/`);
+    await page.getByRole('heading', { level: 1, name: 'Overview' }).waitFor();
+    await expect.poll(() => page.evaluate<string>('document.cookie')).toBe('');
+    const [cookie] = await context.cookies();
+    expect(cookie).toMatchObject({ name: 'movingdata_session', httpOnly: true, sameSite: 'Strict', path: '/' });
+    await expect.poll(() => page.getByText('Signed in as').textContent()).toContain('admin');
+  });
+
+  it('shows every dependency healthy, the seeded files per location, drift, open alerts and the live feed', async () => {
+    await page.waitForFunction(() => performance.getEntriesByName('overview-data-painted').length > 0, undefined, { timeout: 15_000 });
+    const health = page.getByRole('region', { name: 'Health' });
+    for (const dependency of ['metadata', 'aws', 'azure', 'gcp', 'events']) {
+      const row = health.getByRole('row', { name: new RegExp(`^${dependency}\\b`) });
+      await expect.poll(() => row.textContent()).toContain('ok');
+    }
+    await expect.poll(() => health.getByRole('heading').locator('xpath=..').textContent()).toContain('ok');
+
+    const inventory = await api<{ locations: Array<{ location: string; objects: number }> }>('GET', '/inventory');
+    const storage = page.getByRole('region', { name: 'Storage by location' });
+    for (const l of inventory.locations) {
+      expect(l.objects).toBeGreaterThan(0);
+      await expect.poll(() => storage.getByRole('row', { name: new RegExp(`^${l.location}\\b`) }).getByRole('cell').first().textContent()).toBe(String(l.objects));
+    }
+    await expect.poll(() => page.getByRole('region', { name: 'Drift' }).textContent()).toContain('of drift');
+    await expect.poll(() => page.getByRole('region', { name: 'Open alerts' }).textContent()).toMatch(/anomaly|outbox|latency/);
+    const live = page.getByRole('region', { name: 'Live throughput' });
+    await live.locator('canvas').first().waitFor({ timeout: 15_000 });
+    await expect.poll(() => live.textContent(), { timeout: 15_000 }).toContain('live');
+    // Let the chart gather a few seconds of the synthetic load before the picture.
+    await page.waitForTimeout(4000);
+    await shoot('overview');
+  });
+
+  it('acknowledges an open alert on the Alerts page, with the CSRF token', async () => {
+    await page.getByRole('navigation', { name: 'Pages' }).getByRole('link', { name: 'Alerts' }).click();
+    expect(page.url()).toBe(`${address}/ui/alerts`);
+    await page.getByRole('heading', { level: 1, name: 'Alerts' }).waitFor();
+    const button = page.getByRole('button', { name: /^Acknowledge / }).first();
+    await button.waitFor();
+    const label = (await button.getAttribute('aria-label'))!;
+    await shoot('alerts');
+    await button.click();
+    await expect.poll(() => page.getByRole('status').textContent()).toMatch(/^Acknowledged /);
+    const subject = /^Acknowledge (\S+) alert on (.+)$/.exec(label)!;
+    const acked = await api<{ alerts: Array<{ kind: string; subject: string; acked_by: string | null }> }>('GET', '/alerts?state=acknowledged');
+    expect(acked.alerts.some((a) => a.kind === subject[1] && a.subject === subject[2] && a.acked_by === 'admin')).toBe(true);
+    await page.getByLabel('Acknowledged').check();
+    await expect.poll(() => page.getByRole('region', { name: /alerts/ }).textContent()).toContain('by admin');
+    await shoot('alerts-acknowledged');
+  });
+
+  it('visits every page; a reload on a page route keeps the page and the session', async () => {
+    for (const [name, path] of [
+      ['Inventory', '/ui/inventory'],
+      ['Replicas & drift', '/ui/replication'],
+      ['Policy decisions', '/ui/policies'],
+      ['Streams', '/ui/streams'],
+    ] as const) {
+      await page.getByRole('navigation', { name: 'Pages' }).getByRole('link', { name }).click();
+      await page.getByRole('heading', { level: 1, name }).waitFor();
+      expect(page.url()).toBe(`${address}${path}`);
+      expect(await page.getByRole('link', { name }).getAttribute('aria-current')).toBe('page');
+      await expect.poll(() => page.locator('main').textContent()).toContain('Coming');
+      await shoot(path.slice(4));
+    }
+    await page.reload();
+    await page.getByRole('heading', { level: 1, name: 'Streams' }).waitFor();
+    await page.goBack();
+    await page.getByRole('heading', { level: 1, name: 'Policy decisions' }).waitFor();
+    await page.goto(`${address}/ui/no-such-page`);
+    await page.getByRole('heading', { level: 1, name: 'Not found' }).waitFor();
+  });
+
+  it('fits a phone screen and starts the keyboard at the skip link', async () => {
+    const phone = await context.newPage();
+    phone.on('console', (message) => {
+      if (message.type() === 'error') consoleErrors.push(`${message.text()} (phone)`);
+    });
+    await phone.setViewportSize({ width: 390, height: 844 });
+    await phone.goto(`${address}/`);
+    await phone.waitForFunction(() => performance.getEntriesByName('overview-data-painted').length > 0, undefined, { timeout: 15_000 });
+    await phone.waitForTimeout(1500);
+    expect(await phone.evaluate<number>('document.documentElement.scrollWidth')).toBeLessThanOrEqual(390);
+    await phone.keyboard.press('Tab');
+    expect(await phone.evaluate<string | undefined>('document.activeElement?.textContent')).toBe('Skip to content');
+    await shoot('overview-phone', phone);
+    await phone.close();
+  });
+
+  it('signs out, and in again with a token in the form; no console error all along', async () => {
+    await page.goto(`${address}/`);
+    await page.getByRole('button', { name: 'Sign out' }).click();
+    await page.getByLabel('API token').waitFor();
+    expect(await context.cookies()).toEqual([]);
+    await shoot('sign-in');
+    await page.getByLabel('API token').fill(token);
+    await page.getByRole('button', { name: 'Sign in' }).click();
+    await page.getByRole('heading', { level: 1, name: 'Overview' }).waitFor();
+    await page.waitForFunction(() => performance.getEntriesByName('overview-data-painted').length > 0, undefined, { timeout: 15_000 });
+    expect(consoleErrors).toEqual([]);
+  });
+
+  it('says so when the token in the form is not valid', async () => {
+    await page.getByRole('button', { name: 'Sign out' }).click();
+    await page.getByLabel('API token').fill('mdt_nobody-holds-this-token-0123456789');
+    await page.getByRole('button', { name: 'Sign in' }).click();
+    await expect.poll(() => page.getByRole('alert').textContent()).toContain('not valid');
+    await shoot('sign-in-refused');
+  });
+});

@@ -1,0 +1,142 @@
+/**
+ * The dashboard's one way to the control plane: typed calls over fetch, same origin, with the
+ * session cookie (sent by the browser) and, on every state-changing call, the session's CSRF
+ * token as `x-csrf-token`. Errors come back as `ApiError` with the API's stable code
+ * (`unauthenticated`, `forbidden`, `csrf_mismatch`, ...), or `network` when nothing answered.
+ */
+import type { AlertPage, AlertState, Alert, ApiErrorBody, ConsistencyStatus, Health, InventorySummary, Me, Session, SessionState, StreamingMetrics } from './types.ts';
+
+export class ApiError extends Error {
+  readonly status: number;
+  readonly code: string;
+  readonly requestId: string | undefined;
+
+  constructor(status: number, code: string, message: string, requestId?: string) {
+    super(message);
+    this.name = 'ApiError';
+    this.status = status;
+    this.code = code;
+    this.requestId = requestId;
+  }
+}
+
+export interface ApiClientOptions {
+  /** Prefix of every path (default: the page's own origin). */
+  readonly baseUrl?: string;
+  readonly fetch?: typeof fetch;
+}
+
+type Query = Readonly<Record<string, string | number | undefined>>;
+
+function isErrorBody(value: unknown): value is ApiErrorBody {
+  const error = (value as { error?: unknown } | null)?.error as { code?: unknown; message?: unknown } | undefined;
+  return typeof error === 'object' && error !== null && typeof error.code === 'string' && typeof error.message === 'string';
+}
+
+export class ApiClient {
+  readonly #baseUrl: string;
+  readonly #fetch: typeof fetch;
+  #csrfToken: string | null = null;
+
+  constructor(options: ApiClientOptions = {}) {
+    this.#baseUrl = options.baseUrl ?? '';
+    // Bound: a bare `fetch` called as a method of another object throws "Illegal invocation".
+    this.#fetch = options.fetch ?? globalThis.fetch.bind(globalThis);
+  }
+
+  /** The session's CSRF token (from signIn or me), sent with every POST, PUT and DELETE. */
+  set csrfToken(token: string | null) {
+    this.#csrfToken = token;
+  }
+
+  get csrfToken(): string | null {
+    return this.#csrfToken;
+  }
+
+  /** A same-origin URL the browser can open itself (the live feed, a download), cookie included. */
+  url(path: string, query: Query = {}): string {
+    const params = Object.entries(query).filter((e): e is [string, string | number] => e[1] !== undefined);
+    const search = new URLSearchParams(params.map(([k, v]) => [k, String(v)])).toString();
+    return `${this.#baseUrl}${path}${search === '' ? '' : `?${search}`}`;
+  }
+
+  async #call<T>(method: string, path: string, options: { readonly query?: Query; readonly body?: unknown; readonly accept?: readonly number[] } = {}): Promise<T> {
+    const headers: Record<string, string> = { accept: 'application/json' };
+    if (options.body !== undefined) headers['content-type'] = 'application/json';
+    if (method !== 'GET' && method !== 'HEAD' && this.#csrfToken !== null) headers['x-csrf-token'] = this.#csrfToken;
+    let response: Response;
+    try {
+      response = await this.#fetch(this.url(path, options.query), {
+        method,
+        headers,
+        credentials: 'same-origin',
+        ...(options.body === undefined ? {} : { body: JSON.stringify(options.body) }),
+      });
+    } catch (err) {
+      throw new ApiError(0, 'network', `the control plane did not answer (${err instanceof Error ? err.message : String(err)})`);
+    }
+    const text = await response.text();
+    let body: unknown = undefined;
+    try {
+      body = text === '' ? undefined : JSON.parse(text);
+    } catch {
+      // Not JSON: reported below with the status.
+    }
+    if (response.ok || options.accept?.includes(response.status) === true) return body as T;
+    if (isErrorBody(body)) throw new ApiError(response.status, body.error.code, body.error.message, body.error.request_id);
+    throw new ApiError(response.status, 'unexpected', `${method} ${path} answered ${response.status}`);
+  }
+
+  /** Every dependency's status; a 503 (metadata store down) is an answer too. */
+  health(): Promise<Health> {
+    return this.#call('GET', '/health', { accept: [503] });
+  }
+
+  /** Whether this browser holds a live session (never a 401: a signed-out visit is no error); keeps its CSRF token. */
+  async session(): Promise<SessionState> {
+    const state = await this.#call<SessionState>('GET', '/session');
+    this.#csrfToken = state.signed_in ? state.csrf_token : null;
+    return state;
+  }
+
+  me(): Promise<Me> {
+    return this.#call('GET', '/me');
+  }
+
+  /** Exchange an API token for the session cookie; keeps the session's CSRF token. */
+  async signIn(token: string): Promise<Session> {
+    const session = await this.#call<Session>('POST', '/session', { body: { token } });
+    this.#csrfToken = session.csrf_token;
+    return session;
+  }
+
+  async signOut(): Promise<void> {
+    await this.#call('DELETE', '/session');
+    this.#csrfToken = null;
+  }
+
+  inventory(): Promise<InventorySummary> {
+    return this.#call('GET', '/inventory');
+  }
+
+  consistencyStatus(): Promise<ConsistencyStatus> {
+    return this.#call('GET', '/consistency/status');
+  }
+
+  alerts(query: { readonly state?: AlertState; readonly kind?: string; readonly limit?: number; readonly cursor?: string } = {}): Promise<AlertPage> {
+    return this.#call('GET', '/alerts', { query });
+  }
+
+  acknowledgeAlert(id: string): Promise<Alert> {
+    return this.#call('POST', `/alerts/${encodeURIComponent(id)}/ack`);
+  }
+
+  streamingMetrics(): Promise<StreamingMetrics> {
+    return this.#call('GET', '/streaming/metrics');
+  }
+
+  /** The live feed (server-sent events), authenticated by the session cookie. */
+  liveUrl(): string {
+    return this.url('/stream/live');
+  }
+}

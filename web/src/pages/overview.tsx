@@ -1,0 +1,204 @@
+/**
+ * Overview: every dependency's health, objects and bytes per location, drift by kind, open
+ * alerts, and the live feed's events per second. Marks `overview-data-painted` (Performance
+ * API) once the first answers are on screen: what the bench measures as time to interactive.
+ */
+import { lazy, Suspense, useEffect, useRef } from 'react';
+import { useLiveThroughput } from '../api/live.ts';
+import type { AlertPage, ConsistencyStatus, Health, InventorySummary } from '../api/types.ts';
+import { Panel, StatusBadge } from '../components/panel.tsx';
+import { formatAgo, formatBytes, formatCount } from '../format.ts';
+import { Link } from '../router.ts';
+import { useSession } from '../session.tsx';
+import { useApi } from '../use-api.ts';
+
+const ThroughputChart = lazy(() => import('../components/throughput-chart.tsx'));
+
+export const OVERVIEW_PAINTED = 'overview-data-painted';
+const REFRESH_MS = 10_000;
+
+const STATES = ['verified', 'pending', 'writing', 'failed'] as const;
+
+export function Overview() {
+  const { client, me } = useSession();
+  const operator = me.can.view_operations;
+  const health = useApi(() => client.health(), 'health', REFRESH_MS);
+  const inventory = useApi(() => client.inventory(), 'inventory', REFRESH_MS);
+  const consistency = useApi(operator ? () => client.consistencyStatus() : null, 'consistency', REFRESH_MS);
+  const throughput = useLiveThroughput(client.liveUrl());
+  const alerts = useApi(operator ? () => client.alerts({ state: 'open', limit: 5 }) : null, `alerts-${throughput.alertSeq}`, REFRESH_MS);
+
+  // Once, when every panel the caller sees has its first answer (or error) on screen.
+  const marked = useRef(false);
+  const settled = [health, inventory, ...(operator ? [consistency, alerts] : [])].every((s) => !s.loading);
+  useEffect(() => {
+    if (!settled || marked.current) return;
+    marked.current = true;
+    requestAnimationFrame(() => performance.mark(OVERVIEW_PAINTED));
+  }, [settled]);
+
+  return (
+    <div className="page">
+      <h1>Overview</h1>
+      <div className="grid">
+        <Panel id="health" title="Health" state={health} actions={health.data === undefined ? null : <StatusBadge status={health.data.status} />}>
+          {(data: Health) => <HealthTable health={data} />}
+        </Panel>
+        <Panel id="storage" title="Storage by location" state={inventory}>
+          {(data: InventorySummary) => <StorageTable summary={data} />}
+        </Panel>
+        {operator ? (
+          <Panel id="drift" title="Drift" state={consistency}>
+            {(data: ConsistencyStatus) => <DriftList status={data} />}
+          </Panel>
+        ) : (
+          <NotForRoles id="drift" title="Drift" roles={me.roles} />
+        )}
+        {operator ? (
+          <Panel id="open-alerts" title="Open alerts" state={alerts} actions={<Link to="/ui/alerts">All alerts</Link>}>
+            {(data: AlertPage) => <OpenAlerts page={data} health={health.data} />}
+          </Panel>
+        ) : (
+          <NotForRoles id="open-alerts" title="Open alerts" roles={me.roles} />
+        )}
+        <Panel id="throughput" title="Live throughput" wide actions={<StatusBadge status={throughput.state === 'open' ? 'open-feed' : throughput.state} />}>
+          {() => (
+            <>
+              <p className="figure">
+                <span className="figure-value">{formatCount(throughput.lastSecond)}</span> events/s
+              </p>
+              <Suspense fallback={<p className="muted">Loading the chart…</p>}>
+                <ThroughputChart throughput={throughput} />
+              </Suspense>
+              <p className="muted small">From the live feed (GET /stream/live): {operator ? 'access events at your locations, sensor readings and alerts' : 'access events at your locations'}.</p>
+            </>
+          )}
+        </Panel>
+      </div>
+    </div>
+  );
+}
+
+function NotForRoles({ id, title, roles }: { readonly id: string; readonly title: string; readonly roles: readonly string[] }) {
+  return (
+    <section className="card" aria-labelledby={`${id}-title`}>
+      <h2 id={`${id}-title`}>{title}</h2>
+      <p className="muted">Needs the admin, operations or system role; yours: {roles.join(', ')}.</p>
+    </section>
+  );
+}
+
+function HealthTable({ health }: { readonly health: Health }) {
+  return (
+    <div className="table-scroll">
+    <table>
+      <caption className="sr-only">Dependencies and their status</caption>
+      <thead>
+        <tr>
+          <th scope="col">Dependency</th>
+          <th scope="col" className="hide-narrow">
+            Kind
+          </th>
+          <th scope="col">Status</th>
+          <th scope="col" className="num">
+            Latency
+          </th>
+        </tr>
+      </thead>
+      <tbody>
+        {health.dependencies.map((d) => (
+          <tr key={d.name}>
+            <th scope="row">{d.name}</th>
+            <td className="hide-narrow">{d.kind}</td>
+            <td>
+              <StatusBadge status={d.status} />
+              {d.error === undefined ? null : <span className="small muted"> {d.error.message}</span>}
+            </td>
+            <td className="num">{d.latency_ms.toFixed(1)} ms</td>
+          </tr>
+        ))}
+      </tbody>
+    </table>
+    </div>
+  );
+}
+
+function StorageTable({ summary }: { readonly summary: InventorySummary }) {
+  if (summary.locations.length === 0) return <p className="muted">None of your roles opens a location.</p>;
+  return (
+    <div className="table-scroll">
+    <table>
+      <caption className="sr-only">Objects and bytes per location</caption>
+      <thead>
+        <tr>
+          <th scope="col">Location</th>
+          <th scope="col" className="num">
+            Objects
+          </th>
+          <th scope="col" className="num">
+            Bytes
+          </th>
+          <th scope="col">Copies by state</th>
+        </tr>
+      </thead>
+      <tbody>
+        {summary.locations.map((l) => (
+          <tr key={l.location}>
+            <th scope="row">{l.location}</th>
+            <td className="num">{formatCount(l.objects)}</td>
+            <td className="num">{formatBytes(l.bytes)}</td>
+            <td>
+              {STATES.filter((s) => (l.by_state[s]?.objects ?? 0) > 0)
+                .map((s) => `${formatCount(l.by_state[s]?.objects ?? 0)} ${s}`)
+                .join(', ') || '—'}
+            </td>
+          </tr>
+        ))}
+      </tbody>
+    </table>
+    </div>
+  );
+}
+
+function DriftList({ status }: { readonly status: ConsistencyStatus }) {
+  const lastScan = status.locations.map((l) => l.last_scan_at).filter((t): t is string => t !== null).sort().at(-1) ?? null;
+  return (
+    <>
+      <p className="figure">
+        <span className="figure-value">{formatCount(status.drift_total)}</span> {status.drift_total === 1 ? 'item' : 'items'} of drift
+      </p>
+      <dl className="pairs">
+        {Object.entries(status.drift).map(([kind, count]) => (
+          <div key={kind} className={count > 0 ? 'pair pair-bad' : 'pair'}>
+            <dt>{kind.replaceAll('_', ' ')}</dt>
+            <dd>{formatCount(count)}</dd>
+          </div>
+        ))}
+      </dl>
+      <p className="muted small">
+        Retrying {formatCount(status.retries.retrying)}, dead-lettered {formatCount(status.retries.dead)}; last scan {formatAgo(lastScan)}.
+      </p>
+    </>
+  );
+}
+
+function OpenAlerts({ page, health }: { readonly page: AlertPage; readonly health: Health | undefined }) {
+  const open = health?.alerts.open;
+  if (page.alerts.length === 0) return <p className="muted">No open alerts.</p>;
+  return (
+    <>
+      {open === undefined ? null : (
+        <p className="figure">
+          <span className="figure-value">{formatCount(open)}</span> open
+        </p>
+      )}
+      <ul className="alert-list">
+        {page.alerts.map((a) => (
+          <li key={a.id}>
+            <StatusBadge status={a.severity} /> <strong>{a.kind}</strong> {a.subject}: {a.message} <span className="muted small">({formatAgo(a.last_at)})</span>
+          </li>
+        ))}
+      </ul>
+    </>
+  );
+}
