@@ -30,6 +30,10 @@ import { JobView, jobView } from './replication.ts';
 const WAIT_MS = 10 * 60_000;
 const TIER = Type.Union([Type.Literal('hot'), Type.Literal('cool'), Type.Literal('cold'), Type.Literal('archive')]);
 const LOCATION = Type.String({ pattern: '^[a-z0-9][a-z0-9_-]{0,63}$' });
+/** Keys and prefixes: no control characters (object keys cannot hold them either). */
+const NO_CONTROL = '^[^\\x00-\\x1f\\x7f]*$';
+const KEY = Type.String({ minLength: 1, maxLength: 1024, pattern: NO_CONTROL });
+const PREFIX = (description?: string) => Type.String({ maxLength: 1024, pattern: NO_CONTROL, ...(description === undefined ? {} : { description }) });
 
 const Reason = Type.Object({ rule: Type.String(), verdict: Type.String({ description: 'pass | applied | blocked | skipped' }), detail: Type.String() });
 
@@ -148,7 +152,7 @@ const PinView = Type.Object({ location: Type.String(), prefix: Type.String(), ti
 
 const TraceRecord = Type.Object(
   {
-    key: Type.String({ minLength: 1, maxLength: 1024 }),
+    key: KEY,
     size: Type.Integer({ minimum: 0 }),
     created_day: Type.Integer({ minimum: 0 }),
     reads: Type.Array(Type.Array(Type.Integer({ minimum: 0 }), { minItems: 2, maxItems: 2 }), { maxItems: 100_000 }),
@@ -160,7 +164,7 @@ const TraceRecord = Type.Object(
 const KeyRequest = Type.Object(
   {
     location: LOCATION,
-    key: Type.String({ minLength: 1, maxLength: 1024 }),
+    key: KEY,
     wait: Type.Optional(Type.Boolean({ description: 'wait for the job (default true)' })),
   },
   { additionalProperties: false },
@@ -203,7 +207,7 @@ export const tieringRoutes: FastifyPluginAsyncTypebox<TieringRoutesOptions> = as
         security: [...BEARER_SECURITY],
         querystring: Type.Object({
           location: Type.Optional(LOCATION),
-          prefix: Type.Optional(Type.String({ maxLength: 1024 })),
+          prefix: Type.Optional(PREFIX()),
           changes_only: Type.Optional(Type.Boolean({ description: 'only files whose recommendation changes something' })),
           cursor: Type.Optional(Type.String({ maxLength: 4096 })),
           limit: Type.Optional(Type.Integer({ minimum: 1, maximum: 1000, default: 100 })),
@@ -328,7 +332,7 @@ export const tieringRoutes: FastifyPluginAsyncTypebox<TieringRoutesOptions> = as
             {
               dry_run: Type.Optional(Type.Boolean({ description: 'record decisions only (default: TIERING_DRY_RUN, on outside demo mode)' })),
               locations: Type.Optional(Type.Array(LOCATION, { minItems: 1, maxItems: 16 })),
-              prefix: Type.Optional(Type.String({ maxLength: 1024 })),
+              prefix: Type.Optional(PREFIX()),
               limit: Type.Optional(Type.Integer({ minimum: 1, maximum: 1_000_000, description: 'at most this many changes' })),
             },
             { additionalProperties: false },
@@ -364,7 +368,7 @@ export const tieringRoutes: FastifyPluginAsyncTypebox<TieringRoutesOptions> = as
         security: [...BEARER_SECURITY],
         querystring: Type.Object({
           location: Type.Optional(LOCATION),
-          key: Type.Optional(Type.String({ minLength: 1, maxLength: 1024 })),
+          key: Type.Optional(KEY),
           state: Type.Optional(Type.Union(TIER_DECISION_STATES.map((s) => Type.Literal(s)))),
           run_id: Type.Optional(Type.String({ maxLength: 128 })),
           cursor: Type.Optional(Type.String({ pattern: '^[1-9][0-9]{0,18}$' })),
@@ -415,7 +419,7 @@ export const tieringRoutes: FastifyPluginAsyncTypebox<TieringRoutesOptions> = as
         body: Type.Object(
           {
             location: LOCATION,
-            key: Type.String({ minLength: 1, maxLength: 1024 }),
+            key: KEY,
             tier: TIER,
             wait: Type.Optional(Type.Boolean({ description: 'wait for the job (default true)' })),
           },
@@ -464,7 +468,7 @@ export const tieringRoutes: FastifyPluginAsyncTypebox<TieringRoutesOptions> = as
   const PinKey = Type.Object(
     {
       location: Type.Union([LOCATION, Type.Literal('*')], { description: 'a location, or * for every location' }),
-      prefix: Type.String({ maxLength: 1024, description: 'every key starting with this; the empty prefix pins everything' }),
+      prefix: PREFIX('every key starting with this; the empty prefix pins everything'),
     },
     { additionalProperties: false },
   );
