@@ -397,8 +397,12 @@ export interface PrincipalStore {
   findByName(name: string): Promise<Principal | undefined>;
   /** Every principal, revoked ones included, by name. Principals are people and services: few. */
   list(): Promise<Principal[]>;
-  /** Revoke by name; idempotent (a second call keeps the first `revokedAt`). `not_found` if no such name. */
-  revoke(name: string): Promise<Principal>;
+  /**
+   * Revoke by name; idempotent (a second call keeps the first `revokedAt`). `not_found` if no
+   * such name. With `keepOne: role`, `conflict` when it is the last live principal holding that
+   * role, decided atomically (two concurrent revocations cannot remove the last two).
+   */
+  revoke(name: string, options?: { readonly keepOne?: string }): Promise<Principal>;
   /** `not_found` if no such name, `conflict` if the new token hash is taken. */
   update(name: string, change: PrincipalUpdate): Promise<Principal>;
   /**

@@ -140,15 +140,18 @@ export const tokenRoutes: FastifyPluginAsyncTypebox<TokenRoutesOptions> = async 
       const existing = await metadata.principals.findByName(name);
       if (existing === undefined) throw new MovingDataError('not_found', `no token named ${JSON.stringify(name)}`, { retryable: false, details: { name } });
       if (existing.revokedAt !== null) return summary(existing);
+      // Revoking the last admin would lock everyone out of token management for good. Checked
+      // here first (a clear refusal, before anything is recorded), then again by the store
+      // atomically with the revocation: of two concurrent revokes of the last two admins, one
+      // wins and the other is refused.
       if (existing.roles.includes(ADMIN_ROLE)) {
-        // Revoking the last admin would lock everyone out of token management for good.
         const admins = (await metadata.principals.list()).filter((p) => p.revokedAt === null && p.roles.includes(ADMIN_ROLE));
         if (admins.length <= 1) {
           throw new MovingDataError('conflict', `${JSON.stringify(name)} is the last admin token; create another admin token before revoking it`, { details: { name } });
         }
       }
       await audit.tokenRevoked({ principal: caller.name, name });
-      return summary(await metadata.principals.revoke(name));
+      return summary(await metadata.principals.revoke(name, { keepOne: ADMIN_ROLE }));
     },
   );
 };

@@ -696,6 +696,26 @@ export function runMetadataConformance(options: MetadataConformanceOptions): voi
         await expectCode(store.principals.findByTokenHash('secret-token-itself'), 'invalid_argument');
       });
 
+      it('keepOne: concurrent revocations of the last two admins leave one, every round; a non-holder is revoked freely', async () => {
+        const store = await freshStore();
+        await store.principals.create({ name: 'reader', roles: ['analytics'], tokenHash: tokenHash('reader') });
+        for (let round = 0; round < 10; round += 1) {
+          const [a, b] = [`admin-a${round}`, `admin-b${round}`];
+          await store.principals.create({ name: a, roles: ['admin'], tokenHash: tokenHash(a) });
+          await store.principals.create({ name: b, roles: ['admin', 'operations'], tokenHash: tokenHash(b) });
+          // The previous round's survivor goes first, leaving exactly a and b.
+          const previous = (await store.principals.list()).filter((p) => p.revokedAt === null && p.roles.includes('admin') && p.name !== a && p.name !== b);
+          for (const p of previous) await store.principals.revoke(p.name, { keepOne: 'admin' });
+          const outcomes = await Promise.allSettled([store.principals.revoke(a, { keepOne: 'admin' }), store.principals.revoke(b, { keepOne: 'admin' })]);
+          expect(outcomes.filter((o) => o.status === 'fulfilled')).toHaveLength(1);
+          const refused = outcomes.find((o) => o.status === 'rejected');
+          expect((refused as PromiseRejectedResult).reason).toMatchObject({ code: 'conflict' });
+          const live = (await store.principals.list()).filter((p) => p.revokedAt === null && p.roles.includes('admin'));
+          expect(live).toHaveLength(1);
+        }
+        expect((await store.principals.revoke('reader', { keepOne: 'admin' })).revokedAt).toBeInstanceOf(Date);
+      });
+
       it('replaces a token hash and roles, reinstates a revoked principal, and touches lastUsedAt at most once a minute', async () => {
         const store = await freshStore();
         const admin = await store.principals.create({ name: 'admin', roles: ['admin'], tokenHash: tokenHash('old') });

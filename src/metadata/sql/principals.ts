@@ -80,19 +80,31 @@ export class SqlPrincipalStore implements PrincipalStore {
     });
   }
 
-  async revoke(name: string): Promise<Principal> {
+  async revoke(name: string, options: { readonly keepOne?: string } = {}): Promise<Principal> {
     checkPrincipalName(name);
-    return this.#run('revokePrincipal', async () => {
-      // coalesce keeps the first revocation time: revoking twice is not an event.
-      const row = await this.#db
-        .updateTable('principals')
-        .set({ revoked_at: sql<Date>`coalesce(revoked_at, now())` })
-        .where('name', '=', name)
-        .returningAll()
-        .executeTakeFirst();
-      if (!row) throw noSuchPrincipal(name);
-      return toPrincipal(row);
-    });
+    return this.#run('revokePrincipal', async () =>
+      this.#db.transaction().execute(async (trx) => {
+        if (options.keepOne !== undefined) {
+          // Every live principal's row locked: concurrent revocations run one after the other,
+          // and the second sees the first's, so two of them cannot remove the last two holders.
+          const live = (await trx.selectFrom('principals').selectAll().where('revoked_at', 'is', null).orderBy('name').forUpdate().execute()).map(toPrincipal);
+          const target = live.find((p) => p.name === name);
+          const role = options.keepOne;
+          if (target !== undefined && target.roles.includes(role) && live.filter((p) => p.roles.includes(role)).length <= 1) {
+            throw new MovingDataError('conflict', `${JSON.stringify(name)} is the last ${role} token; create another ${role} token before revoking it`, { retryable: false, details: { name } });
+          }
+        }
+        // coalesce keeps the first revocation time: revoking twice is not an event.
+        const row = await trx
+          .updateTable('principals')
+          .set({ revoked_at: sql<Date>`coalesce(revoked_at, now())` })
+          .where('name', '=', name)
+          .returningAll()
+          .executeTakeFirst();
+        if (!row) throw noSuchPrincipal(name);
+        return toPrincipal(row);
+      }),
+    );
   }
 
   async update(name: string, change: PrincipalUpdate): Promise<Principal> {
