@@ -24,6 +24,8 @@
  * in the metadata's UTF-8 byte order).
  */
 import type { MetadataStore, Replica } from '../metadata/index.ts';
+import { isMovingDataError } from '../errors.ts';
+import { parseVersionObjectKey } from './object-names.ts';
 import { rewrapCompanions } from './rewrap.ts';
 import { listSharded } from '../storage/list.ts';
 import type { Checksums, ListedObject, ObjectStore } from '../storage/port.ts';
@@ -133,6 +135,39 @@ function sameChecksums(replica: Replica, listed: Held): { same: boolean; why?: s
   return { same: true };
 }
 
+/** Suspects looked at again in parallel; beyond the first SECOND_LOOK_MAX they count as found. */
+const SECOND_LOOK_CONCURRENCY = 16;
+const SECOND_LOOK_MAX = 10_000;
+
+/**
+ * A second look at one suspect, both sides fresh: the object (HEAD) and the metadata's replicas
+ * of its file at this location. A missing copy that is now stored or no longer the one recorded,
+ * and an orphan that is gone or now recorded (or a re-wrap's other object), were a race between
+ * the listing and the metadata, not drift.
+ */
+async function stillDrifting(metadata: MetadataStore, store: ObjectStore, item: DriftItem, signal?: AbortSignal): Promise<boolean> {
+  const stored = await store.head(item.objectKey, signal).then(
+    () => true,
+    (err: unknown) => {
+      if (isMovingDataError(err) && err.code === 'not_found') return false;
+      throw err;
+    },
+  );
+  if (item.kind === 'missing') {
+    if (stored) return false;
+    const replica = await metadata.getReplica({ fileId: item.fileId!, version: item.version!, location: item.location }).catch((err: unknown) => {
+      if (isMovingDataError(err) && err.code === 'not_found') return undefined;
+      throw err;
+    });
+    return replica !== undefined && replica.state === 'verified' && replica.objectKey === item.objectKey;
+  }
+  if (!stored) return false;
+  const named = parseVersionObjectKey(item.objectKey);
+  if (named === undefined) return true;
+  const page = await metadata.listReplicasAtLocation(item.location, { prefix: named.key, limit: 1000 });
+  return !page.items.some((r) => r.objectKey === item.objectKey || rewrapCompanions(r).includes(item.objectKey));
+}
+
 export async function scanLocation(metadata: MetadataStore, store: ObjectStore, location: string, options: ScanOptions = {}): Promise<LocationScan> {
   const startedAt = new Date();
   const staleAfter = options.staleAfterMs ?? 3_600_000;
@@ -144,6 +179,10 @@ export async function scanLocation(metadata: MetadataStore, store: ObjectStore, 
     counts[item.kind] += 1;
     if (items.length < maxItems) items.push(item);
   };
+  // What a listing taken before the metadata can show of work that moved on meanwhile (a write,
+  // a re-wrap or a move that switched objects between the two reads): looked at again, one key
+  // at a time, before it counts.
+  const suspects: DriftItem[] = [];
 
   const listing = new Map<string, string>();
   await listSharded(store, '', (object) => listing.set(object.key, pack(object)), {
@@ -185,7 +224,10 @@ export async function scanLocation(metadata: MetadataStore, store: ObjectStore, 
         }
         return;
       case 'verified': {
-        if (!listed) return report({ ...at, kind: 'missing', detail: 'verified in the metadata, not at the location' });
+        if (!listed) {
+          suspects.push({ ...at, kind: 'missing', detail: 'verified in the metadata, not at the location' });
+          return;
+        }
         const sizeDiffers = live.storedSize !== null && listed.size !== live.storedSize;
         const checksums = sameChecksums(live, listed);
         if (!sizeDiffers && checksums.same) {
@@ -227,12 +269,20 @@ export async function scanLocation(metadata: MetadataStore, store: ObjectStore, 
 
   for (const [key, packed] of listing) {
     const listed = unpack(packed);
-    report({
+    suspects.push({
       kind: 'orphan',
       location,
       objectKey: key,
       detail: 'stored, unknown to the metadata',
       stored: storedOf(listed),
+    });
+  }
+  for (let i = 0; i < suspects.length; i += SECOND_LOOK_CONCURRENCY) {
+    options.signal?.throwIfAborted();
+    const batch = suspects.slice(i, i + SECOND_LOOK_CONCURRENCY);
+    const confirmed = i >= SECOND_LOOK_MAX ? batch.map(() => true) : await Promise.all(batch.map((item) => stillDrifting(metadata, store, item, options.signal)));
+    batch.forEach((item, j) => {
+      if (confirmed[j]) report(item);
     });
   }
   const total = Object.values(counts).reduce((a, b) => a + b, 0);
