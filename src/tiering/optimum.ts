@@ -19,8 +19,12 @@ export interface ObjectOptimum {
   readonly schedule: Int8Array;
 }
 
-/** Optimum for one object observed for `span` days (readsPerDay[i] = reads on its i-th day). */
-export function optimizeObject(rules: BillingRules, size: number, readsPerDay: ArrayLike<number>, span: number): ObjectOptimum {
+/**
+ * Optimum for one object observed for `span` days (readsPerDay[i] = reads on its i-th day).
+ * `frozen[i]` truthy forbids a change of class on day i (i ≥ 1): the optimum of a policy that
+ * must live with day i's reads in the class it held the day before (an unforeseeable burst).
+ */
+export function optimizeObject(rules: BillingRules, size: number, readsPerDay: ArrayLike<number>, span: number, frozen?: ArrayLike<number | boolean>): ObjectOptimum {
   const c = objectCosts(rules, size);
   const n = c.n;
   const cap = new Int32Array(n);
@@ -69,7 +73,8 @@ export function optimizeObject(rules: BillingRules, size: number, readsPerDay: A
       }
     }
     // Switch: enter class j on day d from the cheapest way of leaving another class.
-    for (let j = 0; j < n; j += 1) {
+    const locked = frozen !== undefined && Boolean(frozen[d]);
+    for (let j = 0; j < n && !locked; j += 1) {
       const to = offset[j]!;
       for (let i = 0; i < n; i += 1) {
         if (i === j || bestLeave[i] === Number.POSITIVE_INFINITY) continue;
@@ -128,4 +133,58 @@ export function optimizeTrace(rules: BillingRules, trace: Trace): TraceOptimum {
 
 export function readsFromCreation(o: TraceObject, days: number): Uint32Array {
   return denseReads(o, days).subarray(o.createdDay);
+}
+
+/**
+ * The optimum's cost-to-go for one object: `q(i, current, daysInClass, j)` is the cheapest cost
+ * of its days i .. span − 1 (i = days since creation) when it holds `current` for
+ * `daysInClass` days before day i and is put in class j on day i, every later day then optimal in
+ * hindsight. On the creation day (i = 0) `current` is null: the cost starts with the upload into
+ * j. So `min over j of q(0, null, 0, j)` is `optimizeObject`'s cost, and `argmin over j` from
+ * any state is the class the optimum would choose from there: the label of a state the online
+ * policy is in rather than the optimum's own.
+ */
+export interface CostToGo {
+  readonly span: number;
+  q(day: number, current: number | null, daysInClass: number, next: number): number;
+}
+
+export function costToGo(rules: BillingRules, size: number, readsPerDay: ArrayLike<number>, span: number): CostToGo {
+  const c = objectCosts(rules, size);
+  const n = c.n;
+  const cap = new Int32Array(n);
+  const offset = new Int32Array(n + 1);
+  for (let i = 0; i < n; i += 1) {
+    cap[i] = Math.max(1, c.minDays[i]!);
+    offset[i + 1] = offset[i]! + cap[i]!;
+  }
+  const states = offset[n]!;
+  const stateOf = (cls: number, k: number): number => offset[cls]! + Math.min(Math.max(1, k), cap[cls]!) - 1;
+  // v[d * states + s]: cheapest cost of days d .. span − 1 entering day d in state s; v[span] = 0.
+  const v = new Float64Array((span + 1) * states);
+  const step = (d: number, cls: number, k: number, j: number): number => {
+    const r = readsPerDay[d] ?? 0;
+    if (j === cls) return c.day[j]! + r * c.read[j]! + v[(d + 1) * states + stateOf(j, k + 1)]!;
+    return c.early(cls, k) + c.fee[cls * n + j]! + c.day[j]! + r * c.read[j]! + v[(d + 1) * states + stateOf(j, 1)]!;
+  };
+  for (let d = span - 1; d >= 1; d -= 1) {
+    for (let cls = 0; cls < n; cls += 1) {
+      for (let k = 1; k <= cap[cls]!; k += 1) {
+        let best = Number.POSITIVE_INFINITY;
+        for (let j = 0; j < n; j += 1) best = Math.min(best, step(d, cls, k, j));
+        v[d * states + stateOf(cls, k)] = best;
+      }
+    }
+  }
+  return {
+    span,
+    q: (day, current, daysInClass, next) => {
+      if (day < 0 || day >= span) throw new RangeError(`cost-to-go: day ${day} outside 0..${span - 1}`);
+      if (current === null || day === 0) {
+        const r = readsPerDay[0] ?? 0;
+        return c.put[next]! + c.day[next]! + r * c.read[next]! + (span > 1 ? v[states + stateOf(next, 1)]! : 0);
+      }
+      return step(day, current, daysInClass, next);
+    },
+  };
 }

@@ -21,7 +21,7 @@
  *      "until the end of the trace"); a move that saves nothing is not made.
  */
 import type { TierClass } from '../storage/port.ts';
-import { DAYS_PER_MONTH, readCost, storageCostPerDay, transitionCost } from './cost.ts';
+import { DAYS_PER_MONTH, readCost, storageCostPerDay, transitionCost, writeCost } from './cost.ts';
 import type { PriceTable } from './prices.ts';
 import { classForTier } from './prices.ts';
 
@@ -57,6 +57,12 @@ export interface RuleInput {
   readonly latencySpikes: number;
   /** The tier pinned by a user on the file's prefix, if any. */
   readonly pin?: TierClass;
+  /**
+   * The decision is the class of a file being written (an upload), not a move: `current` is the
+   * class it would be written to by default; hysteresis does not apply, and the move's cost is
+   * only the difference of the two writes (no transition, no early deletion).
+   */
+  readonly newFile?: boolean;
 }
 
 export type Verdict = 'pass' | 'applied' | 'blocked' | 'skipped';
@@ -99,6 +105,15 @@ export function cheapestTier(table: PriceTable, size: number, readsPerMonth: num
   return best;
 }
 
+/** One-off cost of putting the file in `to` instead of `input.current`: a move, or for a new file the dearer write. */
+function oneOffCost(input: RuleInput, to: TierClass): number {
+  if (to === input.current) return 0;
+  const from = classForTier(input.table, input.current);
+  const dest = classForTier(input.table, to);
+  if (input.newFile === true) return Math.max(0, writeCost(dest) - writeCost(from));
+  return transitionCost(input.size, from, dest, input.daysInTier).total;
+}
+
 const money = (n: number): string => `$${n.toFixed(n !== 0 && Math.abs(n) < 0.01 ? 6 : 4)}`;
 
 export function applyRules(input: RuleInput, settings: RuleSettings = DEFAULT_RULE_SETTINGS): RuleDecision {
@@ -107,7 +122,7 @@ export function applyRules(input: RuleInput, settings: RuleSettings = DEFAULT_RU
   const done = (tier: TierClass, proposed: TierClass): RuleDecision => {
     const moving = tier !== current;
     const saving = moving ? (dailyCost(table, current, size, input.readsPerMonth) - dailyCost(table, tier, size, input.readsPerMonth)) * DAYS_PER_MONTH : 0;
-    const cost = moving ? transitionCost(size, classForTier(table, current), classForTier(table, tier), input.daysInTier).total : 0;
+    const cost = moving ? oneOffCost(input, tier) : 0;
     for (const rule of RULE_NAMES) if (!outcomes.some((o) => o.rule === rule)) outcomes.push({ rule, verdict: 'skipped', detail: 'an earlier rule decided' });
     return { tier, proposed, outcomes, expectedMonthlySaving: saving, moveCost: cost };
   };
@@ -157,18 +172,18 @@ export function applyRules(input: RuleInput, settings: RuleSettings = DEFAULT_RU
     outcomes.push({ rule: 'payback', verdict: 'pass', detail: 'no move' });
     return done(current, proposed);
   }
-  if (coldness(proposed) > coldness(current) && input.daysInTier < settings.hysteresisDays) {
+  if (input.newFile !== true && coldness(proposed) > coldness(current) && input.daysInTier < settings.hysteresisDays) {
     outcomes.push({ rule: 'hysteresis', verdict: 'blocked', detail: `${input.daysInTier} day(s) in ${current} < ${settings.hysteresisDays}: no colder move yet` });
     return done(current, proposed);
   }
-  outcomes.push({ rule: 'hysteresis', verdict: 'pass', detail: `${input.daysInTier} day(s) in ${current}` });
+  outcomes.push({ rule: 'hysteresis', verdict: 'pass', detail: input.newFile === true ? 'a new file: no move' : `${input.daysInTier} day(s) in ${current}` });
 
   if (forced) {
     outcomes.push({ rule: 'payback', verdict: 'pass', detail: 'forced by latency' });
     return done(proposed, proposed);
   }
   const savingPerDay = dailyCost(table, current, size, input.readsPerMonth) - dailyCost(table, proposed, size, input.readsPerMonth);
-  const cost = transitionCost(size, classForTier(table, current), classForTier(table, proposed), input.daysInTier).total;
+  const cost = oneOffCost(input, proposed);
   const earned = savingPerDay * settings.horizonDays;
   if (savingPerDay <= 0 || cost >= earned) {
     outcomes.push({

@@ -57,7 +57,7 @@ function labelledRecords(trace: Trace, labels: ReadonlyArray<string | undefined>
   return trace.objects.map((o, i) => {
     const label = labels[i];
     if (label === undefined) throw new MovingDataError('invalid_argument', `records[${i}] (${o.key}) has no label; send labels on every record or auto_label: true`, { retryable: false });
-    const f = traceFeatures({ size: o.size, createdDay: o.createdDay, reads: o.reads, day: trace.days, current: null, daysInClass: 0, table: tables[trace.provider as Provider] ?? tables.aws });
+    const f = traceFeatures({ size: o.size, createdDay: o.createdDay, reads: o.reads, day: trace.days, current: null, daysInClass: 0, table: tables[trace.provider] ?? tables.aws });
     return { features: featureVector({ ...f, daysInTier: f.ageDays, costNow: dailyCost(tables.aws, 'hot', o.size, f.reads[2]) * DAYS_PER_MONTH }), label };
   });
 }
@@ -118,7 +118,7 @@ export async function trainFromRequest(deps: { readonly metadata: MetadataStore;
       confusion: metrics.confusion,
       labels: [...metrics.labels],
       ...(model.fallbackReason === undefined ? {} : { fallback_reason: model.fallbackReason }),
-    } as JsonObject,
+    },
     model: model.toJSON() as unknown as JsonObject,
     createdBy: request.principal,
   });

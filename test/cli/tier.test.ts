@@ -22,7 +22,7 @@ describe('movingdata tier', () => {
     const simulated = await run(process.execPath, [BIN, 'tier', 'simulate', '--trace', trace, '--policy', 'intelligent-tiering', '--out', out], env);
     expect(simulated.code).toBe(0);
     const costs = Object.fromEntries([...simulated.stdout.matchAll(/^(\S+)\s+([\d.]+)\s+[+-][\d.]+%$/gm)].map((m) => [m[1]!, Number(m[2])]));
-    expect(Object.keys(costs).sort()).toEqual(['always-hot', 'intelligent-tiering', 'lifecycle-30/90', 'optimum']);
+    expect(Object.keys(costs).sort()).toEqual(['always-hot', 'intelligent-tiering', 'lifecycle-30/90', 'model+rules', 'optimum', 'rules']);
     for (const [name, cost] of Object.entries(costs)) expect(cost, name).toBeGreaterThanOrEqual(costs['optimum']!);
     const decisions = JSON.parse(await readFile(out, 'utf8')) as Record<string, Array<[number, string]>>;
     expect(Object.keys(decisions).length).toBeGreaterThan(0);
@@ -32,6 +32,29 @@ describe('movingdata tier', () => {
         expect(day).toBeGreaterThanOrEqual(0);
       }
     }
+  });
+
+  it('tier train writes a model from an auto-labelled trace; simulate --model uses it, --out writes model+rules decisions; a bad model file is refused', async () => {
+    const train = join(dir, 'train.jsonl');
+    const generated = await run(process.execPath, [BIN, 'tier', 'generate', '--seed', '11', '--objects', '80', '--days', '120'], env);
+    await writeFile(train, generated.stdout);
+    const model = join(dir, 'model.json');
+    const trained = await run(process.execPath, [BIN, 'tier', 'train', '--trace', train, '--out', model], env);
+    expect(trained.code, trained.stderr).toBe(0);
+    expect(trained.stdout).toMatch(/held-out: \d+ records, accuracy [\d.]+ %/);
+    expect(JSON.parse(await readFile(model, 'utf8'))).toMatchObject({ format: 'movingdata.tier-model' });
+    const trace = join(dir, 'trace.jsonl');
+    const out = join(dir, 'ours.json');
+    const simulated = await run(process.execPath, [BIN, 'tier', 'simulate', '--trace', trace, '--model', model, '--out', out], env);
+    expect(simulated.code, simulated.stderr).toBe(0);
+    expect(simulated.stderr).toContain('decisions of model+rules');
+    expect(Object.keys(JSON.parse(await readFile(out, 'utf8')) as object).length).toBeGreaterThan(0);
+    const notModel = join(dir, 'not-a-model.json');
+    await writeFile(notModel, '{"format": "something else"}');
+    const refused = await run(process.execPath, [BIN, 'tier', 'simulate', '--trace', trace, '--model', notModel], env);
+    expect(refused.code).not.toBe(0);
+    expect(refused.stderr).toContain('is not a tier model');
+    expect(refused.stderr).not.toMatch(/\n\s+at /);
   });
 
   it('refuses a malformed trace and a missing one with a message and a non-zero exit, no stack trace', async () => {

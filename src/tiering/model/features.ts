@@ -48,6 +48,8 @@ export interface TierRecord {
   readonly features: readonly number[];
   /** One of TIERS; `archive` counts as `cold` (the coldest tier recommended automatically). */
   readonly label: string;
+  /** How much the record counts in training (≥ 0; default 1), e.g. what a wrong tier would cost. */
+  readonly weight?: number;
 }
 
 /** The class index of a label (archive → cold); throws on anything else. */

@@ -514,8 +514,10 @@ function meanLogLoss(raw: Float64Array, y: ArrayLike<number>, nClasses: number):
 /**
  * Fits the model on rows of features (NaN = missing) and class indices y in [0, nClasses).
  * Every class should occur in y (a class never seen gets a very low prior, not an error).
+ * `weights` (one per row, ≥ 0, default 1) scale each row's gradient and hessian (and the
+ * priors): a row of weight 2 counts as two copies of it.
  */
-export function trainGbdt(rows: readonly (readonly number[])[], y: ArrayLike<number>, nClasses: number, options: GbdtOptions = {}): GbdtModel {
+export function trainGbdt(rows: readonly (readonly number[])[], y: ArrayLike<number>, nClasses: number, options: GbdtOptions = {}, weights?: ArrayLike<number>): GbdtModel {
   const learningRate = options.learningRate ?? 0.1;
   const maxIter = options.maxIter ?? 100;
   const maxLeafNodes = options.maxLeafNodes ?? 31;
@@ -525,16 +527,22 @@ export function trainGbdt(rows: readonly (readonly number[])[], y: ArrayLike<num
   if (rows.length === 0) throw new Error('gbdt: no training rows');
   if (rows.length !== y.length) throw new Error(`gbdt: ${rows.length} rows but ${y.length} labels`);
   if (maxLeafNodes < 2) throw new Error('gbdt: maxLeafNodes must be ≥ 2');
+  if (weights !== undefined) {
+    if (weights.length !== rows.length) throw new Error(`gbdt: ${rows.length} rows but ${weights.length} weights`);
+    for (let i = 0; i < weights.length; i++) if (!(weights[i]! >= 0) || !Number.isFinite(weights[i]!)) throw new Error(`gbdt: weight ${i} is not a finite number ≥ 0`);
+  }
   const nFeatures = rows[0]!.length;
 
   let trainRows = rows;
   let trainY: ArrayLike<number> = y;
+  let trainW: ArrayLike<number> | undefined = weights;
   let validRows: readonly (readonly number[])[] = [];
   let validY: number[] = [];
   if (options.earlyStopping === true) {
     const { first, second } = stratifiedSplit(y, nClasses, options.validationFraction ?? 0.1, seed);
     trainRows = first.map((i) => rows[i]!);
     trainY = Int32Array.from(first, (i) => y[i]!);
+    if (weights !== undefined) trainW = Float64Array.from(first, (i) => weights[i]!);
     validRows = second.map((i) => rows[i]!);
     validY = second.map((i) => y[i]!);
   }
@@ -546,9 +554,15 @@ export function trainGbdt(rows: readonly (readonly number[])[], y: ArrayLike<num
 
   // Baseline: log of the class priors, centred.
   const baseline = new Float64Array(nClasses);
-  for (let i = 0; i < n; i++) baseline[trainY[i]!]! += 1;
+  let totalWeight = 0;
+  for (let i = 0; i < n; i++) {
+    const w = trainW === undefined ? 1 : trainW[i]!;
+    baseline[trainY[i]!]! += w;
+    totalWeight += w;
+  }
+  if (!(totalWeight > 0)) throw new Error('gbdt: the weights sum to 0');
   const eps = 2.220446049250313e-16;
-  for (let k = 0; k < nClasses; k++) baseline[k] = Math.log(Math.min(1 - eps, Math.max(eps, baseline[k]! / n)));
+  for (let k = 0; k < nClasses; k++) baseline[k] = Math.log(Math.min(1 - eps, Math.max(eps, baseline[k]! / totalWeight)));
   const mean = baseline.reduce((a, b) => a + b, 0) / nClasses;
   for (let k = 0; k < nClasses; k++) baseline[k]! -= mean;
 
@@ -569,10 +583,11 @@ export function trainGbdt(rows: readonly (readonly number[])[], y: ArrayLike<num
       for (let k = 0; k < nClasses; k++) p[k] = raw[i * nClasses + k]!;
       softmax(p);
       const label = trainY[i]!;
+      const w = trainW === undefined ? 1 : trainW[i]!;
       for (let k = 0; k < nClasses; k++) {
         const pk = p[k]!;
-        grad[k * n + i] = pk - (k === label ? 1 : 0);
-        hess[k * n + i] = pk * (1 - pk);
+        grad[k * n + i] = w * (pk - (k === label ? 1 : 0));
+        hess[k * n + i] = w * pk * (1 - pk);
       }
     }
     const round: Tree[] = [];

@@ -149,7 +149,9 @@ export function trainTierModel(records: readonly TierRecord[], options: TrainTie
   if (records.length < minRecords) reason = `${records.length} records, fewer than ${minRecords}`;
   else if (missing.length > 0) reason = `no records labelled ${missing.join(', ')}`;
   if (reason !== undefined) return centroidTierModel(trainCentroid(rows, y, TIERS.length), records.length, reason);
-  return gbdtTierModel(trainGbdt(rows, y, TIERS.length, options), records.length);
+  const weighted = records.some((r) => r.weight !== undefined);
+  const weights = weighted ? Float64Array.from(records, (r) => r.weight ?? 1) : undefined;
+  return gbdtTierModel(trainGbdt(rows, y, TIERS.length, options, weights), records.length);
 }
 
 function isNumberArray(v: unknown): v is number[] {
