@@ -36,6 +36,7 @@ import { runEncryptionBench } from './encryption/encryption.ts';
 import { DRIFT_CASES, runDriftBench } from './drift/drift.ts';
 import { runNabBench } from './nab/nab.ts';
 import { printModelBench, runModelBench } from './tiering/model.ts';
+import { printPolicyBench, runPolicyBench } from './tiering/policies.ts';
 import { FULL_CASE as EVENTS_FULL, QUICK_CASE as EVENTS_QUICK, runEventsBench } from './events/events.ts';
 import { FULL_CASE as SMALL_FULL, QUICK_CASE as SMALL_QUICK, runSmallBench } from './small/small.ts';
 import { FULL_CASES as FANOUT_FULL, QUICK_CASES as FANOUT_QUICK, runFanoutBench } from './fanout/fanout.ts';
@@ -168,6 +169,9 @@ try {
     results['tiering'] = rows;
     console.log('\nTier model: our histogram GBDT beside scikit-learn HistGradientBoostingClassifier (same data, one thread each)');
     printModelBench(rows);
+    const policies = await runPolicyBench(log, values.quick ? { seeds: [2026], objects: 500, files: 20_000 } : {});
+    results['tiering-policies'] = policies;
+    printPolicyBench(policies);
   }
   if (chosen.includes('web')) {
     const result = await runWebBench(workDir, { runs: values.quick ? 3 : 10 }, log);
