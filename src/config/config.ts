@@ -112,6 +112,8 @@ export interface Config {
     readonly hysteresisDays: number;
     /** Model proposals less confident than this keep the tier. */
     readonly minConfidence: number;
+    /** Days without a read before a colder move. */
+    readonly minIdleDays: number;
     /** Negotiated prices merged over the built-in tables (src/tiering/prices/). */
     readonly pricesFile: string | undefined;
   };
@@ -199,6 +201,7 @@ export function loadConfig(env: Env = process.env, cwd: string = process.cwd()):
       horizonDays: read.integer('TIERING_HORIZON_DAYS', 90, { min: 1, max: 3650 }),
       hysteresisDays: read.integer('TIERING_HYSTERESIS_DAYS', 14, { min: 0, max: 3650 }),
       minConfidence: read.number('TIERING_MIN_CONFIDENCE', 0.5, { min: 0, max: 1 }),
+      minIdleDays: read.integer('TIERING_MIN_IDLE_DAYS', 180, { min: 0, max: 3650 }),
       pricesFile: read.isSet('MOVINGDATA_PRICES_FILE') ? resolve(cwd, read.string('MOVINGDATA_PRICES_FILE', '')) : undefined,
     },
     alerts: {

@@ -62,6 +62,7 @@ function productPolicy(name: string, table: PriceTable, options: ProductPolicyOp
           readsPerMonth,
           latencySpikes: f.latencySpikes,
           newFile: state.current === null,
+          idleDays: f.daysSinceLastRead ?? f.ageDays,
         },
         settings,
       );

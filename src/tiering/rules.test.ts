@@ -61,6 +61,14 @@ describe('tiering rules', () => {
     expect(warmer.tier).toBe('hot');
   });
 
+  it('hysteresis also holds a colder move until the file has been idle minIdleDays (180 by default); unknown idleness is not held', () => {
+    const recent = applyRules(base({ idleDays: 100 }));
+    expect(recent.tier).toBe('hot');
+    expect(recent.outcomes.find((o) => o.rule === 'hysteresis')?.detail).toContain('idle 100');
+    expect(applyRules(base({ idleDays: 200 })).tier).toBe('cold');
+    expect(applyRules(base({ idleDays: 100 }), { ...DEFAULT_RULE_SETTINGS, minIdleDays: 30 }).tier).toBe('cold');
+  });
+
   it('payback: a move whose early deletion exceeds its saving over the horizon is not made; one that pays back is', () => {
     // Ten days into Glacier IR's 90-day minimum, going back to hot for one read a month costs
     // 80 days of early deletion, far more than the retrievals it saves within 90 days.

@@ -14,7 +14,9 @@
  *   3. latency: a read slower than the threshold (ALERT_LATENCY_MS) in the window forces hot;
  *   4. minimum billable size: a file smaller than the target class bills stays hot;
  *   5. confidence: a proposal below `minConfidence` keeps the current tier;
- *   6. hysteresis: a colder move needs `hysteresisDays` in the current tier (a warmer move,
+ *   6. hysteresis: a colder move needs `hysteresisDays` in the current tier and the file idle
+ *      (no read) for `minIdleDays` — a reactivated file read from a colder class pays retrieval
+ *      per GB on every read, and going back warmer a read back and a rewrite (a warmer move,
  *      which reads demand, is never held back by it), so nothing flaps;
  *   7. payback: the move's cost (transition fee or read-back and rewrite, early deletion) must
  *      be earned back by the expected saving within `horizonDays` (a fixed look-ahead, never
@@ -34,9 +36,11 @@ export interface RuleSettings {
   readonly hysteresisDays: number;
   /** Proposals less confident than this keep the current tier (default 0.5). */
   readonly minConfidence: number;
+  /** Days without a read before a colder move (default 180); absent: no such guard. */
+  readonly minIdleDays?: number;
 }
 
-export const DEFAULT_RULE_SETTINGS: RuleSettings = Object.freeze({ horizonDays: 90, latencySpikeMs: 1000, hysteresisDays: 14, minConfidence: 0.5 });
+export const DEFAULT_RULE_SETTINGS: RuleSettings = Object.freeze({ horizonDays: 90, latencySpikeMs: 1000, hysteresisDays: 14, minConfidence: 0.5, minIdleDays: 180 });
 
 export const RULE_NAMES = ['pin', 'archive', 'latency', 'min_size', 'confidence', 'hysteresis', 'payback'] as const;
 export type RuleName = (typeof RULE_NAMES)[number];
@@ -63,6 +67,8 @@ export interface RuleInput {
    * only the difference of the two writes (no transition, no early deletion).
    */
   readonly newFile?: boolean;
+  /** Days since the last read (or since written, never read); absent: unknown, not guarded. */
+  readonly idleDays?: number;
 }
 
 export type Verdict = 'pass' | 'applied' | 'blocked' | 'skipped';
@@ -174,6 +180,10 @@ export function applyRules(input: RuleInput, settings: RuleSettings = DEFAULT_RU
   }
   if (input.newFile !== true && coldness(proposed) > coldness(current) && input.daysInTier < settings.hysteresisDays) {
     outcomes.push({ rule: 'hysteresis', verdict: 'blocked', detail: `${input.daysInTier} day(s) in ${current} < ${settings.hysteresisDays}: no colder move yet` });
+    return done(current, proposed);
+  }
+  if (coldness(proposed) > coldness(current) && settings.minIdleDays !== undefined && input.idleDays !== undefined && input.idleDays < settings.minIdleDays) {
+    outcomes.push({ rule: 'hysteresis', verdict: 'blocked', detail: `idle ${input.idleDays} day(s) < ${settings.minIdleDays}: no colder move yet` });
     return done(current, proposed);
   }
   outcomes.push({ rule: 'hysteresis', verdict: 'pass', detail: input.newFile === true ? 'a new file: no move' : `${input.daysInTier} day(s) in ${current}` });

@@ -224,6 +224,7 @@ export class TieringService {
       confidence,
       readsPerMonth,
       latencySpikes: f.latencySpikes,
+      idleDays: f.daysSinceLastRead ?? f.ageDays,
       ...(pin === undefined ? {} : { pin: pin.tier }),
     };
     let decision: RuleDecision = applyRules(input, this.#deps.settings.rules);

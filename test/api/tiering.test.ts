@@ -108,14 +108,14 @@ describe.each(setups)('tiering on %s', (_label, environment, lab) => {
     await put(location, `${prefix}busy.bin`, MiB);
     await put(location, `${prefix}small.txt`, 1000);
     await put(location, `${prefix}idle.bin`, MiB);
-    for (const key of ['busy.bin', 'small.txt', 'idle.bin']) await backdateFile(app.context.metadata, `${prefix}${key}`, 120);
+    for (const key of ['busy.bin', 'small.txt', 'idle.bin']) await backdateFile(app.context.metadata, `${prefix}${key}`, 200);
     await readsOn(location, `${prefix}busy.bin`, Array.from({ length: 30 }, (_, i) => i), 20, MiB);
     const items = await recommendations(`location=${location}&prefix=${encodeURIComponent(prefix)}`);
     expect(items.map((i) => i.key)).toEqual([`${prefix}busy.bin`, `${prefix}idle.bin`, `${prefix}small.txt`]);
     const [busy, idle, small] = items as [Rec, Rec, Rec];
     expect(busy).toMatchObject({ tier: 'hot', recommended: 'hot', change: 'none' });
     expect(busy.features['reads_30d']).toBe(600);
-    expect(busy.features['age_days']).toBeGreaterThanOrEqual(119);
+    expect(busy.features['age_days']).toBeGreaterThanOrEqual(199);
     expect(busy.monthly_cost).toBeGreaterThan(0);
     expect(idle.features['reads_90d']).toBe(0);
     expect(idle.recommended).not.toBe('hot');
@@ -222,7 +222,7 @@ describe.each(setups)('tiering on %s', (_label, environment, lab) => {
   it.runIf(lab)('a file whose location offers no colder tier moves to one with the same roles (MinIO → Azurite), audited, its decision applied', async () => {
     const key = `${prefix}move/idle.bin`;
     await put('aws', key, MiB);
-    await backdateFile(app.context.metadata, key, 120);
+    await backdateFile(app.context.metadata, key, 200);
     const [rec] = await recommendations(`location=aws&prefix=${encodeURIComponent(`${prefix}move/`)}`);
     expect(rec).toMatchObject({ change: 'move', to_location: 'azure' });
     const real = await app.api.inject({ method: 'POST', url: '/tiering/run', headers: admin, payload: { dry_run: false, locations: ['aws'], prefix: `${prefix}move/` } });
