@@ -27,10 +27,13 @@ export async function startServer(dataDir: string, extra: Record<string, string>
       HOME: process.env['HOME'] ?? '',
       MOVINGDATA_DATA_DIR: dataDir,
       MOVINGDATA_ADMIN_TOKEN: CRASH_ADMIN,
-      MOVINGDATA_JOB_LEASE_MS: '800',
+      // Short, so a killed server's jobs come back soon; not so short that a heartbeat late on a
+      // loaded machine (CI runs Chromium beside these) lets a live worker's job be claimed again.
+      MOVINGDATA_JOB_LEASE_MS: '2500',
       MOVINGDATA_JOB_POLL_MS: '50',
       MOVINGDATA_RETRY_BASE_MS: '100',
       CONSISTENCY_SCAN_INTERVAL_S: '0',
+      TIERING_INTERVAL_S: '0',
       ENABLE_SYNTHETIC_LOAD: '0',
       // These servers are killed to test the data path; the event relay and consumers would
       // only compete for the embedded store's one connection (and the jobs' short leases).
