@@ -101,7 +101,7 @@ describe('each lab server answers real requests', () => {
   const env = labEnv({ kafka: true });
 
   it('minio: ready, and an SSE-KMS object with netapp-key round-trips', async () => {
-    expect(await httpAnswers(`${env['S3_ENDPOINT']}/minio/health/ready`)).toBe(true);
+    expect(await httpAnswers(`${env['S3_ENDPOINT']}/minio/health/cluster`)).toBe(true);
     const s3 = s3Client(env);
     const bucket = `lab-test-${randomBytes(4).toString('hex')}`;
     const body = `sealed ${randomBytes(8).toString('hex')}`;
@@ -223,7 +223,7 @@ describe('private instances', () => {
       expect(await minio.pid()).toBeUndefined();
       await expect(s3.send(new HeadObjectCommand({ Bucket: 'kept', Key: 'k' }))).rejects.toThrow();
       // The shared MinIO is not disturbed.
-      expect(await httpAnswers('http://127.0.0.1:9000/minio/health/ready')).toBe(true);
+      expect(await httpAnswers('http://127.0.0.1:9000/minio/health/cluster')).toBe(true);
 
       await minio.start();
       expect(await minio.pid()).not.toBe(pid);

@@ -50,7 +50,10 @@ export function minioServer(ctx: LabContext, at: Placement): LabServer {
         MINIO_KMS_SECRET_KEY: `${MINIO_KMS_KEY_ID}:${kmsKey}`,
       });
     },
-    ready: () => httpAnswers(`${endpoint}/minio/health/ready`),
+    // `/minio/health/ready` answers 200 as soon as the listener is up; after a restart the S3 API
+    // still answers XMinioServerNotInitialized for a while. The cluster probe answers 503 until the
+    // object layer is initialised and has write quorum, so ready means S3 calls succeed.
+    ready: () => httpAnswers(`${endpoint}/minio/health/cluster`),
     stop: () => proc.stop(),
     pid: () => proc.pid(),
     env: () => ({
