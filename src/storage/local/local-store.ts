@@ -3,6 +3,7 @@
  *
  * Layout (under `<root>` = the container directory):
  *   objects/<h[0..2]>/<h>   one file per object, h = sha256(key) in hex
+ *   objects/<h[0..2]>/.index  what listings need of that shard's objects (listing-index.ts)
  *   tmp/                    uploads in progress (same filesystem, so rename is atomic)
  *
  * Why content-addressed names instead of mirroring keys as paths (as rclone's local backend
@@ -23,6 +24,7 @@ import { pipeline } from 'node:stream/promises';
 import { MovingDataError } from '../../errors.ts';
 import { StorageError, type StorageErrorContext, toStorageError } from '../errors.ts';
 import { assertStorableKey, compareKeys } from '../keys.ts';
+import { identityOf, ShardIndex } from './listing-index.ts';
 import type {
   Checksums,
   CopyOptions,
@@ -158,6 +160,7 @@ export class LocalStore implements ObjectStore {
   readonly #root: string;
   readonly #durable: boolean;
   readonly #snapshots = new Map<string, Snapshot>();
+  #listingReads = 0;
 
   constructor(options: LocalStoreOptions) {
     this.location = options.location;
@@ -378,6 +381,10 @@ export class LocalStore implements ObjectStore {
     }
   }
 
+  /**
+   * Every object under `prefix`, sorted. Objects the listing index knows as they are (same inode,
+   * size, mtime and ctime) are not opened; the others have their trailer read and are indexed.
+   */
   async #scan(prefix: string, signal: AbortSignal | undefined): Promise<ListedObject[]> {
     const objects = join(this.#root, 'objects');
     const shards = await readdir(objects);
@@ -386,16 +393,45 @@ export class LocalStore implements ObjectStore {
       signal?.throwIfAborted();
       const dir = join(objects, shard);
       const names = await readdir(dir).catch((err: unknown) => {
-        if ((err as NodeJS.ErrnoException).code === 'ENOENT') return [] as string[];
+        if ((err as NodeJS.ErrnoException).code === 'ENOENT' || (err as NodeJS.ErrnoException).code === 'ENOTDIR') return [] as string[];
         throw err;
       });
+      const index = await ShardIndex.load(dir);
+      const live = new Set<string>();
       for (let i = 0; i < names.length; i += SCAN_CONCURRENCY) {
-        const batch = names.slice(i, i + SCAN_CONCURRENCY);
-        const read = await Promise.all(batch.map((name) => readListed(join(dir, name))));
-        for (const entry of read) if (entry !== undefined && entry.key.startsWith(prefix)) entries.push(entry);
+        const batch = names.slice(i, i + SCAN_CONCURRENCY).filter((name) => !name.startsWith('.'));
+        const read = await Promise.all(batch.map((name) => this.#listed(dir, name, index)));
+        for (const [n, entry] of read.entries()) {
+          if (entry === undefined) continue;
+          live.add(batch[n]!);
+          if (entry.key.startsWith(prefix)) entries.push(entry);
+        }
       }
+      // The index only saves work: a listing on a full or read-only disk still lists.
+      await index.save(live).catch(() => undefined);
     }
     return entries.sort((a, b) => compareKeys(a.key, b.key));
+  }
+
+  /** One object file as listed: from the index when it knows this very file, else its trailer. */
+  async #listed(dir: string, name: string, index: ShardIndex): Promise<ListedObject | undefined> {
+    const path = join(dir, name);
+    const stats = await stat(path, { bigint: true }).catch((err: unknown) => {
+      if ((err as NodeJS.ErrnoException).code === 'ENOENT') return undefined; // deleted mid-scan
+      throw err;
+    });
+    if (stats === undefined) return undefined;
+    const known = index.lookup(name, stats);
+    if (known !== undefined) return known;
+    this.#listingReads += 1;
+    const read = await readListed(path);
+    if (read?.identity !== undefined) index.remember(name, read.identity, read.listed);
+    return read?.listed;
+  }
+
+  /** How many object files listings have opened to read a trailer (a diagnostic, for tests). */
+  get listingReads(): number {
+    return this.#listingReads;
   }
 
   #evictSnapshots(): void {
@@ -482,7 +518,11 @@ async function readTrailer(handle: FileHandle): Promise<{ meta: StoredMeta; stat
   return { meta, stats };
 }
 
-async function readListed(path: string): Promise<ListedObject | undefined> {
+/**
+ * An object file's listing entry from its trailer, with the file's identity when nothing changed
+ * it while it was read (fstat before and after agree): only then may the index vouch for it.
+ */
+async function readListed(path: string): Promise<{ listed: ListedObject; identity?: ReturnType<typeof identityOf> } | undefined> {
   let handle: FileHandle;
   try {
     handle = await open(path, 'r');
@@ -491,9 +531,12 @@ async function readListed(path: string): Promise<ListedObject | undefined> {
     throw err;
   }
   try {
+    const before = identityOf(await handle.stat({ bigint: true }));
     const { meta, stats } = await readTrailer(handle);
-    const { metadata: _metadata, contentType: _contentType, ...info } = toInfo(meta, stats);
-    return info;
+    const after = identityOf(await handle.stat({ bigint: true }));
+    const { metadata: _metadata, contentType: _contentType, ...listed } = toInfo(meta, stats);
+    const unchanged = before.ino === after.ino && before.size === after.size && before.mtimeNs === after.mtimeNs && before.ctimeNs === after.ctimeNs;
+    return unchanged ? { listed, identity: after } : { listed };
   } finally {
     await handle.close();
   }
