@@ -100,7 +100,7 @@ export async function openEngine(config: Config, options: EngineOptions = {}): P
       settings: {
         intervalS: config.tiering.intervalS,
         dryRun: config.tiering.dryRun,
-        rules: { horizonDays: config.tiering.horizonDays, hysteresisDays: config.tiering.hysteresisDays, minConfidence: config.tiering.minConfidence, minIdleDays: config.tiering.minIdleDays, latencySpikeMs: config.alerts.latencyMs },
+        rules: { horizonDays: config.tiering.horizonDays, hysteresisDays: config.tiering.hysteresisDays, minConfidence: config.tiering.minConfidence, minIdleDays: config.tiering.minIdleDays, minIdleDaysUnread: config.tiering.minIdleDaysUnread, latencySpikeMs: config.alerts.latencyMs },
       },
     });
   } catch (err) {

@@ -114,6 +114,8 @@ export interface Config {
     readonly minConfidence: number;
     /** Days without a read before a colder move. */
     readonly minIdleDays: number;
+    /** The same for a file never read since it was written. */
+    readonly minIdleDaysUnread: number;
     /** Negotiated prices merged over the built-in tables (src/tiering/prices/). */
     readonly pricesFile: string | undefined;
   };
@@ -202,6 +204,7 @@ export function loadConfig(env: Env = process.env, cwd: string = process.cwd()):
       hysteresisDays: read.integer('TIERING_HYSTERESIS_DAYS', 14, { min: 0, max: 3650 }),
       minConfidence: read.number('TIERING_MIN_CONFIDENCE', 0.5, { min: 0, max: 1 }),
       minIdleDays: read.integer('TIERING_MIN_IDLE_DAYS', 180, { min: 0, max: 3650 }),
+      minIdleDaysUnread: read.integer('TIERING_MIN_IDLE_DAYS_UNREAD', 30, { min: 0, max: 3650 }),
       pricesFile: read.isSet('MOVINGDATA_PRICES_FILE') ? resolve(cwd, read.string('MOVINGDATA_PRICES_FILE', '')) : undefined,
     },
     alerts: {

@@ -63,6 +63,7 @@ function productPolicy(name: string, table: PriceTable, options: ProductPolicyOp
           latencySpikes: f.latencySpikes,
           newFile: state.current === null,
           idleDays: f.daysSinceLastRead ?? f.ageDays,
+          neverRead: f.daysSinceLastRead === null,
         },
         settings,
       );

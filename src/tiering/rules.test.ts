@@ -69,6 +69,17 @@ describe('tiering rules', () => {
     expect(applyRules(base({ idleDays: 100 }), { ...DEFAULT_RULE_SETTINGS, minIdleDays: 30 }).tier).toBe('cold');
   });
 
+  it('a file never read since it was written waits minIdleDaysUnread (30 by default) instead, a file read before the full 180', () => {
+    expect(applyRules(base({ idleDays: 40, neverRead: true })).tier).toBe('cold');
+    const young = applyRules(base({ idleDays: 20, neverRead: true }));
+    expect(young.tier).toBe('hot');
+    expect(young.outcomes.find((o) => o.rule === 'hysteresis')?.detail).toContain('never read, written 20 day(s) < 30');
+    expect(applyRules(base({ idleDays: 40, neverRead: false })).tier).toBe('hot');
+    // Without its own setting the unread file waits minIdleDays as every other.
+    const { minIdleDaysUnread: _unread, ...without } = DEFAULT_RULE_SETTINGS;
+    expect(applyRules(base({ idleDays: 40, neverRead: true }), without).tier).toBe('hot');
+  });
+
   it('payback: a move whose early deletion exceeds its saving over the horizon is not made; one that pays back is', () => {
     // Ten days into Glacier IR's 90-day minimum, going back to hot for one read a month costs
     // 80 days of early deletion, far more than the retrievals it saves within 90 days.

@@ -38,9 +38,15 @@ export interface RuleSettings {
   readonly minConfidence: number;
   /** Days without a read before a colder move (default 180); absent: no such guard. */
   readonly minIdleDays?: number;
+  /**
+   * The same guard for a file never read since it was written (default 30): it has no
+   * reactivation to repeat, and holding it hot for `minIdleDays` is what the guard costs most on
+   * large write-once data; absent: `minIdleDays` applies.
+   */
+  readonly minIdleDaysUnread?: number;
 }
 
-export const DEFAULT_RULE_SETTINGS: RuleSettings = Object.freeze({ horizonDays: 90, latencySpikeMs: 1000, hysteresisDays: 14, minConfidence: 0.5, minIdleDays: 180 });
+export const DEFAULT_RULE_SETTINGS: RuleSettings = Object.freeze({ horizonDays: 90, latencySpikeMs: 1000, hysteresisDays: 14, minConfidence: 0.5, minIdleDays: 180, minIdleDaysUnread: 30 });
 
 export const RULE_NAMES = ['pin', 'archive', 'latency', 'min_size', 'confidence', 'hysteresis', 'payback'] as const;
 export type RuleName = (typeof RULE_NAMES)[number];
@@ -69,6 +75,8 @@ export interface RuleInput {
   readonly newFile?: boolean;
   /** Days since the last read (or since written, never read); absent: unknown, not guarded. */
   readonly idleDays?: number;
+  /** No read since the file was written (as far as the access statistics go). */
+  readonly neverRead?: boolean;
 }
 
 export type Verdict = 'pass' | 'applied' | 'blocked' | 'skipped';
@@ -182,8 +190,10 @@ export function applyRules(input: RuleInput, settings: RuleSettings = DEFAULT_RU
     outcomes.push({ rule: 'hysteresis', verdict: 'blocked', detail: `${input.daysInTier} day(s) in ${current} < ${settings.hysteresisDays}: no colder move yet` });
     return done(current, proposed);
   }
-  if (coldness(proposed) > coldness(current) && settings.minIdleDays !== undefined && input.idleDays !== undefined && input.idleDays < settings.minIdleDays) {
-    outcomes.push({ rule: 'hysteresis', verdict: 'blocked', detail: `idle ${input.idleDays} day(s) < ${settings.minIdleDays}: no colder move yet` });
+  const minIdle = input.neverRead === true ? (settings.minIdleDaysUnread ?? settings.minIdleDays) : settings.minIdleDays;
+  if (coldness(proposed) > coldness(current) && minIdle !== undefined && input.idleDays !== undefined && input.idleDays < minIdle) {
+    const what = input.neverRead === true ? 'never read, written' : 'idle';
+    outcomes.push({ rule: 'hysteresis', verdict: 'blocked', detail: `${what} ${input.idleDays} day(s) < ${minIdle}: no colder move yet` });
     return done(current, proposed);
   }
   outcomes.push({ rule: 'hysteresis', verdict: 'pass', detail: input.newFile === true ? 'a new file: no move' : `${input.daysInTier} day(s) in ${current}` });

@@ -225,6 +225,7 @@ export class TieringService {
       readsPerMonth,
       latencySpikes: f.latencySpikes,
       idleDays: f.daysSinceLastRead ?? f.ageDays,
+      neverRead: f.daysSinceLastRead === null,
       ...(pin === undefined ? {} : { pin: pin.tier }),
     };
     let decision: RuleDecision = applyRules(input, this.#deps.settings.rules);
