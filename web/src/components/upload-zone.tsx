@@ -46,7 +46,7 @@ export function UploadZone({ client, locations, onUploaded }: { readonly client:
       <div className="upload-fields">
         <label>
           To{' '}
-          <select value={location} onChange={(e) => setLocation(e.target.value)} disabled={busy}>
+          <select aria-label="Upload to" value={location} onChange={(e) => setLocation(e.target.value)} disabled={busy}>
             {locations.map((l) => (
               <option key={l} value={l}>
                 {l}
@@ -56,7 +56,7 @@ export function UploadZone({ client, locations, onUploaded }: { readonly client:
         </label>
         <label>
           Key prefix{' '}
-          <input type="text" value={prefix} onChange={(e) => setPrefix(e.target.value)} placeholder="e.g. reports/2026/" disabled={busy} />
+          <input type="text" aria-label="Key prefix" value={prefix} onChange={(e) => setPrefix(e.target.value)} placeholder="e.g. reports/2026/" disabled={busy} />
         </label>
       </div>
       <div

@@ -227,7 +227,7 @@ export function FileDetailPage({ location, fileKey }: { readonly location: strin
                   >
                     <label>
                       Replicate to{' '}
-                      <select value={replicateTo || replicaTargets[0]} onChange={(e) => setReplicateTo(e.target.value)}>
+                      <select aria-label="Replicate to" value={replicateTo || replicaTargets[0]} onChange={(e) => setReplicateTo(e.target.value)}>
                         {replicaTargets.map((l) => (
                           <option key={l}>{l}</option>
                         ))}
@@ -255,7 +255,7 @@ export function FileDetailPage({ location, fileKey }: { readonly location: strin
                   >
                     <label>
                       Move from{' '}
-                      <select value={moveFrom || moveSources[0]} onChange={(e) => setMoveFrom(e.target.value)}>
+                      <select aria-label="Move from" value={moveFrom || moveSources[0]} onChange={(e) => setMoveFrom(e.target.value)}>
                         {moveSources.map((l) => (
                           <option key={l}>{l}</option>
                         ))}
@@ -263,7 +263,7 @@ export function FileDetailPage({ location, fileKey }: { readonly location: strin
                     </label>
                     <label>
                       to{' '}
-                      <select value={moveTo !== '' && moveTargets.includes(moveTo) ? moveTo : moveTargets[0]} onChange={(e) => setMoveTo(e.target.value)}>
+                      <select aria-label="Move to" value={moveTo !== '' && moveTargets.includes(moveTo) ? moveTo : moveTargets[0]} onChange={(e) => setMoveTo(e.target.value)}>
                         {moveTargets.map((l) => (
                           <option key={l}>{l}</option>
                         ))}

@@ -164,7 +164,7 @@ describe('the Inventory page', () => {
     renderInventory(new FakeClient(2), ADMIN);
     await screen.findByText('file_00001.txt');
     expect(screen.getByLabelText('Choose a file to upload')).toBeTruthy();
-    expect(within(screen.getByLabelText('To')).getAllByRole('option').map((o) => o.textContent)).toEqual(['aws', 'azure']);
+    expect(within(screen.getByLabelText('Upload to')).getAllByRole('option').map((o) => o.textContent)).toEqual(['aws', 'azure']);
   });
 });
 

@@ -75,11 +75,11 @@ function InventoryList() {
       <form className="toolbar inv-filters" role="search" aria-label="Filter files" onSubmit={(e) => e.preventDefault()}>
         <label>
           Search keys{' '}
-          <input type="search" value={search} onChange={(e) => setSearch(e.target.value)} maxLength={256} placeholder="part of a key" />
+          <input type="search" aria-label="Search keys" value={search} onChange={(e) => setSearch(e.target.value)} maxLength={256} placeholder="part of a key" />
         </label>
         <label>
           Location{' '}
-          <select value={location} onChange={(e) => setLocation(e.target.value)}>
+          <select aria-label="Location" value={location} onChange={(e) => setLocation(e.target.value)}>
             <option value="">All</option>
             {readable.map((l) => (
               <option key={l} value={l}>
@@ -90,7 +90,7 @@ function InventoryList() {
         </label>
         <label>
           State{' '}
-          <select value={state} onChange={(e) => setState(e.target.value)}>
+          <select aria-label="State" value={state} onChange={(e) => setState(e.target.value)}>
             <option value="">Any</option>
             {STATES.map((s) => (
               <option key={s} value={s}>
@@ -101,7 +101,7 @@ function InventoryList() {
         </label>
         <label>
           Tier{' '}
-          <select value={tier} onChange={(e) => setTier(e.target.value)}>
+          <select aria-label="Tier" value={tier} onChange={(e) => setTier(e.target.value)}>
             <option value="">Any</option>
             {TIERS.map((t) => (
               <option key={t} value={t}>
