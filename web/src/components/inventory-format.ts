@@ -5,7 +5,8 @@ export function formatUsd(value: number | null): string {
   if (value === null || !Number.isFinite(value)) return '—';
   if (value === 0) return '$0';
   if (value >= 1) return `$${value.toFixed(2)}`;
-  return `$${value.toPrecision(2)}`;
+  if (value < 0.000001) return '<$0.000001';
+  return `$${Number(value.toPrecision(2)).toFixed(Math.min(8, 1 - Math.floor(Math.log10(value))))}`;
 }
 
 export function formatConfidence(confidence: number): string {

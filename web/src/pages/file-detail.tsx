@@ -20,7 +20,7 @@ import { useApi } from '../use-api.ts';
 const AccessChart = lazy(() => import('../components/access-chart.tsx'));
 
 /** Reads and writes per day over every location, with the days between filled with zeros. */
-export function accessSeries(access: FileDetail['access']): AccessSeries {
+export function accessSeries(access: FileDetail['access'], now = Date.now()): AccessSeries {
   const byDay = new Map<string, { reads: number; writes: number }>();
   for (const a of access) {
     for (const d of a.days) {
@@ -35,7 +35,11 @@ export function accessSeries(access: FileDetail['access']): AccessSeries {
   const t: number[] = [];
   const reads: number[] = [];
   const writes: number[] = [];
-  for (let at = Date.parse(`${days[0]}T00:00:00Z`), end = Date.parse(`${days.at(-1)}T00:00:00Z`); at <= end; at += 86_400_000) {
+  // At least the last 30 days up to today, so one day of access is not a lone point.
+  const today = Date.parse(`${new Date(now).toISOString().slice(0, 10)}T00:00:00Z`);
+  const start = Math.min(Date.parse(`${days[0]}T00:00:00Z`), today - 29 * 86_400_000);
+  const end = Math.max(Date.parse(`${days.at(-1)}T00:00:00Z`), today);
+  for (let at = start; at <= end; at += 86_400_000) {
     const day = new Date(at).toISOString().slice(0, 10);
     t.push(at / 1000);
     reads.push(byDay.get(day)?.reads ?? 0);

@@ -4,7 +4,9 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { ApiClient, ApiError } from '../api/client.ts';
 import type { InventoryItem, InventoryPage, InventoryQuery } from '../api/inventory-types.ts';
 import type { Me } from '../api/types.ts';
+import { detailPath, formatUsd, parseDetailPath } from '../components/inventory-format.ts';
 import { appendUnique, queryOf } from '../components/use-inventory.ts';
+import { accessSeries } from './file-detail.tsx';
 import { SessionProvider } from '../session.tsx';
 import { Inventory } from './inventory.tsx';
 
@@ -176,5 +178,33 @@ describe('inventory paging helpers', () => {
 
   it('appends a page keeping one row per key', () => {
     expect(appendUnique([item(1), item(2)], [item(2), item(3)]).map((i) => i.key)).toEqual(['file_00001.txt', 'file_00002.txt', 'file_00003.txt']);
+  });
+
+  it('writes small monthly costs with their digits, and tiny ones as a bound', () => {
+    expect([0.000021, 0.0123, 0.5, 3.456, 0, 6.5e-8].map(formatUsd)).toEqual(['$0.000021', '$0.012', '$0.50', '$3.46', '$0', '<$0.000001']);
+  });
+
+  it('round-trips a file detail path, slashes and all', () => {
+    const path = detailPath('aws', 'reports/2026/q1 #1.csv');
+    expect(path).toBe('/ui/inventory/aws/reports/2026/q1%20%231.csv');
+    expect(parseDetailPath(path)).toEqual({ location: 'aws', key: 'reports/2026/q1 #1.csv' });
+    expect(parseDetailPath('/ui/inventory')).toBeUndefined();
+  });
+
+  it('sums access per day over locations, over at least the last 30 days', () => {
+    const now = Date.parse('2026-12-03T12:00:00Z');
+    const day = (d: string, reads: number, writes: number) => ({ day: d, reads, writes, deletes: 0, bytes_read: 0, bytes_written: 0 });
+    const series = accessSeries(
+      [
+        { location: 'aws', last_read_at: null, last_write_at: null, days: [day('2026-12-01', 2, 1), day('2026-12-03', 1, 0)] },
+        { location: 'gcp', last_read_at: null, last_write_at: null, days: [day('2026-12-01', 3, 0)] },
+      ],
+      now,
+    );
+    expect(series.t).toHaveLength(30);
+    expect(series.t.at(-1)).toBe(Date.parse('2026-12-03T00:00:00Z') / 1000);
+    expect(series.reads.slice(-3)).toEqual([5, 0, 1]);
+    expect(series.writes.slice(-3)).toEqual([1, 0, 0]);
+    expect(accessSeries([], now).t).toEqual([]);
   });
 });
