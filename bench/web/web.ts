@@ -8,12 +8,20 @@
  * - gzipped JavaScript of the build: what the first load fetches (the entry and its preloads)
  *   and all chunks (uPlot's comes lazily). Target < 250 KiB. The build writes the .gz files the
  *   server sends (web/vite.config.ts), so these are the bytes on the wire.
+ * - the Inventory at 100k files (a fixture written straight into the embedded metadata store:
+ *   100,000 files, one verified copy each across aws, azure and gcp, a fifth of them cool): the
+ *   API's page latency (GET /files, first and deep pages, sorted, searched, filtered) and, in
+ *   Chromium, the time from navigation to the first rows painted (`inventory-rows-painted`) and
+ *   from a filter's change to its rows. Target < 300 ms each.
  * No lab needed.
  */
 import { existsSync } from 'node:fs';
 import { readdir, readFile, stat } from 'node:fs/promises';
 import { join } from 'node:path';
+import { sql } from 'kysely';
 import { chromium, type Page } from 'playwright-core';
+import { rawDatabaseOf } from '../../src/metadata/sql/store.ts';
+import { openPgliteStore } from '../../src/metadata/pglite/pglite-store.ts';
 import { ensureDashboardBuilt, DIST_DIR } from '../../web/scripts/build.ts';
 import { BENCH_TOKEN, http, startBenchServer } from '../lib/server.ts';
 import { median } from '../lib/stats.ts';
@@ -21,6 +29,8 @@ import { median } from '../lib/stats.ts';
 export const CHROMIUM = '/usr/bin/chromium';
 export const TARGET_TTI_MS = 1500;
 export const TARGET_GZIP_KIB = 250;
+export const TARGET_INVENTORY_MS = 300;
+export const INVENTORY_FILES = 100_000;
 
 export interface WebBenchResult {
   readonly coldMs: readonly number[];
@@ -32,6 +42,21 @@ export interface WebBenchResult {
   readonly allJsGzipKiB: number;
   readonly allJsKiB: number;
   readonly chunks: ReadonlyArray<{ readonly file: string; readonly kib: number; readonly gzipKiB: number; readonly firstLoad: boolean }>;
+  readonly inventory?: InventoryBenchResult;
+}
+
+export interface InventoryBenchResult {
+  readonly files: number;
+  /** GET /files, median and worst ms over the runs, per query. */
+  readonly api: ReadonlyArray<{ readonly query: string; readonly medianMs: number; readonly maxMs: number; readonly items: number }>;
+  /** The Inventory's address opened (navigation start) → the first rows painted: the shell's start (session, GET /me) included. */
+  readonly firstRowsMs: readonly number[];
+  /** A click on Inventory in the navigation (from the Overview) → the first rows painted. */
+  readonly inAppMs: readonly number[];
+  /** A filter's change (tier select) → its rows painted. */
+  readonly filteredMs: readonly number[];
+  /** Typing a search → its rows painted (the 250 ms debounce included). */
+  readonly searchedMs: readonly number[];
 }
 
 /** Sizes of the built JavaScript, and which of it the page loads first (index.html's script and preloads). */
@@ -88,6 +113,129 @@ export async function runWebBench(workDir: string, options: { readonly runs: num
       log(`web: run ${run}: cold ${cold.toFixed(0)} ms, warm ${warm.toFixed(0)} ms`);
     }
     return { coldMs, warmMs, coldMedianMs: median(coldMs), coldMaxMs: Math.max(...coldMs), warmMedianMs: median(warmMs), ...sizes };
+  } finally {
+    await browser.close();
+    await server.stop();
+  }
+}
+
+/** 100k files written straight into a new embedded metadata store (the server opens it next). */
+export async function writeInventoryFixture(dataDir: string, files = INVENTORY_FILES): Promise<void> {
+  const store = await openPgliteStore({ dir: join(dataDir, 'metadata') });
+  try {
+    const db = rawDatabaseOf(store)!;
+    const enc = JSON.stringify({ format: 'age', keyIds: ['age1benchfixture'] });
+    await sql`insert into files (key, content_type, current_version, last_version, current_size, updated_at)
+      select 'bench/' || lpad(i::text, 6, '0') || case when i % 10 = 0 then '-report.csv' else '.bin' end, 'application/octet-stream', 1, 1,
+        (i * 7919) % 10000000, now() - make_interval(secs => i)
+      from generate_series(1, ${files}::int) as i`.execute(db);
+    await sql`insert into file_versions (file_id, version, state, size, sha256, encryption, written_by)
+      select id, 1, 'committed', current_size, repeat('a', 64), ${enc}::jsonb, 'bench' from files where key like 'bench/%'`.execute(db);
+    await sql`insert into replicas (file_id, version, location, object_key, state, stored_size, tier, encryption, checksums, verified_at)
+      select id, 1, case id % 3 when 0 then 'aws' when 1 then 'azure' else 'gcp' end, key, 'verified', current_size + 200,
+        case when id % 5 = 0 then 'cool' else null end, ${enc}::jsonb, '{"sha256":"${sql.raw('b'.repeat(64))}"}'::jsonb, now()
+      from files where key like 'bench/%'`.execute(db);
+    await sql`analyze`.execute(db);
+  } finally {
+    await store.close();
+  }
+}
+
+export async function runInventoryBench(workDir: string, options: { readonly runs: number; readonly files?: number }, log: (line: string) => void): Promise<InventoryBenchResult> {
+  const files = options.files ?? INVENTORY_FILES;
+  const dataDir = join(workDir, 'web-inventory');
+  const started = performance.now();
+  await writeInventoryFixture(dataDir, files);
+  log(`web: inventory fixture of ${files} files written in ${((performance.now() - started) / 1000).toFixed(1)} s`);
+  const server = await startBenchServer({ CONSISTENCY_SCAN_INTERVAL_S: '0', TIERING_INTERVAL_S: '0' }, dataDir);
+  const browser = await chromium.launch({ executablePath: CHROMIUM, headless: true, args: ['--no-sandbox', '--disable-dev-shm-usage', '--disable-gpu'] });
+  try {
+    const timed = async (path: string): Promise<{ ms: number; body: { items: unknown[]; next_cursor: string | null } }> => {
+      const t0 = performance.now();
+      const answer = await fetch(`http://127.0.0.1:${server.port}${path}`, { headers: { authorization: `Bearer ${BENCH_TOKEN}` } });
+      const text = await answer.text();
+      const ms = performance.now() - t0;
+      if (answer.status !== 200) throw new Error(`GET ${path} answered ${answer.status}: ${text.slice(0, 300)}`);
+      return { ms, body: JSON.parse(text) as { items: unknown[]; next_cursor: string | null } };
+    };
+    // A cursor deep into the listing (page 500 of 1000), to show a late page costs what the first does.
+    let deep = '';
+    {
+      let cursor: string | null = null;
+      for (let page = 0; page < 500; page += 1) {
+        const got: { ms: number; body: { items: unknown[]; next_cursor: string | null } } = await timed(`/files?limit=1000${cursor === null ? '' : `&cursor=${encodeURIComponent(cursor)}`}`);
+        cursor = got.body.next_cursor;
+        if (cursor === null) break;
+        if (page === Math.floor(files / 1000 / 2) - 1) break;
+      }
+      deep = cursor === null ? '' : `&cursor=${encodeURIComponent(cursor)}`;
+    }
+    const queries: Array<[string, string]> = [
+      ['first page (key order)', '/files?limit=100'],
+      ['a page halfway (cursor)', `/files?limit=100${deep}`],
+      ['sorted by size, largest first', '/files?limit=100&sort=size&order=desc'],
+      ['sorted by last change', '/files?limit=100&sort=updated_at&order=desc'],
+      ['location=aws, state=verified', '/files?limit=100&location=aws&state=verified'],
+      ['tier=cool', '/files?limit=100&tier=cool'],
+      ['search q=report', '/files?limit=100&q=report'],
+      ['search q=report, by size', '/files?limit=100&q=report&sort=size&order=desc'],
+      ['search matching 1 file', '/files?limit=100&q=012340-report'],
+    ];
+    const api: Array<{ query: string; medianMs: number; maxMs: number; items: number }> = [];
+    for (const [label, path] of queries) {
+      await timed(path);
+      const ms: number[] = [];
+      let items = 0;
+      for (let i = 0; i < options.runs; i += 1) {
+        const got = await timed(path);
+        ms.push(got.ms);
+        items = got.body.items.length;
+      }
+      api.push({ query: label, medianMs: median(ms), maxMs: Math.max(...ms), items });
+      log(`web: GET ${label}: median ${median(ms).toFixed(0)} ms (${items} items)`);
+    }
+
+    const url = `http://127.0.0.1:${server.port}/ui/inventory`;
+    const firstRowsMs: number[] = [];
+    const inAppMs: number[] = [];
+    const filteredMs: number[] = [];
+    const searchedMs: number[] = [];
+    /** Time from `since` (page clock) to the next `inventory-rows-painted` mark after it. */
+    const paintedAfter = async (page: Page, since: number): Promise<number> => {
+      await page.waitForFunction((t) => performance.getEntriesByName('inventory-rows-painted').some((e) => e.startTime > t), since, { timeout: 30_000 });
+      return page.evaluate((t) => performance.getEntriesByName('inventory-rows-painted').find((e) => e.startTime > t)!.startTime - t, since);
+    };
+    for (let run = 0; run < options.runs + 1; run += 1) {
+      const context = await browser.newContext({ viewport: { width: 1440, height: 900 } });
+      await context.addCookies([{ name: 'movingdata_session', value: BENCH_TOKEN, url: `http://127.0.0.1:${server.port}/`, httpOnly: true, sameSite: 'Strict' }]);
+      const page = await context.newPage();
+      // In the app: from the Overview, a click on Inventory in the navigation.
+      await page.goto(`http://127.0.0.1:${server.port}/`);
+      await page.waitForFunction(() => performance.getEntriesByName('overview-data-painted').length > 0, undefined, { timeout: 30_000 });
+      const clicked = await page.evaluate(() => performance.now());
+      await page.getByRole('navigation', { name: 'Pages' }).getByRole('link', { name: 'Inventory' }).click();
+      const inApp = await paintedAfter(page, clicked);
+      // Cold: the page's address opened in a new tab of the same browser (the shell boots first).
+      await page.goto('about:blank');
+      await page.goto(url);
+      const first = await paintedAfter(page, 0);
+      await page.locator('.inv-scroll [role="row"]').first().waitFor();
+      let t0 = await page.evaluate(() => performance.now());
+      await page.getByLabel('Tier', { exact: true }).selectOption('cool');
+      const filtered = await paintedAfter(page, t0);
+      t0 = await page.evaluate(() => performance.now());
+      await page.getByLabel('Search keys').fill('report');
+      const searched = await paintedAfter(page, t0 + 200);
+      const rows = await page.locator('.inv-scroll [role="row"]').count();
+      await context.close();
+      if (run === 0) continue;
+      firstRowsMs.push(first);
+      inAppMs.push(inApp);
+      filteredMs.push(filtered);
+      searchedMs.push(searched + 200);
+      log(`web: inventory run ${run}: click → first rows ${inApp.toFixed(0)} ms, address → first rows ${first.toFixed(0)} ms, tier filter ${filtered.toFixed(0)} ms, search ${(searched + 200).toFixed(0)} ms (${rows} rows in the DOM)`);
+    }
+    return { files, api, firstRowsMs, inAppMs, filteredMs, searchedMs };
   } finally {
     await browser.close();
     await server.stop();

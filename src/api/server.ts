@@ -106,7 +106,7 @@ export async function buildApi(context: AppContext): Promise<FastifyInstance> {
   await app.register(authPlugin, { metadata: context.metadata, audit: context.audit, policy: context.policy });
   await app.register(metricsPlugin, { metrics: context.metrics });
   await app.register(healthRoutes, { context });
-  await app.register(inventoryRoutes, { metadata: context.metadata, policy: context.policy });
+  await app.register(inventoryRoutes, { metadata: context.metadata, policy: context.policy, prices: context.tiering });
   await app.register(fileRoutes, { files: context.files, transfers: context.metrics });
   await app.register(demoRoutes, { metadata: context.metadata, replicator: context.replicator });
   await app.register(replicationRoutes, { metadata: context.metadata, jobs: context.jobs, locations: [...context.stores.keys()] });

@@ -13,6 +13,7 @@ function failingLog(error: Error): AuditLog {
   return {
     append: fail,
     list: fail,
+    forObject: fail,
     head: fail,
     verify: fail,
     entries: () => ({ [Symbol.asyncIterator]: () => ({ next: fail }) }),

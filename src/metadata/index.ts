@@ -6,7 +6,7 @@
 import type { MetadataStore } from './port.ts';
 
 export type * from './port.ts';
-export { ALERT_STATES, AUDIT_ACTIONS, AUDIT_OUTCOMES, FINISHED_JOB_STATES, JOB_STATES, REPLICA_STATES, TIER_DECISION_STATES, VERSION_STATES } from './port.ts';
+export { ALERT_STATES, AUDIT_ACTIONS, AUDIT_OUTCOMES, FINISHED_JOB_STATES, INVENTORY_SORTS, JOB_STATES, REPLICA_STATES, TIER_DECISION_STATES, VERSION_STATES } from './port.ts';
 export { GENESIS_HASH, auditEntryHash, auditRecord, canonicalJson } from './audit-chain.ts';
 export type { AuditRecord } from './audit-chain.ts';
 

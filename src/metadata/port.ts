@@ -219,7 +219,29 @@ export interface InventoryQuery extends PageOptions {
   readonly locations?: readonly string[];
   /** Include soft-deleted files (default false). */
   readonly includeDeleted?: boolean;
+  /**
+   * Only files whose key contains this, ignoring ASCII case (at most 256 characters). Unlike
+   * `prefix` it cannot use the key index: the listing walks the sort order until a page is full.
+   */
+  readonly search?: string;
+  /**
+   * Only files with a live replica at one of these locations whose tier is one of the names
+   * given for it (null: the store's default, no tier recorded); the same replica matches
+   * `location` and `replicaStates` too.
+   */
+  readonly replicaTiers?: ReadonlyArray<{ readonly location: string; readonly tiers: readonly (string | null)[] }>;
+  /**
+   * Order (default `key`): by key; by the current version's plaintext size (files with no
+   * committed version are left out); or by when the file last changed (`FileRecord.updatedAt`).
+   * Ties break on the file id. A cursor is valid with the sort and order it was made with.
+   */
+  readonly sort?: InventorySort;
+  /** Default `asc`. */
+  readonly order?: 'asc' | 'desc';
 }
+
+export const INVENTORY_SORTS = ['key', 'size', 'updated_at'] as const;
+export type InventorySort = (typeof INVENTORY_SORTS)[number];
 
 export interface InventoryEntry {
   readonly file: FileRecord;
@@ -512,6 +534,11 @@ export interface AuditLog {
   append(entry: NewAuditEntry): Promise<AuditEntry>;
   /** Entries in seq order, keyset-paginated on seq. */
   list(query?: AuditListQuery): Promise<AuditEntry[]>;
+  /**
+   * The newest entries naming object `key` at one of `locations` (newest first; default 50, at
+   * most 1000): one file's trail, for the dashboard's file detail.
+   */
+  forObject(query: { readonly key: string; readonly locations: readonly string[]; readonly limit?: number }): Promise<AuditEntry[]>;
   /** The newest entry's seq and hash, or null for an empty log. */
   head(): Promise<AuditHead | null>;
   /**
@@ -1010,6 +1037,8 @@ export interface TieringStore {
   /** Moves a decision on (queued with its job, applied, failed with the error). */
   updateDecision(id: string, change: { readonly state: TierDecisionState; readonly jobId?: string; readonly error?: string }): Promise<TierDecision>;
   getDecision(id: string): Promise<TierDecision>;
+  /** The newest decision of each (location, key) given that has one (one statement, whatever the number). */
+  latestDecisions(pairs: ReadonlyArray<{ readonly location: string; readonly key: string }>): Promise<TierDecision[]>;
   /** Newest first; `beforeId` pages towards older ones. */
   listDecisions(query?: { readonly location?: string; readonly key?: string; readonly state?: TierDecisionState; readonly runId?: string; readonly beforeId?: string; readonly limit?: number }): Promise<TierDecision[]>;
   /**

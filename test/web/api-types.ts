@@ -6,9 +6,10 @@
 import type { Static } from 'typebox';
 import type { StatusResponse } from '../../src/api/routes/consistency.ts';
 import type { HealthResponse } from '../../src/api/routes/health.ts';
-import type { InventorySummary as InventorySummarySchema } from '../../src/api/routes/inventory.ts';
+import type { FileDetail as FileDetailSchema, InventoryItem as InventoryItemSchema, InventorySummary as InventorySummarySchema } from '../../src/api/routes/inventory.ts';
 import type { MeView, SessionState as SessionStateSchema, SessionView } from '../../src/api/routes/session.ts';
 import type { AlertView, StreamingMetricsResponse } from '../../src/api/routes/stream.ts';
+import type { FileDetail, InventoryItem } from '../../web/src/api/inventory-types.ts';
 import type { Alert, ConsistencyStatus, Health, InventorySummary, Me, Session, SessionState, StreamingMetrics } from '../../web/src/api/types.ts';
 
 /** Compiles only when the server's `Served` can be read as the dashboard's `Read`. */
@@ -20,6 +21,8 @@ export type DashboardReadsWhatTheApiServes = [
   Fits<Static<typeof SessionStateSchema>, SessionState>,
   Fits<Static<typeof MeView>, Me>,
   Fits<Static<typeof InventorySummarySchema>, InventorySummary>,
+  Fits<Static<typeof InventoryItemSchema>, InventoryItem>,
+  Fits<Static<typeof FileDetailSchema>, FileDetail>,
   Fits<Static<typeof StatusResponse>, ConsistencyStatus>,
   Fits<Static<typeof AlertView>, Alert>,
   Fits<Static<typeof StreamingMetricsResponse>, StreamingMetrics>,

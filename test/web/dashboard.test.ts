@@ -142,8 +142,10 @@ describe.runIf(haveChromium || inCi)('the dashboard in headless Chromium', () =>
   });
 
   it('visits every page; a reload on a page route keeps the page and the session', async () => {
+    await page.getByRole('navigation', { name: 'Pages' }).getByRole('link', { name: 'Inventory' }).click();
+    await page.getByRole('heading', { level: 1, name: 'Inventory' }).waitFor();
+    await page.getByRole('table', { name: 'Files' }).waitFor(); // the page itself: test/web/inventory.test.ts
     for (const [name, path] of [
-      ['Inventory', '/ui/inventory'],
       ['Replicas & drift', '/ui/replication'],
       ['Policy decisions', '/ui/policies'],
       ['Streams', '/ui/streams'],

@@ -1,6 +1,7 @@
 /** The dashboard's shell: header, navigation (only the pages the caller's roles allow), the page. */
 import { Alerts } from './pages/alerts.tsx';
 import { Coming } from './pages/coming.tsx';
+import { Inventory } from './pages/inventory-route.tsx';
 import { Overview } from './pages/overview.tsx';
 import { useEffect, useState } from 'react';
 import { Link, PAGES, pageAt, usePath, type PageInfo } from './router.ts';
@@ -22,6 +23,8 @@ function Page({ page }: { readonly page: PageInfo | undefined }) {
       return <Overview />;
     case 'alerts':
       return <Alerts />;
+    case 'inventory':
+      return <Inventory />;
     default:
       return <Coming page={page} />;
   }

@@ -48,6 +48,7 @@ export function navigate(path: string): void {
 /** The page a path shows, or undefined (not one of ours). */
 export function pageAt(path: string): PageInfo | undefined {
   const normal = path.length > 1 ? path.replace(/\/+$/, '') : path;
+  if (normal.startsWith('/ui/inventory/')) return PAGES.find((p) => p.id === 'inventory'); // a file's detail: /ui/inventory/<location>/<key>
   return PAGES.find((p) => p.path === normal) ?? (normal === '/ui/overview' ? PAGES[0] : undefined);
 }
 

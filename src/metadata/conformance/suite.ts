@@ -551,6 +551,94 @@ export function runMetadataConformance(options: MetadataConformanceOptions): voi
         await expectCode(store.listInventory({ limit: 0 }), 'invalid_argument');
       });
 
+      it('sorts the inventory by key, size or last change either way, searches keys and filters by tier, with keyset cursors', async () => {
+        const store = await freshStore();
+        const sizes: Record<string, number> = { 'a/Report.CSV': 30, 'a/notes.txt': 10, 'b/report-2.csv': 20, 'b/photo.jpg': 40, 'c/100%_done': 25 };
+        const ids: Record<string, string> = {};
+        for (const [key, size] of Object.entries(sizes)) {
+          const { file } = await store.ensureFile({ key });
+          ids[key] = file.id;
+          await store.addVersion({ fileId: file.id, state: 'committed', size, sha256: SHA_A, encryption: AGE });
+          await store.upsertReplica({ fileId: file.id, version: 1, location: key.startsWith('b/') ? 'azure' : 'aws', objectKey: key, state: 'verified', ...(key.endsWith('.jpg') ? { tier: 'Cool' } : {}) });
+        }
+        const { file: draft } = await store.ensureFile({ key: 'a/draft' });
+        await store.addVersion({ fileId: draft.id, encryption: AGE });
+        type Query = NonNullable<Parameters<MetadataStore['listInventory']>[0]>;
+        /** Every key of the listing, a page of `limit` at a time through the cursors. */
+        const all = async (query: Query, limit = 2): Promise<string[]> => {
+          const out: string[] = [];
+          let cursor: string | undefined;
+          do {
+            const page = await store.listInventory({ ...query, limit, ...(cursor === undefined ? {} : { cursor }) });
+            expect(page.items.length).toBeLessThanOrEqual(limit);
+            out.push(...page.items.map((e) => e.file.key));
+            cursor = page.nextCursor;
+          } while (cursor !== undefined);
+          return out;
+        };
+        const bySize = Object.entries(sizes).sort((x, y) => x[1] - y[1]).map(([k]) => k);
+        expect(await all({ sort: 'size' })).toEqual(bySize);
+        expect(await all({ sort: 'size', order: 'desc' })).toEqual([...bySize].reverse());
+        expect(await all({ sort: 'key', order: 'desc' }, 3)).toEqual([...Object.keys(sizes), 'a/draft'].sort().reverse());
+        expect(await all({ sort: 'key' }, 1)).toEqual([...Object.keys(sizes), 'a/draft'].sort());
+        // Last change: the newest write first; a new version moves a file to the front.
+        await new Promise((resolve) => setTimeout(resolve, 5));
+        await store.addVersion({ fileId: ids['a/notes.txt']!, state: 'committed', size: 50, sha256: SHA_B, encryption: AGE });
+        const byChange = await all({ sort: 'updated_at', order: 'desc', locations: ['aws', 'azure'] });
+        expect(byChange[0]).toBe('a/notes.txt');
+        expect([...byChange].sort()).toEqual(Object.keys(sizes).sort());
+        expect(await all({ sort: 'updated_at', locations: ['aws', 'azure'] })).toEqual([...byChange].reverse());
+        // The size followed the new current version.
+        expect((await all({ sort: 'size', order: 'desc' }))[0]).toBe('a/notes.txt');
+        // Search: a substring of the key, ASCII case ignored; % and _ are literal characters.
+        expect(await all({ search: 'report' })).toEqual(['a/Report.CSV', 'b/report-2.csv']);
+        expect(await all({ search: 'REPORT', sort: 'size' })).toEqual(['b/report-2.csv', 'a/Report.CSV']);
+        expect(await all({ search: '%_' })).toEqual(['c/100%_done']);
+        expect(await all({ search: '_' })).toEqual(['c/100%_done']);
+        expect(await all({ search: 'nothing-like-it' })).toEqual([]);
+        expect(await all({ search: 'csv', locations: ['aws'] })).toEqual(['a/Report.CSV']);
+        // Tier: per location, the names that mean it (null: none recorded, the default).
+        expect(await all({ replicaTiers: [{ location: 'azure', tiers: ['Cool'] }] })).toEqual(['b/photo.jpg']);
+        expect(await all({ replicaTiers: [{ location: 'azure', tiers: [null] }] })).toEqual(['b/report-2.csv']);
+        expect(await all({ replicaTiers: [{ location: 'aws', tiers: [null] }, { location: 'azure', tiers: ['Cool'] }], sort: 'size' })).toEqual(['c/100%_done', 'a/Report.CSV', 'b/photo.jpg', 'a/notes.txt']);
+        expect(await all({ replicaTiers: [{ location: 'aws', tiers: ['Cool'] }] })).toEqual([]);
+        expect(await all({ replicaTiers: [{ location: 'aws', tiers: [] }] })).toEqual([]);
+        // A cursor is valid only with the sort and order it was made with.
+        const sized = await store.listInventory({ sort: 'size', limit: 1 });
+        await expectCode(store.listInventory({ sort: 'size', order: 'desc', cursor: sized.nextCursor! }), 'invalid_cursor');
+        await expectCode(store.listInventory({ cursor: sized.nextCursor! }), 'invalid_cursor');
+        const keyed = await store.listInventory({ limit: 1 });
+        await expectCode(store.listInventory({ sort: 'size', cursor: keyed.nextCursor! }), 'invalid_cursor');
+        await expectCode(store.listInventory({ search: 'x'.repeat(257) }), 'invalid_argument');
+        await expectCode(store.listInventory({ sort: 'colour' as 'key' }), 'invalid_argument');
+      });
+
+      it("lists one object's audit entries at given locations, newest first, and each key's latest tier decision", async () => {
+        const store = await freshStore();
+        for (const [i, location] of ['aws', 'azure', 'aws', 'gcp', 'aws'].entries()) {
+          await store.audit.append({ principal: 'p', action: 'write', outcome: 'allowed', location, objectKey: i === 2 ? 'other' : 'k/one', keyId: null, sha256: null, details: { i } });
+        }
+        const trail = await store.audit.forObject({ key: 'k/one', locations: ['aws', 'azure'] });
+        expect(trail.map((e) => e.details['i'])).toEqual([4, 1, 0]);
+        expect((await store.audit.forObject({ key: 'k/one', locations: ['aws'], limit: 1 })).map((e) => e.details['i'])).toEqual([4]);
+        expect(await store.audit.forObject({ key: 'k/one', locations: [] })).toEqual([]);
+
+        const file = await committedFile(store, 'k/one');
+        const decision = (location: string, key: string, toTier: string) => ({
+          runId: 'run-1', location, key, fileId: file.id, version: 1, kind: 'tier' as const, fromTier: 'hot', toTier, toLocation: location, proposed: toTier,
+          confidence: 0.75, modelVersion: null, inputs: {}, rules: [], expectedMonthlySaving: 0.5, moveCost: 0.01, state: 'dry_run' as const, createdBy: 'system',
+        });
+        await store.tiering.recordDecisions([decision('aws', 'k/one', 'cool'), decision('azure', 'k/one', 'cold')]);
+        await store.tiering.recordDecisions([decision('aws', 'k/one', 'archive'), decision('aws', 'k/two', 'cool')]);
+        const latest = await store.tiering.latestDecisions([
+          { location: 'aws', key: 'k/one' },
+          { location: 'azure', key: 'k/one' },
+          { location: 'gcp', key: 'k/one' },
+        ]);
+        expect(latest.map((d) => `${d.location}:${d.key}:${d.toTier}:${d.confidence}`)).toEqual(['aws:k/one:archive:0.75', 'azure:k/one:cold:0.75']);
+        expect(await store.tiering.latestDecisions([])).toEqual([]);
+      });
+
       it('summarizes live copies and their bytes by location, state and tier (committed versions of live files only)', async () => {
         const store = await freshStore();
         const a = await committedFile(store, 'sum/a');

@@ -14,6 +14,7 @@ import * as m004 from './004_consistency_reports.ts';
 import * as m005 from './005_version_content_type.ts';
 import * as m006 from './006_events.ts';
 import * as m007 from './007_tiering.ts';
+import * as m008 from './008_inventory.ts';
 
 export const MIGRATIONS: Readonly<Record<string, Migration>> = Object.freeze({
   '001_files_versions_replicas': m001,
@@ -23,6 +24,7 @@ export const MIGRATIONS: Readonly<Record<string, Migration>> = Object.freeze({
   '005_version_content_type': m005,
   '006_events': m006,
   '007_tiering': m007,
+  '008_inventory': m008,
 });
 
 export const migrationProvider: MigrationProvider = {

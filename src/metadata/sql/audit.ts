@@ -32,6 +32,7 @@ import {
   checkAuditAction,
   checkAuditDetails,
   checkAuditOutcome,
+  checkKey,
   checkLabel,
   checkLimit,
   checkNullableKey,
@@ -153,6 +154,17 @@ export class SqlAuditLog implements AuditLog {
     const limit = checkLimit(query.limit, PAGE.fallback, PAGE.max);
     return this.#run('listAudit', async () => {
       const rows = await this.#db.selectFrom('audit_log').selectAll().where('seq', '>', afterSeq).orderBy('seq').limit(limit).execute();
+      return rows.map(toAuditEntry);
+    });
+  }
+
+  async forObject(query: { readonly key: string; readonly locations: readonly string[]; readonly limit?: number }): Promise<AuditEntry[]> {
+    const key = checkKey(query.key, 'key');
+    const locations = query.locations.map((l) => checkLabel(l, 'location'));
+    const limit = checkLimit(query.limit, 50, 1000);
+    return this.#run('auditForObject', async () => {
+      if (locations.length === 0) return [];
+      const rows = await this.#db.selectFrom('audit_log').selectAll().where('object_key', '=', key).where('location', 'in', locations).orderBy('seq', 'desc').limit(limit).execute();
       return rows.map(toAuditEntry);
     });
   }

@@ -32,8 +32,13 @@ export function decodeCursor(tag: CursorTag, cursor: string | undefined): readon
   throw new MovingDataError('invalid_cursor', `not a valid ${tag} cursor`, { retryable: false });
 }
 
-/** Cursors of listings ordered by id alone (jobs): the last id returned. */
-export type IdCursorTag = 'jobs';
+/**
+ * Cursors of listings ordered by id alone (jobs): the last id returned. The inventory sorted by
+ * size or by last change uses them too (tag `inventory:<sort>:<order>`): the next page starts
+ * after that file's row as it is then, so the cursor carries no size or time, only the id of a
+ * file the caller was shown.
+ */
+export type IdCursorTag = 'jobs' | `inventory:${'size' | 'updated_at'}:${'asc' | 'desc'}` | `inventory:key:desc`;
 
 export function encodeIdCursor(tag: IdCursorTag, id: string): string {
   return Buffer.from(JSON.stringify([tag, id]), 'utf8').toString('base64url');

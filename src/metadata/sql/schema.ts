@@ -22,6 +22,8 @@ export interface FilesTable {
   key: string;
   content_type: string | null;
   current_version: number | null;
+  /** The current version's plaintext size (008_inventory). */
+  current_size: ColumnType<string | number | bigint | null, number | null | undefined, number | null>;
   last_version: ColumnType<number, number | undefined, number>;
   created_at: Timestamp;
   updated_at: Timestamp;

@@ -68,8 +68,9 @@ import {
   checkVersionNumber,
   checkVersionState,
 } from '../validation.ts';
+import { INVENTORY_SORTS } from '../port.ts';
 import { SqlAuditLog } from './audit.ts';
-import { decodeCursor, encodeCursor } from './cursor.ts';
+import { decodeCursor, decodeIdCursor, encodeCursor, encodeIdCursor, type IdCursorTag } from './cursor.ts';
 import { guarded, mapDatabaseError } from './errors.ts';
 import { SqlConsistencyReports } from './consistency.ts';
 import { SqlJobQueue } from './jobs.ts';
@@ -83,6 +84,7 @@ const now = sql<Date>`now()`;
 
 const LOCATION_PAGE = { fallback: 1000, max: 10_000 };
 const INVENTORY_PAGE = { fallback: 100, max: 1000 };
+const MAX_SEARCH_LENGTH = 256;
 
 function notFound(message: string, details: Record<string, unknown>): MovingDataError {
   return new MovingDataError('not_found', message, { retryable: false, details });
@@ -297,7 +299,10 @@ class SqlOperations implements MetadataOperations {
         if (state === 'committed') {
           await db
             .updateTable('files')
-            .set((eb) => ({ current_version: sql<number>`greatest(${eb.ref('current_version')}, ${version})` }))
+            .set((eb) => ({
+              current_version: sql<number>`greatest(${eb.ref('current_version')}, ${version})`,
+              current_size: sql<number>`case when coalesce(${eb.ref('current_version')}, 0) < ${version} then ${size}::bigint else ${eb.ref('current_size')} end`,
+            }))
             .where('id', '=', fileId)
             .execute();
         }
@@ -360,7 +365,7 @@ class SqlOperations implements MetadataOperations {
           .executeTakeFirstOrThrow();
         if (to === 'committed') {
           // The last commit wins: under the file's row lock, commits are totally ordered.
-          await db.updateTable('files').set({ current_version: version, updated_at: now }).where('id', '=', fileId).execute();
+          await db.updateTable('files').set({ current_version: version, current_size: sql<number>`${size ?? row.size}::bigint`, updated_at: now }).where('id', '=', fileId).execute();
         } else if (row.state === 'committed') {
           await db
             .updateTable('files')
@@ -371,6 +376,7 @@ class SqlOperations implements MetadataOperations {
                   .select((e) => e.fn.max('version').as('v'))
                   .where('file_id', '=', fileId)
                   .where('state', '=', 'committed'),
+              current_size: sql<number>`(select size from file_versions where file_id = ${fileId}::bigint and state = 'committed' order by version desc limit 1)`,
               updated_at: now,
             })
             .where('id', '=', fileId)
@@ -633,10 +639,24 @@ class SqlOperations implements MetadataOperations {
     const location = checkOptionalLabel(query.location, 'location');
     const states = query.replicaStates === undefined ? undefined : checkStates(query.replicaStates, checkReplicaState);
     const visible = query.locations === undefined ? undefined : query.locations.map((l) => checkLabel(l, 'location'));
-    const after = decodeCursor('inventory', query.cursor);
+    const sort = query.sort ?? 'key';
+    const order = query.order ?? 'asc';
+    if (!(INVENTORY_SORTS as readonly string[]).includes(sort)) throw new MovingDataError('invalid_argument', `sort is one of ${INVENTORY_SORTS.join(', ')}`, { retryable: false, details: { sort } });
+    if (order !== 'asc' && order !== 'desc') throw new MovingDataError('invalid_argument', 'order is asc or desc', { retryable: false, details: { order } });
+    const search = query.search === undefined || query.search === '' ? undefined : query.search;
+    if (search !== undefined && (search.length > MAX_SEARCH_LENGTH || search.includes('\0') || !search.isWellFormed())) {
+      throw new MovingDataError('invalid_argument', `search is at most ${MAX_SEARCH_LENGTH} characters of valid text`, { retryable: false });
+    }
+    const tiers = query.replicaTiers?.map((t) => ({ location: checkLabel(t.location, 'location'), tiers: t.tiers.map((name) => (name === null ? null : checkLabel(name, 'tier'))) }));
+    // Sorted by key ascending, the cursor is the (key, id) it always was; every other order
+    // carries the last file's id alone (see cursor.ts).
+    const idTag = sort === 'key' && order === 'asc' ? undefined : (`inventory:${sort}:${order}` as IdCursorTag);
+    const after = idTag === undefined ? decodeCursor('inventory', query.cursor) : undefined;
+    const afterId = idTag === undefined ? undefined : decodeIdCursor(idTag, query.cursor);
 
     return this.#run('listInventory', async () => {
       if (visible !== undefined && visible.length === 0) return { items: [] };
+      if (tiers !== undefined && tiers.every((t) => t.tiers.length === 0)) return { items: [] };
       let q = this.#db.selectFrom('files as f').selectAll('f');
       if (query.includeDeleted !== true) q = q.where('f.deleted_at', 'is', null);
       if (prefix !== undefined) {
@@ -644,7 +664,11 @@ class SqlOperations implements MetadataOperations {
         const upper = prefixUpperBound(prefix);
         if (upper !== undefined) q = q.where('f.key', '<', upper);
       }
-      if (location !== undefined || states !== undefined || visible !== undefined) {
+      if (search !== undefined) {
+        const pattern = `%${search.replace(/[\\%_]/g, (c) => `\\${c}`)}%`;
+        q = q.where(sql<boolean>`f.key ilike ${pattern} escape '\\'`);
+      }
+      if (location !== undefined || states !== undefined || visible !== undefined || tiers !== undefined) {
         q = q.where((eb) => {
           let replicas = eb
             .selectFrom('replicas as r')
@@ -656,11 +680,31 @@ class SqlOperations implements MetadataOperations {
           if (location !== undefined) replicas = replicas.where('r.location', '=', location);
           if (states !== undefined) replicas = replicas.where('r.state', 'in', states);
           if (visible !== undefined) replicas = replicas.where('r.location', 'in', visible);
+          if (tiers !== undefined) {
+            replicas = replicas.where((t) =>
+              t.or(
+                tiers
+                  .filter((x) => x.tiers.length > 0)
+                  .map((x) => {
+                    const names = x.tiers.filter((n): n is string => n !== null);
+                    const tierMatch = [...(names.length > 0 ? [t('r.tier', 'in', names)] : []), ...(x.tiers.includes(null) ? [t('r.tier', 'is', null)] : [])];
+                    return t.and([t('r.location', '=', x.location), t.or(tierMatch)]);
+                  }),
+              ),
+            );
+          }
           return eb.exists(replicas);
         });
       }
+      const column = sort === 'key' ? 'f.key' : sort === 'size' ? 'f.current_size' : 'f.updated_at';
+      if (sort === 'size') q = q.where('f.current_size', 'is not', null);
+      const cmp = order === 'asc' ? sql.raw('>') : sql.raw('<');
       if (after !== undefined) q = q.where(sql<boolean>`(f.key, f.id) > (${after[0]}, ${after[1]}::bigint)`);
-      const rows = await q.orderBy('f.key').orderBy('f.id').limit(limit + 1).execute();
+      if (afterId !== undefined) {
+        // The next page starts after that file's row as it is now (the cursor carries no value).
+        q = q.where(sql<boolean>`(${sql.ref(column)}, f.id) ${cmp} (select ${sql.ref(column.replace('f.', 'c.'))}, c.id from files c where c.id = ${afterId}::bigint)`);
+      }
+      const rows = await q.orderBy(column, order).orderBy('f.id', order).limit(limit + 1).execute();
       const files = rows.slice(0, limit).map(toFileRecord);
 
       // Live replicas of exactly the files just read, then the versions they (and the files'
@@ -713,7 +757,8 @@ class SqlOperations implements MetadataOperations {
         };
       });
       const last = files.at(-1);
-      return rows.length > limit && last ? { items, nextCursor: encodeCursor('inventory', [last.key, last.id]) } : { items };
+      if (!(rows.length > limit && last)) return { items };
+      return { items, nextCursor: idTag === undefined ? encodeCursor('inventory', [last.key, last.id]) : encodeIdCursor(idTag, last.id) };
     });
   }
 }

@@ -158,6 +158,17 @@ export class SqlTieringStore extends Part implements TieringStore {
     });
   }
 
+  latestDecisions(pairs: ReadonlyArray<{ readonly location: string; readonly key: string }>): Promise<TierDecision[]> {
+    return this.run('latestTierDecisions', async () => {
+      if (pairs.length === 0) return [];
+      // Two arrays unnested into pairs (one parameter each), each probing the (location, key, id) index.
+      const result = await sql<DecisionRow>`select d.* from unnest(${pairs.map((p) => p.location)}::text[], ${pairs.map((p) => p.key)}::text[]) as p(location, object_key)
+        cross join lateral (select * from tier_decisions td where td.location = p.location collate "C" and td.object_key = p.object_key collate "C" order by td.id desc limit 1) d
+        order by d.location, d.object_key`.execute(this.db);
+      return result.rows.map(toDecision);
+    });
+  }
+
   listDecisions(
     query: { readonly location?: string; readonly key?: string; readonly state?: TierDecisionState; readonly runId?: string; readonly beforeId?: string; readonly limit?: number } = {},
   ): Promise<TierDecision[]> {

@@ -4,7 +4,13 @@
  * token as `x-csrf-token`. Errors come back as `ApiError` with the API's stable code
  * (`unauthenticated`, `forbidden`, `csrf_mismatch`, ...), or `network` when nothing answered.
  */
+import type { FileDetail, InventoryPage, InventoryQuery, OperationResult, UploadResult } from './inventory-types.ts';
 import type { AlertPage, AlertState, Alert, ApiErrorBody, ConsistencyStatus, Health, InventorySummary, Me, Session, SessionState, StreamingMetrics } from './types.ts';
+
+/** A file key as path segments, each percent-encoded (its slashes stay slashes). */
+export function keyPath(key: string): string {
+  return key.split('/').map(encodeURIComponent).join('/');
+}
 
 export class ApiError extends Error {
   readonly status: number;
@@ -117,6 +123,65 @@ export class ApiClient {
 
   inventory(): Promise<InventorySummary> {
     return this.#call('GET', '/inventory');
+  }
+
+  /** GET /files: a page of the inventory (sort, filters, search; `cursor` from the previous page). */
+  files(query: InventoryQuery = {}): Promise<InventoryPage> {
+    return this.#call('GET', '/files', { query: { ...query } });
+  }
+
+  /** GET /inventory/files/{location}/{key}: one file in detail. */
+  fileDetail(location: string, key: string): Promise<FileDetail> {
+    return this.#call('GET', `/inventory/files/${encodeURIComponent(location)}/${keyPath(key)}`);
+  }
+
+  /** Where the browser downloads a copy from (a plain link: the session cookie authenticates it). */
+  downloadUrl(location: string, key: string): string {
+    return this.url(`/files/${encodeURIComponent(location)}/${keyPath(key)}`);
+  }
+
+  replicate(key: string, to: readonly string[]): Promise<OperationResult> {
+    return this.#call('POST', `/files/${keyPath(key)}/replicate`, { body: { to: [...to], wait: true } });
+  }
+
+  move(key: string, from: string, to: string): Promise<OperationResult> {
+    return this.#call('POST', `/files/${keyPath(key)}/move`, { body: { from, to, wait: true } });
+  }
+
+  /** DELETE /files/{location}/{key}: this location's copy. */
+  async deleteCopy(location: string, key: string): Promise<void> {
+    await this.#call('DELETE', `/files/${encodeURIComponent(location)}/${keyPath(key)}`);
+  }
+
+  /**
+   * PUT /files/{location}/{key} with the File itself as the body, through XMLHttpRequest: its
+   * upload reports progress, and Chromium streams a fetch body only over HTTP/2.
+   */
+  upload(location: string, key: string, file: Blob, onProgress: (sent: number, total: number) => void, signal?: AbortSignal): Promise<UploadResult> {
+    return new Promise((resolve, reject) => {
+      const xhr = new XMLHttpRequest();
+      xhr.open('PUT', this.url(`/files/${encodeURIComponent(location)}/${keyPath(key)}`));
+      xhr.withCredentials = true;
+      xhr.setRequestHeader('accept', 'application/json');
+      xhr.setRequestHeader('content-type', file.type === '' ? 'application/octet-stream' : file.type);
+      if (this.#csrfToken !== null) xhr.setRequestHeader('x-csrf-token', this.#csrfToken);
+      xhr.upload.onprogress = (event) => onProgress(event.loaded, event.lengthComputable ? event.total : file.size);
+      xhr.onerror = () => reject(new ApiError(0, 'network', 'the control plane did not answer'));
+      xhr.onabort = () => reject(new ApiError(0, 'aborted', 'the upload was cancelled'));
+      xhr.onload = () => {
+        let body: unknown;
+        try {
+          body = JSON.parse(xhr.responseText);
+        } catch {
+          body = undefined;
+        }
+        if (xhr.status >= 200 && xhr.status < 300) resolve(body as UploadResult);
+        else if (isErrorBody(body)) reject(new ApiError(xhr.status, body.error.code, body.error.message, body.error.request_id));
+        else reject(new ApiError(xhr.status, 'unexpected', `PUT answered ${xhr.status}`));
+      };
+      signal?.addEventListener('abort', () => xhr.abort(), { once: true });
+      xhr.send(file);
+    });
   }
 
   consistencyStatus(): Promise<ConsistencyStatus> {
