@@ -53,7 +53,7 @@ export async function startDemoServer(env: Readonly<Record<string, string>> = {}
     banner = await until('the sign-in link in the banner', async () => /Dashboard \(this link signs you in\): ((http:\/\/127\.0\.0\.1:\d+)\/\?token=(\S+))/.exec(stderr) ?? undefined, 60_000, 100);
   } catch (err) {
     await stop();
-    throw new Error(`${(err as Error).message}; the server said: ${stderr.slice(-2000)}`);
+    throw new Error(`${(err as Error).message}; the server said: ${stderr.slice(-2000)}`, { cause: err });
   }
   const [, link, address, token] = banner as unknown as [string, string, string, string];
   return {

@@ -32,7 +32,7 @@ describe.runIf(haveChromium || inCi)('the Inventory page in headless Chromium', 
   const consoleErrors: string[] = [];
   const rows = (p: Page = page) => p.getByRole('table', { name: 'Files' }).locator('.inv-scroll [role="row"]');
   const row = (key: string, p: Page = page) => p.locator(`.inv-scroll [role="row"][data-key="${key}"]`);
-  const rowKeys = async (p: Page = page) => rows(p).evaluateAll((els) => els.map((e) => e.getAttribute('data-key') ?? ''));
+  const rowKeys = async (p: Page = page) => rows(p).evaluateAll((els: ReadonlyArray<{ getAttribute(name: string): string | null }>) => els.map((e) => e.getAttribute('data-key') ?? ''));
 
   beforeAll(async () => {
     server = await startDemoServer({ TIERING_INTERVAL_S: '0' });
@@ -139,7 +139,7 @@ describe.runIf(haveChromium || inCi)('the Inventory page in headless Chromium', 
     await page.getByRole('heading', { level: 1, name: key }).waitFor();
     expect(page.url()).toBe(`${server.address}/ui/inventory/azure/e2e/${name}`);
     const [download] = await Promise.all([page.waitForEvent('download'), page.getByRole('link', { name: 'Download from azure' }).click()]);
-    const downloaded = await readFile((await download.path())!);
+    const downloaded = await readFile(await download.path());
     expect(downloaded.length).toBe(bytes.length);
     expect(sha256(downloaded)).toBe(sha256(bytes));
     expect(download.suggestedFilename()).toBe(name);
