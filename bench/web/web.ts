@@ -18,10 +18,8 @@
 import { existsSync } from 'node:fs';
 import { readdir, readFile, stat } from 'node:fs/promises';
 import { join } from 'node:path';
-import { sql } from 'kysely';
 import { chromium, type Page } from 'playwright-core';
-import { rawDatabaseOf } from '../../src/metadata/sql/store.ts';
-import { openPgliteStore } from '../../src/metadata/pglite/pglite-store.ts';
+import { writeInventoryFixture } from '../../test/fixtures/inventory-fixture.ts';
 import { ensureDashboardBuilt, DIST_DIR } from '../../web/scripts/build.ts';
 import { BENCH_TOKEN, http, startBenchServer } from '../lib/server.ts';
 import { median } from '../lib/stats.ts';
@@ -116,28 +114,6 @@ export async function runWebBench(workDir: string, options: { readonly runs: num
   } finally {
     await browser.close();
     await server.stop();
-  }
-}
-
-/** 100k files written straight into a new embedded metadata store (the server opens it next). */
-export async function writeInventoryFixture(dataDir: string, files = INVENTORY_FILES): Promise<void> {
-  const store = await openPgliteStore({ dir: join(dataDir, 'metadata') });
-  try {
-    const db = rawDatabaseOf(store)!;
-    const enc = JSON.stringify({ format: 'age', keyIds: ['age1benchfixture'] });
-    await sql`insert into files (key, content_type, current_version, last_version, current_size, updated_at)
-      select 'bench/' || lpad(i::text, 6, '0') || case when i % 10 = 0 then '-report.csv' else '.bin' end, 'application/octet-stream', 1, 1,
-        (i * 7919) % 10000000, now() - make_interval(secs => i)
-      from generate_series(1, ${files}::int) as i`.execute(db);
-    await sql`insert into file_versions (file_id, version, state, size, sha256, encryption, written_by)
-      select id, 1, 'committed', current_size, repeat('a', 64), ${enc}::jsonb, 'bench' from files where key like 'bench/%'`.execute(db);
-    await sql`insert into replicas (file_id, version, location, object_key, state, stored_size, tier, encryption, checksums, verified_at)
-      select id, 1, case id % 3 when 0 then 'aws' when 1 then 'azure' else 'gcp' end, key, 'verified', current_size + 200,
-        case when id % 5 = 0 then 'cool' else null end, ${enc}::jsonb, '{"sha256":"${sql.raw('b'.repeat(64))}"}'::jsonb, now()
-      from files where key like 'bench/%'`.execute(db);
-    await sql`analyze`.execute(db);
-  } finally {
-    await store.close();
   }
 }
 

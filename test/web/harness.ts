@@ -32,10 +32,12 @@ export interface DemoServer {
   stop(): Promise<void>;
 }
 
-/** Starts `movingdata serve --demo` on its own data directory and waits for its banner. */
-export async function startDemoServer(env: Readonly<Record<string, string>> = {}): Promise<DemoServer> {
+/** Starts `movingdata serve --demo` on its own data directory (`prepare`d first) and waits for its banner. */
+export async function startDemoServer(env: Readonly<Record<string, string>> = {}, options: { readonly prepare?: (dataDir: string) => Promise<void> } = {}): Promise<DemoServer> {
   await ensureDashboardBuilt({ log: () => undefined });
   const dataDir = await mkdtemp(join(tmpdir(), 'movingdata-web-'));
+  // What the server should find in its data directory when it starts (a bulk fixture).
+  await options.prepare?.(dataDir);
   const server: ChildProcess = spawn(process.execPath, [BIN, 'serve', '--demo', '--port', '0'], {
     env: { PATH: process.env['PATH'] ?? '', HOME: process.env['HOME'] ?? '', MOVINGDATA_DATA_DIR: dataDir, MOVINGDATA_LOG_LEVEL: 'warn', CONSISTENCY_SCAN_INTERVAL_S: '0', ...env },
     stdio: ['ignore', 'ignore', 'pipe'],

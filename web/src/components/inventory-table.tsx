@@ -34,6 +34,8 @@ const COLUMNS: ReadonlyArray<{ readonly id: string; readonly title: string; read
 ];
 
 export interface InventoryTableProps {
+  /** What the rows answer (filters, search, sort): a new query starts again at the top. */
+  readonly query: string;
   readonly items: readonly InventoryItem[];
   readonly more: boolean;
   readonly loading: boolean;
@@ -51,7 +53,7 @@ function ariaSort(column: InventorySort | undefined, sort: InventorySort, order:
   return order === 'asc' ? 'ascending' : 'descending';
 }
 
-export function InventoryTable({ items, more, loading, sort, order, onSort, onNeedMore, client, me }: InventoryTableProps) {
+export function InventoryTable({ query, items, more, loading, sort, order, onSort, onNeedMore, client, me }: InventoryTableProps) {
   const scroller = useRef<HTMLDivElement>(null);
   const virtualizer = useVirtualizer({
     count: items.length,
@@ -64,6 +66,10 @@ export function InventoryTable({ items, more, loading, sort, order, onSort, onNe
   });
   const rows = virtualizer.getVirtualItems();
   const last = rows.at(-1)?.index ?? -1;
+
+  useEffect(() => {
+    virtualizer.scrollToOffset(0);
+  }, [query, virtualizer]);
 
   useEffect(() => {
     if (more && !loading && last >= items.length - 20) onNeedMore();

@@ -133,7 +133,7 @@ function InventoryList() {
         {listing.settled && listing.error === undefined && listing.items.length === 0 ? <p className="muted">{filtered ? 'No file matches these filters.' : 'No files at your locations yet.'}</p> : null}
         {!listing.settled && listing.items.length === 0 ? <p className="muted skeleton">Loading…</p> : null}
         {listing.items.length === 0 ? null : (
-          <InventoryTable items={listing.items} more={listing.more} loading={listing.loading} sort={sort} order={order} onSort={onSort} onNeedMore={listing.loadMore} client={client} me={me} />
+          <InventoryTable query={[location, state, tier, q, sort, order].join('\u0000')} items={listing.items} more={listing.more} loading={listing.loading} sort={sort} order={order} onSort={onSort} onNeedMore={listing.loadMore} client={client} me={me} />
         )}
         {listing.more ? (
           <button type="button" className="secondary load-more" onClick={listing.loadMore} disabled={listing.loading}>
