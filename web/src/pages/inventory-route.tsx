@@ -5,8 +5,21 @@
  * Inventory does not wait for it.
  */
 import { lazy, Suspense } from 'react';
+import type { Inventory as InventoryPage } from './inventory.tsx';
 
-const load = () => import('./inventory.tsx');
+interface InventoryModule {
+  readonly Inventory: typeof InventoryPage;
+}
+/** The chunk once it has arrived: rendered at once, with no Suspense round. */
+let loaded: InventoryModule | undefined;
+const load = (): Promise<InventoryModule> =>
+  import('./inventory.tsx').then((m) => {
+    loaded = m;
+    return m;
+  });
+// React reveals a suspended subtree no sooner than 300 ms after its fallback (its Suspense
+// throttling), even when the lazy chunk is already here: a click on Inventory then waited
+// 300 ms before it even asked for the files. `loaded` skips Suspense once the chunk is in.
 const Page = lazy(() => load().then((m) => ({ default: m.Inventory })));
 
 if (typeof window !== 'undefined') {
@@ -16,6 +29,7 @@ if (typeof window !== 'undefined') {
 }
 
 export function Inventory() {
+  if (loaded !== undefined) return <loaded.Inventory />;
   return (
     <Suspense
       fallback={
