@@ -33,7 +33,7 @@ export function decodeCursor(tag: CursorTag, cursor: string | undefined): readon
 }
 
 /** Cursors of listings ordered by id alone (jobs): the last id returned. */
-export type IdCursorTag = 'jobs';
+export type IdCursorTag = 'jobs' | 'jobs-desc';
 
 export function encodeIdCursor(tag: IdCursorTag, id: string): string {
   return Buffer.from(JSON.stringify([tag, id]), 'utf8').toString('base64url');
