@@ -1,7 +1,11 @@
 /** The dashboard's shell: header, navigation (only the pages the caller's roles allow), the page. */
 import { Alerts } from './pages/alerts.tsx';
+import { Audit } from './pages/audit.tsx';
 import { Coming } from './pages/coming.tsx';
 import { Overview } from './pages/overview.tsx';
+import { Replication } from './pages/replication.tsx';
+import { Streams } from './pages/streams.tsx';
+import { Tiering } from './pages/tiering.tsx';
 import { useEffect, useState } from 'react';
 import { Link, PAGES, pageAt, usePath, type PageInfo } from './router.ts';
 import { useSession } from './session.tsx';
@@ -22,6 +26,14 @@ function Page({ page }: { readonly page: PageInfo | undefined }) {
       return <Overview />;
     case 'alerts':
       return <Alerts />;
+    case 'replication':
+      return <Replication />;
+    case 'policies':
+      return <Tiering />;
+    case 'streams':
+      return <Streams />;
+    case 'audit':
+      return <Audit />;
     default:
       return <Coming page={page} />;
   }

@@ -40,7 +40,7 @@ const PREFIX = (description?: string) => Type.String({ maxLength: 1024, pattern:
 
 const Reason = Type.Object({ rule: Type.String(), verdict: Type.String({ description: 'pass | applied | blocked | skipped' }), detail: Type.String() });
 
-const RecommendationView = Type.Object({
+export const RecommendationView = Type.Object({
   location: Type.String(),
   key: Type.String(),
   version: Type.Integer(),
@@ -88,7 +88,7 @@ function recommendationView(r: Recommendation): Static<typeof RecommendationView
   };
 }
 
-const DecisionView = Type.Object({
+export const DecisionView = Type.Object({
   id: Type.String(),
   run_id: Type.String(),
   location: Type.String(),
@@ -172,6 +172,28 @@ const KeyRequest = Type.Object(
   },
   { additionalProperties: false },
 );
+
+const PolicyCost = Type.Object({
+  name: Type.String({ description: 'model+rules | rules | always-hot | lifecycle-30/90 | intelligent-tiering | optimum' }),
+  label: Type.String(),
+  kind: Type.Union([Type.Literal('ours'), Type.Literal('baseline'), Type.Literal('optimum')]),
+  total: Type.Number({ description: 'USD over the days compared' }),
+  monthly: Type.Number({ description: 'USD a month at the same rate' }),
+  over_optimum: Type.Number({ description: 'total / optimum - 1' }),
+});
+
+export const PolicyComparisonResponse = Type.Object({
+  currency: Type.String(),
+  prices: Type.String(),
+  days: Type.Integer(),
+  files: Type.Integer(),
+  bytes: Type.Integer(),
+  truncated: Type.Boolean({ description: 'more copies exist than were compared' }),
+  model: Type.Object({ source: Type.String({ description: 'trained | default | none' }), version: Type.Union([Type.Integer(), Type.Null()]) }),
+  policies: Type.Array(PolicyCost),
+  cheapest: Type.Union([Type.String(), Type.Null()], { description: 'the cheapest policy other than the optimum' }),
+  elapsed_ms: Type.Integer(),
+});
 
 export interface TieringRoutesOptions {
   readonly tiering: TieringService;
@@ -583,14 +605,6 @@ export const tieringRoutes: FastifyPluginAsyncTypebox<TieringRoutesOptions> = as
     },
   );
 
-  const PolicyCost = Type.Object({
-    name: Type.String({ description: 'model+rules | rules | always-hot | lifecycle-30/90 | intelligent-tiering | optimum' }),
-    label: Type.String(),
-    kind: Type.Union([Type.Literal('ours'), Type.Literal('baseline'), Type.Literal('optimum')]),
-    total: Type.Number({ description: 'USD over the days compared' }),
-    monthly: Type.Number({ description: 'USD a month at the same rate' }),
-    over_optimum: Type.Number({ description: 'total / optimum - 1' }),
-  });
   app.get(
     '/tiering/policies',
     {
@@ -603,20 +617,7 @@ export const tieringRoutes: FastifyPluginAsyncTypebox<TieringRoutesOptions> = as
           { max_files: Type.Optional(Type.Integer({ minimum: 1, maximum: MAX_COMPARISON_FILES, default: 1000, description: 'compare at most this many copies (a sample in key order per location)' })) },
           { additionalProperties: false },
         ),
-        response: {
-          200: Type.Object({
-            currency: Type.String(),
-            prices: Type.String(),
-            days: Type.Integer(),
-            files: Type.Integer(),
-            bytes: Type.Integer(),
-            truncated: Type.Boolean({ description: 'more copies exist than were compared' }),
-            model: Type.Object({ source: Type.String({ description: 'trained | default | none' }), version: Type.Union([Type.Integer(), Type.Null()]) }),
-            policies: Type.Array(PolicyCost),
-            cheapest: Type.Union([Type.String(), Type.Null()], { description: 'the cheapest policy other than the optimum' }),
-            elapsed_ms: Type.Integer(),
-          }),
-        },
+        response: { 200: PolicyComparisonResponse },
       },
     },
     async (request) => {
