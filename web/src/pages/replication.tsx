@@ -33,7 +33,11 @@ export function Replication() {
   const [notice, setNotice] = useState('');
   const [retrying, setRetrying] = useState<ReadonlySet<string>>(new Set());
   const mounted = useRef(true);
-  useEffect(() => () => void (mounted.current = false), []);
+  // Set again on every mount: StrictMode mounts, unmounts and mounts again.
+  useEffect(() => {
+    mounted.current = true;
+    return () => void (mounted.current = false);
+  }, []);
 
   const scan = async () => {
     setScanning(true);

@@ -198,7 +198,7 @@ function Rates({ metrics, live }: { readonly metrics: StreamingDetail; readonly 
         </div>
       </dl>
       <p className="muted small">
-        Anomaly threshold {metrics.anomaly_threshold}; {formatCount(metrics.detectors_in_memory)} detectors in memory; synthetic load {metrics.synthetic_load ? 'on' : 'off'}.
+        Anomaly threshold {metrics.anomaly_threshold.toFixed(3)}; {formatCount(metrics.detectors_in_memory)} detectors in memory; synthetic load {metrics.synthetic_load ? 'on' : 'off'}.
       </p>
     </>
   );
@@ -279,7 +279,7 @@ function Sensors({ peek }: { readonly peek: Peek }) {
           );
         })}
       </div>
-      <p className="muted small">The latest {formatCount(peek.events.length)} scored readings (GET /stream/peek); red points are flagged (score ≥ {peek.threshold}).</p>
+      <p className="muted small">The latest {formatCount(peek.events.length)} scored readings (GET /stream/peek); red points are flagged (score ≥ {peek.threshold.toFixed(3)}).</p>
     </>
   );
 }

@@ -181,6 +181,9 @@ function ModelCard({ model }: { readonly model: ModelInfo }) {
 function PolicyTable({ comparison }: { readonly comparison: PolicyComparison }) {
   if (comparison.policies.length === 0) return <p className="muted">No committed files with access statistics yet: nothing to compare.</p>;
   const max = Math.max(...comparison.policies.map((p) => p.total));
+  // Every policy at the lowest cost (the optimum aside) is the cheapest: ties are common on a short history.
+  const lowest = Math.min(...comparison.policies.filter((p) => p.kind !== 'optimum').map((p) => p.total));
+  const cheapest = (p: PolicyComparison['policies'][number]) => p.kind !== 'optimum' && p.total <= lowest * (1 + 1e-9);
   return (
     <>
       <div className="table-scroll">
@@ -208,7 +211,7 @@ function PolicyTable({ comparison }: { readonly comparison: PolicyComparison }) 
               <tr key={p.name}>
                 <th scope="row">
                   {p.label}
-                  {p.name === comparison.cheapest ? (
+                  {cheapest(p) ? (
                     <>
                       {' '}
                       <span className="badge badge-good">cheapest</span>
