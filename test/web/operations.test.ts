@@ -128,10 +128,13 @@ describe.runIf(haveChromium || inCi)('the operations pages in headless Chromium'
     await shoot('replication-drift');
 
     // The workers repair both copies from the other locations' verified ones.
+    let repairs: Array<{ state: string; attempts: number; last_error: string | null }> = [];
     await until('the repairs to succeed', async () => {
-      const repairs = await api<{ jobs: Array<{ state: string }> }>('GET', '/jobs?kind=repair');
-      return repairs.jobs.length === 2 && repairs.jobs.every((j) => j.state === 'succeeded') ? true : undefined;
-    }, 60_000, 200);
+      repairs = (await api<{ jobs: typeof repairs }>('GET', '/jobs?kind=repair')).jobs;
+      return repairs.length === 2 && repairs.every((j) => j.state === 'succeeded') ? true : undefined;
+    }, 90_000, 200).catch((err: unknown) => {
+      throw new Error(`${String(err)}; the repair jobs: ${JSON.stringify(repairs)}`);
+    });
     expect((await objectFiles(dataDir, 'aws')).length).toBe(before.aws.size + 1);
     // The job tables show them too (the page refreshes every few seconds).
     await expect.poll(() => page.getByRole('region', { name: 'Jobs by kind and state' }).getByRole('row', { name: /^repair\b/ }).textContent(), { timeout: 15_000 }).toMatch(/^repair0000200$/);
@@ -176,7 +179,7 @@ describe.runIf(haveChromium || inCi)('the operations pages in headless Chromium'
     // The sensors' charts show flagged points; the peek table flags readings.
     const sensors = page.getByRole('region', { name: 'Sensors' });
     await expect.poll(async () => {
-      const counts = await sensors.locator('[data-flagged]').evaluateAll((els) => els.map((e) => Number(e.getAttribute('data-flagged'))));
+      const counts = await sensors.locator('[data-flagged]').evaluateAll((els) => els.map((e) => Number((e as unknown as { getAttribute(name: string): string | null }).getAttribute('data-flagged'))));
       return counts.some((n) => n > 0);
     }, { timeout: 20_000 }).toBe(true);
     expect(await sensors.locator('canvas').count()).toBeGreaterThan(0);
@@ -241,7 +244,7 @@ describe.runIf(haveChromium || inCi)('the operations pages in headless Chromium'
 
     const [download] = await Promise.all([page.waitForEvent('download'), page.getByRole('link', { name: 'Download the audit trail (NDJSON)' }).click()]);
     expect(download.suggestedFilename()).toBe('movingdata-audit.ndjson');
-    const text = await readFile((await download.path())!, 'utf8');
+    const text = await readFile(await download.path(), 'utf8');
     const lines = text.split('\n').filter((l) => l !== '');
     expect(lines.length).toBeGreaterThanOrEqual(verified.entries);
     const entries = lines.map((l) => JSON.parse(l) as { seq: number; action: string; hash: string; prev_hash: string });

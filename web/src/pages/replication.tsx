@@ -48,7 +48,7 @@ export function Replication() {
       let jobs = submitted.jobs;
       while (mounted.current && jobs.some((j) => j.state === 'queued' || j.state === 'running') && Date.now() < deadline) {
         await new Promise((resolve) => setTimeout(resolve, SCAN_POLL_MS));
-        jobs = await Promise.all(jobs.map((j) => (j.state === 'queued' || j.state === 'running' ? ops.job(j.id) : j)));
+        jobs = await Promise.all(jobs.map((j) => (j.state === 'queued' || j.state === 'running' ? ops.job(j.id) : Promise.resolve(j))));
       }
       const results = jobs.map((j) => j.result as { drift?: Record<string, number>; repairs_queued?: number } | null);
       const found = results.reduce((sum, r) => sum + Object.values(r?.drift ?? {}).reduce((a, b) => a + b, 0), 0);

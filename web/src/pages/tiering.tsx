@@ -307,7 +307,8 @@ function Recommendations({ page, changesOnly }: { readonly page: RecommendationP
 const DECISION_TONES: Readonly<Record<string, string>> = { applied: 'good', queued: 'warn', dry_run: 'info', failed: 'bad' };
 
 function ruleReasons(d: Decision): Array<{ rule: string; verdict: string; detail: string }> {
-  return d.rules.map((r) => ({ rule: String(r['rule'] ?? '?'), verdict: String(r['verdict'] ?? ''), detail: String(r['detail'] ?? '') }));
+  const text = (value: unknown, fallback: string): string => (typeof value === 'string' ? value : fallback);
+  return d.rules.map((r) => ({ rule: text(r['rule'], '?'), verdict: text(r['verdict'], ''), detail: text(r['detail'], '') }));
 }
 
 function Decisions({ decisions }: { readonly decisions: readonly Decision[] }) {

@@ -14,8 +14,9 @@ export interface Asked {
   readonly headers: Readonly<Record<string, string>>;
 }
 
-export type Answer = { readonly status?: number; readonly body: unknown } | unknown;
-export type Route = (asked: Asked) => Answer | Promise<Answer>;
+/** A body as is (status 200), or `{ status, body }`. */
+export type Answer = unknown;
+export type Route = (asked: Asked) => unknown;
 
 function isAnswer(value: unknown): value is { status?: number; body: unknown } {
   return typeof value === 'object' && value !== null && 'body' in value && Object.keys(value).every((k) => k === 'status' || k === 'body');
@@ -28,7 +29,7 @@ export class FakeApi {
 
   constructor(routes: Readonly<Record<string, Route>> = {}) {
     for (const [k, v] of Object.entries(routes)) this.routes.set(k, v);
-    this.client = new ApiClient({ baseUrl: 'http://dashboard.test', fetch: (input, init) => this.#answer(String(input), init) });
+    this.client = new ApiClient({ baseUrl: 'http://dashboard.test', fetch: (input, init) => this.#answer(typeof input === 'string' ? input : input instanceof URL ? input.href : input.url, init) });
     this.client.csrfToken = 'csrf-token-of-the-test';
   }
 
