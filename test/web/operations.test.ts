@@ -108,16 +108,27 @@ describe.runIf(haveChromium || inCi)('the operations pages in headless Chromium'
     const drift = page.getByRole('region', { name: 'Drift', exact: true });
     await expect.poll(() => drift.getByTestId('drift-total').textContent(), { timeout: 15_000 }).toBe('0');
 
-    // A file at all three locations (the seed puts each file at one), then two of its copies
-    // vanish from the disks: the metadata still says they are there, and azure holds the third.
-    const before = { aws: new Set(await objectFiles(dataDir, 'aws')), gcp: new Set(await objectFiles(dataDir, 'gcp')) };
-    const put = await fetch(`${address}/files/aws/ops/drift-probe.bin?replicas=azure,gcp`, { method: 'PUT', headers: { authorization: `Bearer ${token}` }, body: Buffer.alloc(50_000, 7) });
-    expect(put.status).toBe(201);
-    const aws = (await objectFiles(dataDir, 'aws')).filter((f) => !before.aws.has(f));
-    const gcp = (await objectFiles(dataDir, 'gcp')).filter((f) => !before.gcp.has(f));
-    expect([aws.length, gcp.length]).toEqual([1, 1]);
-    await rm(aws[0]!);
-    await rm(gcp[0]!);
+    // Two files at all three locations (the seed puts each file at one), then a copy of each
+    // vanishes from a disk (the first's at aws, the second's at gcp): the metadata still says
+    // they are there, and each file keeps two intact copies to be repaired from.
+    const before = { aws: await objectFiles(dataDir, 'aws'), gcp: await objectFiles(dataDir, 'gcp') };
+    const upload = async (key: string): Promise<{ aws: string; gcp: string }> => {
+      const put = await fetch(`${address}/files/aws/${key}?replicas=azure,gcp`, { method: 'PUT', headers: { authorization: `Bearer ${token}` }, body: Buffer.alloc(50_000, key.length) });
+      expect(put.status).toBe(201);
+      const added = async (location: 'aws' | 'gcp') => {
+        const now = await objectFiles(dataDir, location);
+        const fresh = now.filter((f) => !before[location].includes(f));
+        before[location] = now;
+        expect(fresh).toHaveLength(1);
+        return fresh[0]!;
+      };
+      return { aws: await added('aws'), gcp: await added('gcp') };
+    };
+    const first = await upload('ops/drift-probe-1.bin');
+    const second = await upload('ops/drift-probe-2.bin');
+    const stored = { aws: before.aws.length, gcp: before.gcp.length };
+    await rm(first.aws);
+    await rm(second.gcp);
 
     await page.getByRole('button', { name: 'Scan now' }).click();
     await expect.poll(() => page.getByRole('status').textContent(), { timeout: 60_000 }).toMatch(/^Scan finished: 2 items of drift, 2 repairs queued\.$/);
@@ -135,7 +146,9 @@ describe.runIf(haveChromium || inCi)('the operations pages in headless Chromium'
     }, 90_000, 200).catch((err: unknown) => {
       throw new Error(`${String(err)}; the repair jobs: ${JSON.stringify(repairs)}`);
     });
-    expect((await objectFiles(dataDir, 'aws')).length).toBe(before.aws.size + 1);
+    // A copy again at each location (a restored copy is a new object, under a name of its own).
+    expect((await objectFiles(dataDir, 'aws')).length).toBe(stored.aws);
+    expect((await objectFiles(dataDir, 'gcp')).length).toBe(stored.gcp);
     // The job tables show them too (the page refreshes every few seconds).
     await expect.poll(() => page.getByRole('region', { name: 'Jobs by kind and state' }).getByRole('row', { name: /^repair\b/ }).textContent(), { timeout: 15_000 }).toMatch(/^repair0000200$/);
     await expect.poll(() => page.getByRole('region', { name: 'Recent jobs' }).textContent(), { timeout: 15_000 }).toContain('repair #');
