@@ -140,9 +140,13 @@ describe('the Streams page', () => {
     const live = screen.getByTestId('live-window');
     expect(live.getAttribute('data-window-total')).toBe('0');
     act(() => FakeEventSource.last!.emit('access', 120));
+    await waitFor(() => expect(live.getAttribute('data-window-total')).toBe('120'), { timeout: 3000 });
+    // A later second: the minute's total adds up, the last second's figure is that second's.
     act(() => FakeEventSource.last!.emit('reading', 30));
     await waitFor(() => expect(live.getAttribute('data-window-total')).toBe('150'), { timeout: 3000 });
-    expect(screen.getByRole('region', { name: 'Live events per second' }).textContent).toContain('150 in the last minute');
+    const panel = screen.getByRole('region', { name: 'Live events per second' });
+    expect(panel.textContent).toContain('150 in the last minute');
+    expect(within(panel).getByTestId('throughput-chart').textContent).toBe('30');
   });
 
   it('says why a burst was refused', async () => {
