@@ -5,18 +5,26 @@
  * S3 Intelligent-Tiering and the offline optimum, with the simulator and AWS list prices of
  * `movingdata tier simulate` (src/cli/commands/tier.ts).
  *
- * Bounded: at most `maxFiles` copies (a sample in key order per location), so one request's
- * work is at most maxFiles × 90 days per policy.
+ * Bounded: at most `maxFiles` copies (a sample in key order per location), simulated in a worker
+ * thread (comparison-worker.ts: the model's predictions take seconds of CPU for a few thousand
+ * copies) that is stopped after 60 s (503 unavailable). A comparison is kept for 30 s per
+ * (maxFiles, model), and asking again meanwhile joins the one under way: a page that reloads
+ * does not start another.
  */
-import { awsBillingRules } from './billing.ts';
-import { evaluate } from './evaluate.ts';
-import { modelRulesPolicy, rulesPolicy } from './policies.ts';
+import { Worker } from 'node:worker_threads';
+import { MovingDataError } from '../errors.ts';
+import type { MetadataStore } from '../metadata/index.ts';
+import type { ComparisonInput, ComparisonRow } from './comparison-worker.ts';
+import { DAYS_PER_MONTH } from './cost.ts';
 import type { TieringService } from './service.ts';
 import { traceOfStats } from './train.ts';
-import type { MetadataStore } from '../metadata/index.ts';
-import { DAYS_PER_MONTH } from './cost.ts';
 
-export const MAX_COMPARISON_FILES = 5000;
+const WORKER = new URL('./comparison-worker.ts', import.meta.url);
+const WORKER_TIMEOUT_MS = 60_000;
+const KEEP_MS = 30_000;
+
+export const MAX_COMPARISON_FILES = 2000;
+export const DEFAULT_COMPARISON_FILES = 500;
 
 export interface PolicyCost {
   readonly name: string;
@@ -56,16 +64,60 @@ const LABELS: Readonly<Record<string, { label: string; kind: PolicyCost['kind'] 
 };
 const ORDER = ['model+rules', 'rules', 'always-hot', 'lifecycle-30/90', 'intelligent-tiering', 'optimum'];
 
+/** The simulation in a worker thread, stopped after `timeoutMs`. */
+export function compareInWorker(input: ComparisonInput, timeoutMs = WORKER_TIMEOUT_MS): Promise<ComparisonRow[]> {
+  return new Promise((resolve, reject) => {
+    // No execArgv of the parent's (V8 flags such as --expose-gc are refused in a worker).
+    const worker = new Worker(WORKER, { workerData: { comparison: input }, execArgv: [] });
+    let settled = false;
+    const settle = (outcome: () => void) => {
+      if (settled) return;
+      settled = true;
+      clearTimeout(timer);
+      outcome();
+      void worker.terminate();
+    };
+    const timer = setTimeout(
+      () => settle(() => reject(new MovingDataError('unavailable', `the policy comparison took longer than ${timeoutMs / 1000} s; ask for fewer files (max_files)`, { retryable: true }))),
+      timeoutMs,
+    );
+    worker.once('message', (rows: ComparisonRow[]) => settle(() => resolve(rows)));
+    worker.once('error', (err: Error) => settle(() => reject(new MovingDataError('internal', `the policy comparison failed: ${err.message}`, { retryable: false, cause: err }))));
+    worker.once('exit', (code) => settle(() => reject(new MovingDataError('internal', `the policy comparison's worker exited (${code}) without an answer`, { retryable: false }))));
+  });
+}
+
+type Kept = Map<string, { readonly at: number; readonly result: Promise<PolicyComparison> }>;
+/** Per tiering service (one per app): two apps in a process never share an answer. */
+const kept = new WeakMap<TieringService, Kept>();
+
 export async function comparePolicies(deps: { readonly metadata: MetadataStore; readonly tiering: TieringService }, options: { readonly maxFiles: number; readonly asOf?: Date }): Promise<PolicyComparison> {
+  const active = await deps.tiering.activeModel();
+  const key = `${options.maxFiles}|${active === undefined ? 'none' : (active.version ?? 'default')}|${options.asOf?.toISOString() ?? ''}`;
+  let recent = kept.get(deps.tiering);
+  if (recent === undefined) kept.set(deps.tiering, (recent = new Map() as Kept));
+  const now = Date.now();
+  for (const [k, v] of recent) if (now - v.at > KEEP_MS) recent.delete(k);
+  const earlier = recent.get(key);
+  if (earlier !== undefined) return earlier.result;
+  const result = computeComparison(deps, options, active);
+  recent.set(key, { at: now, result });
+  // A failure is not kept: the next request tries again.
+  result.catch(() => recent.delete(key));
+  return result;
+}
+
+async function computeComparison(
+  deps: { readonly metadata: MetadataStore; readonly tiering: TieringService },
+  options: { readonly maxFiles: number; readonly asOf?: Date },
+  active: Awaited<ReturnType<TieringService['activeModel']>>,
+): Promise<PolicyComparison> {
   const started = performance.now();
   // One more than asked: whether the sample left copies out.
   const trace = await traceOfStats(deps.metadata, deps.tiering, options.asOf ?? new Date(), options.maxFiles + 1);
   const truncated = trace.objects.length > options.maxFiles;
   const sample = truncated ? { ...trace, objects: trace.objects.slice(0, options.maxFiles) } : trace;
-  const table = deps.tiering.prices.aws;
-  const active = await deps.tiering.activeModel();
-  const ours = [rulesPolicy(table), ...(active === undefined ? [] : [modelRulesPolicy(active.model, table)])];
-  const rows = sample.objects.length === 0 ? [] : evaluate(awsBillingRules(table), sample, ours);
+  const rows = sample.objects.length === 0 ? [] : await compareInWorker({ trace: sample, table: deps.tiering.prices.aws, model: active === undefined ? null : active.model.toJSON() });
   const policies = rows
     .map((r) => ({
       name: r.name,

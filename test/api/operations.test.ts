@@ -202,7 +202,7 @@ describe('operations API on embedded defaults', () => {
 
     const sampled = (await call('GET', '/tiering/policies?max_files=2', ADMIN)).json<{ files: number; truncated: boolean }>();
     expect(sampled).toMatchObject({ files: 2, truncated: true });
-    for (const url of ['/tiering/policies?max_files=0', '/tiering/policies?max_files=5001']) {
+    for (const url of ['/tiering/policies?max_files=0', '/tiering/policies?max_files=2001']) {
       const refused = await call('GET', url, ADMIN);
       expect(refused.statusCode, url).toBe(400);
       expect(refused.json<{ error: { code: string } }>().error.code).toBe('invalid_argument');

@@ -24,7 +24,7 @@ import { isFinished, type JobRunner } from '../../jobs/runner.ts';
 import { TIER_DECISION_STATES, type MetadataStore, type TierDecision } from '../../metadata/index.ts';
 import type { TierClass } from '../../storage/port.ts';
 import type { Recommendation, TieringService } from '../../tiering/service.ts';
-import { comparePolicies, MAX_COMPARISON_FILES } from '../../tiering/comparison.ts';
+import { comparePolicies, DEFAULT_COMPARISON_FILES, MAX_COMPARISON_FILES } from '../../tiering/comparison.ts';
 import { trainFromRequest } from '../../tiering/train.ts';
 import { BEARER_SECURITY, authorizeLocation, authorizeRoles, requirePrincipal } from '../auth.ts';
 import { OPERATOR_ROLES } from './consistency.ts';
@@ -614,7 +614,7 @@ export const tieringRoutes: FastifyPluginAsyncTypebox<TieringRoutesOptions> = as
         summary: 'Policy comparison over the stored access statistics: ours (model + rules) against always-hot, lifecycle 30/90, S3 Intelligent-Tiering and the offline optimum (operators)',
         security: [...BEARER_SECURITY],
         querystring: Type.Object(
-          { max_files: Type.Optional(Type.Integer({ minimum: 1, maximum: MAX_COMPARISON_FILES, default: 1000, description: 'compare at most this many copies (a sample in key order per location)' })) },
+          { max_files: Type.Optional(Type.Integer({ minimum: 1, maximum: MAX_COMPARISON_FILES, default: DEFAULT_COMPARISON_FILES, description: 'compare at most this many copies (a sample in key order per location)' })) },
           { additionalProperties: false },
         ),
         response: { 200: PolicyComparisonResponse },
@@ -623,7 +623,7 @@ export const tieringRoutes: FastifyPluginAsyncTypebox<TieringRoutesOptions> = as
     async (request) => {
       // The statistics span every location and name no key: operators'.
       await authorizeRoles(request, OPERATOR_ROLES, { action: 'tiering_policies' });
-      const comparison = await comparePolicies({ metadata, tiering }, { maxFiles: request.query.max_files ?? 1000 });
+      const comparison = await comparePolicies({ metadata, tiering }, { maxFiles: request.query.max_files ?? DEFAULT_COMPARISON_FILES });
       return { ...comparison, policies: [...comparison.policies] };
     },
   );
