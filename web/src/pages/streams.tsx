@@ -294,7 +294,9 @@ function PeekTable({ peek }: { readonly peek: Peek }) {
         <thead>
           <tr>
             <th scope="col">Device</th>
-            <th scope="col">Time</th>
+            <th scope="col" className="hide-narrow">
+              Time
+            </th>
             <th scope="col" className="num">
               Value
             </th>
@@ -307,10 +309,10 @@ function PeekTable({ peek }: { readonly peek: Peek }) {
         <tbody>
           {rows.map((r, i) => (
             <tr key={r.event_id ?? `${r.device_id}-${r.ts}-${i}`} className={r.anomaly ? 'flagged' : undefined}>
-              <th scope="row" className="ops-mono">
+              <th scope="row" className="ops-mono ops-nowrap">
                 {r.device_id}
               </th>
-              <td>
+              <td className="hide-narrow">
                 <time dateTime={r.ts}>{formatTime(r.ts)}</time>
               </td>
               <td className="num">{r.value.toFixed(2)}</td>
