@@ -113,6 +113,7 @@ describe('the Tiering page', () => {
     expect(within(policies).getByRole('row', { name: /^Always hot/ }).textContent).toContain('$2.00');
     expect(within(policies).getByRole('row', { name: /^Offline optimum/ }).textContent).toContain('—');
     expect(within(policies).getAllByText('cheapest')).toHaveLength(1);
+    expect(within(policies).queryByRole('note')).toBeNull();
     expect(screen.getByRole('region', { name: 'Projected saving' }).textContent).toContain('$0.1000');
 
     const decisions = screen.getByRole('region', { name: 'Decisions' });
@@ -136,6 +137,16 @@ describe('the Tiering page', () => {
     expect(fake.calls('POST /predictive/train')[0]?.headers['x-csrf-token']).toBe('csrf-token-of-the-test');
     // The comparison is asked again (the model changed).
     await waitFor(() => expect(fake.calls('GET /tiering/policies').length).toBeGreaterThanOrEqual(2));
+  });
+
+  it('says so when every policy costs the same (a history too short to tell them apart)', async () => {
+    const flat = { ...comparison, policies: comparison.policies.map((p) => ({ ...p, total: 0.5, monthly: 0.1667, over_optimum: 0 })) };
+    const fake = api().on('GET /tiering/policies', () => flat);
+    renderPage(fake);
+    const policies = await screen.findByRole('region', { name: 'Policy comparison' });
+    await waitFor(() => expect(within(policies).getByRole('note').textContent).toMatch(/^Every policy costs the same here/));
+    // Every policy but the optimum is the cheapest.
+    expect(within(policies).getAllByText('cheapest')).toHaveLength(5);
   });
 
   it('says why training failed', async () => {

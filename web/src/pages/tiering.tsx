@@ -231,6 +231,11 @@ function PolicyTable({ comparison }: { readonly comparison: PolicyComparison }) 
           </tbody>
         </table>
       </div>
+      {comparison.policies.every((p) => Math.abs(p.total - lowest) <= lowest * 1e-9 + 1e-12) ? (
+        <p className="small" role="note">
+          Every policy costs the same here: no copy has been stored, or left unread, long enough for any of them to move it yet (the lifecycle rule moves a copy at 30 days; ours waits until it has been idle for months).
+        </p>
+      ) : null}
       <p className="muted small">
         {formatCount(comparison.files)} copies ({formatBytes(comparison.bytes)}){comparison.truncated ? ', a sample' : ''}, their last {comparison.days} days of reads, billed at {comparison.prices}; model {comparison.model.version === null ? comparison.model.source : `v${comparison.model.version}`}; computed in {formatCount(comparison.elapsed_ms)} ms.
       </p>
