@@ -1,6 +1,7 @@
 /**
  * The operators' endpoints the dashboard's Replication and Tiering pages use, on embedded
- * defaults (PGlite, local-disk locations, embedded bus): GET /jobs (newest first, filters,
+ * defaults (PGlite, local-disk locations, embedded bus) and on the lab (PostgreSQL, MinIO,
+ * Azurite, fake-gcs-server): GET /jobs (newest first, filters,
  * keyset pages, counts), POST /jobs/{id}/retry (a dead job runs again; audited; 404, 409, 403)
  * and GET /tiering/policies (the policy comparison over the stored access statistics).
  */
@@ -11,6 +12,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createApp, type App } from '../../src/app.ts';
 import { loadConfig } from '../../src/config/config.ts';
 import { createWorker, type JobWorker } from '../../src/jobs/worker.ts';
+import { labEnv } from '../lab.ts';
 import { until } from '../until.ts';
 
 const ADMIN = 'demo-admin-token-for-operations-tests';
@@ -33,7 +35,12 @@ interface JobList {
   counts: Record<string, Record<string, number>>;
 }
 
-describe('operations API on embedded defaults', () => {
+const setups: Array<[string, () => Record<string, string>]> = [
+  ['embedded defaults', () => ({})],
+  ['the lab', () => ({ ...labEnv(), DATABASE_SCHEMA: `operations_${process.pid}_${Date.now().toString(36)}`, S3_BUCKET: 'operations-api', AZURE_CONTAINER: 'operations-api', GCS_BUCKET: 'operations-api' })],
+];
+
+describe.each(setups)('operations API on %s', (_label, environment) => {
   let app: App;
   let dataDir: string;
   let analyst: string;
@@ -50,7 +57,7 @@ describe('operations API on embedded defaults', () => {
 
   beforeAll(async () => {
     dataDir = await mkdtemp(join(tmpdir(), 'movingdata-operations-'));
-    app = await createApp(loadConfig({ MOVINGDATA_DEMO: '1', MOVINGDATA_ADMIN_TOKEN: ADMIN, MOVINGDATA_DATA_DIR: dataDir, MOVINGDATA_LOG_LEVEL: 'silent', CONSISTENCY_SCAN_INTERVAL_S: '0' }));
+    app = await createApp(loadConfig({ ...environment(), MOVINGDATA_DEMO: '1', MOVINGDATA_ADMIN_TOKEN: ADMIN, MOVINGDATA_DATA_DIR: dataDir, MOVINGDATA_LOG_LEVEL: 'silent', CONSISTENCY_SCAN_INTERVAL_S: '0' }));
     analyst = (await call('POST', '/tokens', ADMIN, { name: 'ana', roles: ['analytics'] })).json<{ token: string }>().token;
     operator = (await call('POST', '/tokens', ADMIN, { name: 'opal', roles: ['operations'] })).json<{ token: string }>().token;
     expect((await call('POST', '/seed', ADMIN)).statusCode).toBe(200);
@@ -58,6 +65,7 @@ describe('operations API on embedded defaults', () => {
 
   afterAll(async () => {
     await worker?.stop({ graceMs: 1000 });
+    worker = undefined;
     await app?.close();
     if (dataDir !== undefined) await rm(dataDir, { recursive: true, force: true });
   });
