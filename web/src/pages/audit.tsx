@@ -1,9 +1,10 @@
 /**
- * Audit: verify the hash chain of the audit trail (GET /audit/verify) and export it as JSON
- * lines (GET /audit/export, a download link the session cookie authenticates; the export is
- * itself recorded). Admin and system roles only (GET /me `can.audit`).
+ * Audit: verify the hash chain of the audit trail (GET /audit/verify, on request: it rereads the
+ * whole trail) and export it as JSON lines (GET /audit/export, a download link the session
+ * cookie authenticates; the export is itself recorded). Admin and system roles only (GET /me
+ * `can.audit`).
  */
-import { useCallback, useEffect, useState } from 'react';
+import { useCallback, useState } from 'react';
 import type { AuditVerify } from '../api/ops-types.ts';
 import { StatusBadge } from '../components/panel.tsx';
 import { formatCount, formatTime } from '../format.ts';
@@ -34,10 +35,6 @@ export function Audit() {
     }
   }, [ops]);
 
-  useEffect(() => {
-    if (allowed) void verify();
-  }, [allowed, verify]);
-
   if (!allowed) {
     return (
       <div className="page">
@@ -63,7 +60,7 @@ export function Audit() {
               Could not verify: {error}
             </p>
           ) : check === undefined ? (
-            <p className="muted skeleton">Verifying…</p>
+            <p className="muted">{busy ? 'Verifying…' : 'Not verified yet: verifying rereads every entry and recomputes its hash.'}</p>
           ) : (
             <Verdict check={check} />
           )}
