@@ -5,9 +5,9 @@
  * S3 Intelligent-Tiering and the offline optimum, with the simulator and AWS list prices of
  * `movingdata tier simulate` (src/cli/commands/tier.ts).
  *
- * Bounded: at most `maxFiles` copies (a sample in key order per location), simulated in a worker
- * thread (comparison-worker.ts: the model's predictions take seconds of CPU for a few thousand
- * copies) that is stopped after 60 s (503 unavailable). A comparison is kept for 30 s per
+ * Bounded: at most `maxFiles` copies (a sample: an equal share from each location, in key
+ * order), simulated in a worker thread (comparison-worker.ts: the model's predictions take
+ * seconds of CPU for a few thousand copies) that is stopped after 60 s (503 unavailable). A comparison is kept for 30 s per
  * (maxFiles, model), and asking again meanwhile joins the one under way: a page that reloads
  * does not start another.
  */
@@ -113,10 +113,13 @@ async function computeComparison(
   active: Awaited<ReturnType<TieringService['activeModel']>>,
 ): Promise<PolicyComparison> {
   const started = performance.now();
-  // One more than asked: whether the sample left copies out.
-  const trace = await traceOfStats(deps.metadata, deps.tiering, options.asOf ?? new Date(), options.maxFiles + 1);
-  const truncated = trace.objects.length > options.maxFiles;
-  const sample = truncated ? { ...trace, objects: trace.objects.slice(0, options.maxFiles) } : trace;
+  // A share of the sample per location, and one more from each: whether the sample left copies out.
+  const locations = deps.tiering.locations;
+  const quota = Math.ceil(options.maxFiles / Math.max(1, locations.length));
+  const trace = await traceOfStats(deps.metadata, deps.tiering, options.asOf ?? new Date(), (quota + 1) * locations.length, quota + 1);
+  const byLocation = new Map<string, typeof trace.objects>(locations.map((l) => [l, trace.objects.filter((o) => o.key.startsWith(`${l}/`))]));
+  const truncated = [...byLocation.values()].some((objects) => objects.length > quota) || [...byLocation.values()].reduce((n, o) => n + Math.min(o.length, quota), 0) > options.maxFiles;
+  const sample = { ...trace, objects: [...byLocation.values()].flatMap((objects) => objects.slice(0, quota)).slice(0, options.maxFiles) };
   const rows = sample.objects.length === 0 ? [] : await compareInWorker({ trace: sample, table: deps.tiering.prices.aws, model: active === undefined ? null : active.model.toJSON() });
   const policies = rows
     .map((r) => ({

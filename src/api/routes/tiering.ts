@@ -614,7 +614,7 @@ export const tieringRoutes: FastifyPluginAsyncTypebox<TieringRoutesOptions> = as
         summary: 'Policy comparison over the stored access statistics: ours (model + rules) against always-hot, lifecycle 30/90, S3 Intelligent-Tiering and the offline optimum (operators)',
         security: [...BEARER_SECURITY],
         querystring: Type.Object(
-          { max_files: Type.Optional(Type.Integer({ minimum: 1, maximum: MAX_COMPARISON_FILES, default: DEFAULT_COMPARISON_FILES, description: 'compare at most this many copies (a sample in key order per location)' })) },
+          { max_files: Type.Optional(Type.Integer({ minimum: 1, maximum: MAX_COMPARISON_FILES, default: DEFAULT_COMPARISON_FILES, description: 'compare at most this many copies (a sample: an equal share from each location, in key order)' })) },
           { additionalProperties: false },
         ),
         response: { 200: PolicyComparisonResponse },
