@@ -129,6 +129,7 @@ describe.each(setups)('operations API on %s', (_label, environment) => {
           if (runs === 1) throw new Error('the first run fails');
           return { runs };
         },
+        'doomed-test': async () => Promise.reject(new Error('never works')),
       },
     });
     worker.start();
@@ -170,6 +171,17 @@ describe.each(setups)('operations API on %s', (_label, environment) => {
     expect(malformed.statusCode).toBe(400);
     expect(malformed.json<{ error: { code: string } }>().error.code).toBe('invalid_argument');
 
+    // A dead job whose dedupe key a live job holds (the same work queued again): 409, and the
+    // audit trail says the retry did not happen.
+    const doomed = (await app.context.metadata.jobs.enqueue({ kind: 'doomed-test', dedupeKey: 'same-work', maxAttempts: 1 })).job;
+    await until('the doomed job to be dead', async () => ((await app.context.metadata.jobs.get(doomed.id)).state === 'dead' ? true : undefined), 15_000, 50);
+    const twin = (await app.context.metadata.jobs.enqueue({ kind: 'doomed-test', dedupeKey: 'same-work', delayMs: 3_600_000 })).job;
+    const blocked = await call('POST', `/jobs/${doomed.id}/retry`, operator);
+    expect(blocked.statusCode).toBe(409);
+    expect(blocked.json<{ error: { code: string; message: string } }>().error).toMatchObject({ code: 'conflict', message: expect.stringContaining('holds its dedupe key') as unknown });
+    expect((await app.context.metadata.jobs.get(doomed.id)).state).toBe('dead');
+    expect((await app.context.metadata.jobs.get(twin.id)).state).toBe('queued');
+
     // The audit trail has the retry (who, which job, how it had ended) and the refusal.
     const exported = await call('GET', '/audit/export', ADMIN);
     expect(exported.statusCode).toBe(200);
@@ -178,7 +190,11 @@ describe.each(setups)('operations API on %s', (_label, environment) => {
       .filter((line) => line !== '')
       .map((line) => JSON.parse(line) as { principal: string; action: string; outcome: string; details: Record<string, unknown> });
     const retries = entries.filter((e) => e.action === 'policy' && e.details['decision'] === 'job_retry');
-    expect(retries).toEqual([expect.objectContaining({ principal: 'opal', outcome: 'allowed', details: expect.objectContaining({ job_id: job.id, kind: 'flaky-test', attempts_before: 1, last_error: 'Error: the first run fails' }) as unknown })]);
+    expect(retries).toEqual([
+      expect.objectContaining({ principal: 'opal', outcome: 'allowed', details: expect.objectContaining({ job_id: job.id, kind: 'flaky-test', attempts_before: 1, last_error: 'Error: the first run fails' }) as unknown }),
+      expect.objectContaining({ principal: 'opal', outcome: 'allowed', details: expect.objectContaining({ job_id: doomed.id, kind: 'doomed-test' }) as unknown }),
+      expect.objectContaining({ principal: 'opal', outcome: 'error', details: expect.objectContaining({ job_id: doomed.id, reason: expect.stringContaining('dedupe key') as unknown }) as unknown }),
+    ]);
     expect(entries.some((e) => e.action === 'denied' && e.principal === 'ana' && e.details['attempted'] === 'job_retry')).toBe(true);
   });
 

@@ -10,7 +10,8 @@
  * - GET /jobs?kind=&state=&limit=&cursor=: jobs newest first, keyset pages, with the counts by
  *   kind and state (operators);
  * - POST /jobs/{id}/retry: a dead job back to the queue with a fresh set of attempts (operators;
- *   audited). 409 `conflict` for a job that is not dead, or whose dedupe key a live job holds.
+ *   audited before it moves, and again with outcome `error` if it then does not). 409 `conflict`
+ *   for a job that is not dead, or whose dedupe key a live job holds.
  *
  * Operators' views: admin, operations and system roles (the status names object keys); a job
  * is also visible to the principal it acts for.
@@ -240,13 +241,17 @@ export const consistencyRoutes: FastifyPluginAsyncTypebox<ConsistencyRoutesOptio
       if (job.state !== 'dead') {
         throw new MovingDataError('conflict', `job ${id} is ${job.state}, not dead: only a dead job (out of attempts) can be retried`, { retryable: false, details: { job_id: id, state: job.state } });
       }
+      // Recorded before the job moves: a retry that cannot be recorded does not happen.
+      const details = { job_id: id, kind: job.kind, attempts_before: job.attempts, last_error: job.lastError ?? '' };
+      await audit.policy({ principal: principal.name, decision: 'job_retry', details });
       const requeued = await queue.requeueDead({ ids: [id] });
       if (requeued === 0) {
         const now = await queue.get(id);
         const why = now.state === 'dead' ? 'a live job of the same kind holds its dedupe key (the same work is queued or running)' : `it is ${now.state} now`;
+        // The entry above said it would be retried: this one says it was not.
+        await audit.policy({ principal: principal.name, decision: 'job_retry', outcome: 'error', details: { ...details, reason: why } });
         throw new MovingDataError('conflict', `job ${id} was not requeued: ${why}`, { retryable: false, details: { job_id: id, state: now.state } });
       }
-      await audit.policy({ principal: principal.name, decision: 'job_retry', details: { job_id: id, kind: job.kind, attempts_before: job.attempts, last_error: job.lastError ?? '' } });
       return { ok: true, job: jobListItem(await queue.get(id)) };
     },
   );
