@@ -110,7 +110,7 @@ export async function buildApi(context: AppContext): Promise<FastifyInstance> {
   await app.register(fileRoutes, { files: context.files, transfers: context.metrics });
   await app.register(demoRoutes, { metadata: context.metadata, replicator: context.replicator });
   await app.register(replicationRoutes, { metadata: context.metadata, jobs: context.jobs, locations: [...context.stores.keys()] });
-  await app.register(consistencyRoutes, { consistency: context.consistency, jobs: context.jobs });
+  await app.register(consistencyRoutes, { consistency: context.consistency, jobs: context.jobs, queue: context.metadata.jobs, audit: context.audit });
   await app.register(tokenRoutes, { metadata: context.metadata, audit: context.audit });
   await app.register(sessionRoutes, { metadata: context.metadata, policy: context.policy, providers: new Map([...context.stores.values()].map((s) => [s.location, s.provider])) });
   await app.register(auditRoutes, { audit: context.audit });

@@ -639,6 +639,8 @@ export interface JobFailure {
 export interface JobListQuery extends PageOptions {
   readonly state?: JobState;
   readonly kind?: string;
+  /** `asc` (default): id (= enqueue) order; `desc`: newest first. A cursor holds to the order it was made in. */
+  readonly order?: 'asc' | 'desc';
 }
 
 /** Jobs of one kind by state, plus two signals an operator watches. */
@@ -714,7 +716,7 @@ export interface JobQueue {
   release(jobId: JobId, workerId: string): Promise<boolean>;
   /** `not_found` if there is no such job. */
   get(id: JobId): Promise<Job>;
-  /** Jobs in id (= enqueue) order, keyset-paginated. Default 100 per page, at most 1000. */
+  /** Jobs in id (= enqueue) order, or newest first (`order: 'desc'`), keyset-paginated. Default 100 per page, at most 1000. */
   list(query?: JobListQuery): Promise<Page<Job>>;
   /** Counts by kind (kinds without jobs are absent), e.g. for /consistency/status. */
   counts(): Promise<Readonly<Record<string, JobCounts>>>;

@@ -62,13 +62,17 @@ function labelledRecords(trace: Trace, labels: ReadonlyArray<string | undefined>
   });
 }
 
-/** The stored access statistics as a trace: every committed copy's last 90 days (a sample of at most 20,000). */
-export async function traceOfStats(metadata: MetadataStore, tiering: TieringService, asOf: Date = new Date()): Promise<Trace> {
+/**
+ * The stored access statistics as a trace: every committed copy's last 90 days (a sample of at
+ * most `maxFiles`, default 20,000, and at most `perLocation` from each location).
+ */
+export async function traceOfStats(metadata: MetadataStore, tiering: TieringService, asOf: Date = new Date(), maxFiles: number = STATS_MAX_FILES, perLocation: number = maxFiles): Promise<Trace> {
   const objects: TraceObject[] = [];
   const today = Date.UTC(asOf.getUTCFullYear(), asOf.getUTCMonth(), asOf.getUTCDate());
   const firstDay = today - (STATS_DAYS - 1) * 86_400_000;
   outer: for (const location of tiering.locations) {
     let afterKey: string | undefined;
+    let here = 0;
     for (;;) {
       const page = await metadata.tiering.candidates({ location, asOf, limit: 1000, ...(afterKey === undefined ? {} : { afterKey }) });
       for (const c of page) {
@@ -79,7 +83,8 @@ export async function traceOfStats(metadata: MetadataStore, tiering: TieringServ
         const written = Date.UTC(c.writtenAt.getUTCFullYear(), c.writtenAt.getUTCMonth(), c.writtenAt.getUTCDate());
         const createdDay = Math.max(0, Math.min(STATS_DAYS - 1, Math.round((written - firstDay) / 86_400_000)));
         objects.push({ key: `${location}/${c.key}`, size: c.size, createdDay, reads: reads.filter(([day]) => day >= createdDay) });
-        if (objects.length >= STATS_MAX_FILES) break outer;
+        if (objects.length >= maxFiles) break outer;
+        if ((here += 1) >= perLocation) continue outer;
       }
       if (page.length < 1000) break;
       afterKey = page.at(-1)!.key;

@@ -178,7 +178,7 @@ describe('dashboard sessions on embedded defaults', () => {
         { name: 'azure', provider: 'local', read: true, write: true },
         { name: 'gcp', provider: 'local', read: true, write: true },
       ],
-      can: { view_operations: true, manage_tokens: true, seed: true },
+      can: { view_operations: true, manage_tokens: true, seed: true, audit: true },
     });
     const asAnalyst = await app.api.inject({ method: 'GET', url: '/me', headers: { authorization: `Bearer ${analyst}` } });
     expect(asAnalyst.json()).toMatchObject({
@@ -189,7 +189,7 @@ describe('dashboard sessions on embedded defaults', () => {
         { name: 'azure', read: false, write: false },
         { name: 'gcp', read: false, write: false },
       ],
-      can: { view_operations: false, manage_tokens: false, seed: false },
+      can: { view_operations: false, manage_tokens: false, seed: false, audit: false },
     });
     expect((await app.api.inject({ method: 'GET', url: '/me' })).statusCode).toBe(401);
   });

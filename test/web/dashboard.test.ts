@@ -142,25 +142,25 @@ describe.runIf(haveChromium || inCi)('the dashboard in headless Chromium', () =>
   });
 
   it('visits every page; a reload on a page route keeps the page and the session', async () => {
-    await page.getByRole('navigation', { name: 'Pages' }).getByRole('link', { name: 'Inventory' }).click();
-    await page.getByRole('heading', { level: 1, name: 'Inventory' }).waitFor();
-    await page.getByRole('table', { name: 'Files' }).waitFor(); // the page itself: test/web/inventory.test.ts
-    for (const [name, path] of [
-      ['Replicas & drift', '/ui/replication'],
-      ['Policy decisions', '/ui/policies'],
-      ['Streams', '/ui/streams'],
+    // What each page shows once it is there (each has its own test: test/web/inventory.test.ts, operations.test.ts).
+    for (const [name, path, shows] of [
+      ['Inventory', '/ui/inventory', 'Drop a file here'],
+      ['Replication', '/ui/replication', 'items of drift'],
+      ['Tiering', '/ui/policies', 'Recommendations'],
+      ['Streams', '/ui/streams', 'Live events per second'],
+      ['Audit', '/ui/audit', 'Hash chain'],
     ] as const) {
       await page.getByRole('navigation', { name: 'Pages' }).getByRole('link', { name }).click();
       await page.getByRole('heading', { level: 1, name }).waitFor();
       expect(page.url()).toBe(`${address}${path}`);
-      expect(await page.getByRole('link', { name }).getAttribute('aria-current')).toBe('page');
-      await expect.poll(() => page.locator('main').textContent()).toContain('Coming');
+      expect(await page.getByRole('navigation', { name: 'Pages' }).getByRole('link', { name, exact: true }).getAttribute('aria-current')).toBe('page');
+      await expect.poll(() => page.locator('main').textContent()).toContain(shows);
       await shoot(path.slice(4));
     }
     await page.reload();
-    await page.getByRole('heading', { level: 1, name: 'Streams' }).waitFor();
+    await page.getByRole('heading', { level: 1, name: 'Audit' }).waitFor();
     await page.goBack();
-    await page.getByRole('heading', { level: 1, name: 'Policy decisions' }).waitFor();
+    await page.getByRole('heading', { level: 1, name: 'Streams' }).waitFor();
     await page.goto(`${address}/ui/no-such-page`);
     await page.getByRole('heading', { level: 1, name: 'Not found' }).waitFor();
   });

@@ -1,8 +1,11 @@
 /** The dashboard's shell: header, navigation (only the pages the caller's roles allow), the page. */
 import { Alerts } from './pages/alerts.tsx';
-import { Coming } from './pages/coming.tsx';
+import { Audit } from './pages/audit.tsx';
 import { Inventory } from './pages/inventory-route.tsx';
 import { Overview } from './pages/overview.tsx';
+import { Replication } from './pages/replication.tsx';
+import { Streams } from './pages/streams.tsx';
+import { Tiering } from './pages/tiering.tsx';
 import { useEffect, useState } from 'react';
 import { Link, PAGES, pageAt, usePath, type PageInfo } from './router.ts';
 import { useSession } from './session.tsx';
@@ -25,8 +28,20 @@ function Page({ page }: { readonly page: PageInfo | undefined }) {
       return <Alerts />;
     case 'inventory':
       return <Inventory />;
+    case 'replication':
+      return <Replication />;
+    case 'policies':
+      return <Tiering />;
+    case 'streams':
+      return <Streams />;
+    case 'audit':
+      return <Audit />;
     default:
-      return <Coming page={page} />;
+      return (
+        <div className="page">
+          <h1>{page.title}</h1>
+        </div>
+      );
   }
 }
 

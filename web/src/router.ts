@@ -14,14 +14,15 @@ export interface PageInfo {
   readonly needs?: keyof Me['can'];
 }
 
-/** Issue 16's six pages, in the order the navigation shows them. */
+/** Issue 16's pages, in the order the navigation shows them (Alerts and Audit are one item of the issue). */
 export const PAGES: readonly PageInfo[] = [
   { id: 'overview', path: '/', title: 'Overview' },
   { id: 'inventory', path: '/ui/inventory', title: 'Inventory' },
-  { id: 'replication', path: '/ui/replication', title: 'Replicas & drift', needs: 'view_operations' },
-  { id: 'policies', path: '/ui/policies', title: 'Policy decisions' },
+  { id: 'replication', path: '/ui/replication', title: 'Replication', needs: 'view_operations' },
+  { id: 'policies', path: '/ui/policies', title: 'Tiering' },
   { id: 'streams', path: '/ui/streams', title: 'Streams', needs: 'view_operations' },
   { id: 'alerts', path: '/ui/alerts', title: 'Alerts', needs: 'view_operations' },
+  { id: 'audit', path: '/ui/audit', title: 'Audit', needs: 'audit' },
 ];
 
 const NAVIGATED = 'movingdata:navigate';

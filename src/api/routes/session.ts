@@ -20,6 +20,7 @@ import { MovingDataError, isMovingDataError } from '../../errors.ts';
 import type { MetadataStore, Principal } from '../../metadata/index.ts';
 import { BEARER_SECURITY, requirePrincipal } from '../auth.ts';
 import { CSRF_HEADER, clearedSessionCookie, csrfMatches, csrfToken, sessionCookie, sessionToken } from '../session-cookie.ts';
+import { AUDITOR_ROLES } from './audit.ts';
 import { OPERATOR_ROLES as CONSISTENCY_ROLES } from './consistency.ts';
 import { OPERATOR_ROLES as STREAM_ROLES } from './stream.ts';
 
@@ -58,6 +59,7 @@ export const MeView = Type.Object({
       view_operations: Type.Boolean({ description: 'alerts, streams, streaming metrics, drift status (admin, operations, system)' }),
       manage_tokens: Type.Boolean({ description: 'POST/GET/DELETE /tokens (admin)' }),
       seed: Type.Boolean({ description: 'POST /seed and /storage_test (admin, system)' }),
+      audit: Type.Boolean({ description: 'GET /audit/verify and /audit/export (admin, system)' }),
     },
     { description: 'what the caller\'s roles allow beyond objects' },
   ),
@@ -173,6 +175,7 @@ export const sessionRoutes: FastifyPluginAsyncTypebox<SessionRoutesOptions> = as
           view_operations: holds(principal, [...new Set([...STREAM_ROLES, ...CONSISTENCY_ROLES])]),
           manage_tokens: holds(principal, ADMIN_ROLES),
           seed: holds(principal, SEED_ROLES),
+          audit: holds(principal, AUDITOR_ROLES),
         },
       };
     },

@@ -8,7 +8,9 @@
  * - POST /tiering/change {location, key, tier} and POST /tiering/restore {location, key}: a
  *   user's tier change (archive included; a restore brings an archived file back to hot);
  * - GET/PUT/DELETE /tiering/pins: a tier for every key under a prefix;
- * - GET /tiering/costs: monthly cost now per location and tier, and the projected saving.
+ * - GET /tiering/costs: monthly cost now per location and tier, and the projected saving;
+ * - GET /tiering/policies: over the stored access statistics, the cost of our model + rules
+ *   against always-hot, lifecycle 30/90, S3 Intelligent-Tiering and the offline optimum.
  *
  * Who sees what: recommendations, costs and changes per location follow the location's roles;
  * runs, training, pins and the decision log across locations are operators' (admin,
@@ -22,6 +24,7 @@ import { isFinished, type JobRunner } from '../../jobs/runner.ts';
 import { TIER_DECISION_STATES, type MetadataStore, type TierDecision } from '../../metadata/index.ts';
 import type { TierClass } from '../../storage/port.ts';
 import type { Recommendation, TieringService } from '../../tiering/service.ts';
+import { comparePolicies, DEFAULT_COMPARISON_FILES, MAX_COMPARISON_FILES } from '../../tiering/comparison.ts';
 import { trainFromRequest } from '../../tiering/train.ts';
 import { BEARER_SECURITY, authorizeLocation, authorizeRoles, requirePrincipal } from '../auth.ts';
 import { OPERATOR_ROLES } from './consistency.ts';
@@ -37,7 +40,7 @@ const PREFIX = (description?: string) => Type.String({ maxLength: 1024, pattern:
 
 const Reason = Type.Object({ rule: Type.String(), verdict: Type.String({ description: 'pass | applied | blocked | skipped' }), detail: Type.String() });
 
-const RecommendationView = Type.Object({
+export const RecommendationView = Type.Object({
   location: Type.String(),
   key: Type.String(),
   version: Type.Integer(),
@@ -85,7 +88,7 @@ function recommendationView(r: Recommendation): Static<typeof RecommendationView
   };
 }
 
-const DecisionView = Type.Object({
+export const DecisionView = Type.Object({
   id: Type.String(),
   run_id: Type.String(),
   location: Type.String(),
@@ -169,6 +172,28 @@ const KeyRequest = Type.Object(
   },
   { additionalProperties: false },
 );
+
+const PolicyCost = Type.Object({
+  name: Type.String({ description: 'model+rules | rules | always-hot | lifecycle-30/90 | intelligent-tiering | optimum' }),
+  label: Type.String(),
+  kind: Type.Union([Type.Literal('ours'), Type.Literal('baseline'), Type.Literal('optimum')]),
+  total: Type.Number({ description: 'USD over the days compared' }),
+  monthly: Type.Number({ description: 'USD a month at the same rate' }),
+  over_optimum: Type.Number({ description: 'total / optimum - 1' }),
+});
+
+export const PolicyComparisonResponse = Type.Object({
+  currency: Type.String(),
+  prices: Type.String(),
+  days: Type.Integer(),
+  files: Type.Integer(),
+  bytes: Type.Integer(),
+  truncated: Type.Boolean({ description: 'more copies exist than were compared' }),
+  model: Type.Object({ source: Type.String({ description: 'trained | default | none' }), version: Type.Union([Type.Integer(), Type.Null()]) }),
+  policies: Type.Array(PolicyCost),
+  cheapest: Type.Union([Type.String(), Type.Null()], { description: 'the cheapest policy other than the optimum' }),
+  elapsed_ms: Type.Integer(),
+});
 
 export interface TieringRoutesOptions {
   readonly tiering: TieringService;
@@ -577,6 +602,29 @@ export const tieringRoutes: FastifyPluginAsyncTypebox<TieringRoutesOptions> = as
         locations: out,
         total: { files: sum((r) => r.files), bytes: sum((r) => r.bytes), monthly_cost: sum((r) => r.monthly_cost), recommended_monthly_cost: sum((r) => r.recommended_monthly_cost), projected_monthly_saving: sum((r) => r.projected_monthly_saving) },
       };
+    },
+  );
+
+  app.get(
+    '/tiering/policies',
+    {
+      config: { auth: true },
+      schema: {
+        tags: ['tiering'],
+        summary: 'Policy comparison over the stored access statistics: ours (model + rules) against always-hot, lifecycle 30/90, S3 Intelligent-Tiering and the offline optimum (operators)',
+        security: [...BEARER_SECURITY],
+        querystring: Type.Object(
+          { max_files: Type.Optional(Type.Integer({ minimum: 1, maximum: MAX_COMPARISON_FILES, default: DEFAULT_COMPARISON_FILES, description: 'compare at most this many copies (a sample: an equal share from each location, in key order)' })) },
+          { additionalProperties: false },
+        ),
+        response: { 200: PolicyComparisonResponse },
+      },
+    },
+    async (request) => {
+      // The statistics span every location and name no key: operators'.
+      await authorizeRoles(request, OPERATOR_ROLES, { action: 'tiering_policies' });
+      const comparison = await comparePolicies({ metadata, tiering }, { maxFiles: request.query.max_files ?? DEFAULT_COMPARISON_FILES });
+      return { ...comparison, policies: [...comparison.policies] };
     },
   );
 };

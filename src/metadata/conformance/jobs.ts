@@ -369,6 +369,35 @@ export function describeJobQueueConformance(target: () => Promise<JobsTarget>): 
         await expectCode(jobs.list({ state: 'sleeping' as never }), 'invalid_argument');
       });
 
+      it('lists jobs newest first with their own keyset cursors, filtered, exactly once each', async () => {
+        const { jobs } = await freshStore();
+        const created = await jobs.enqueueMany(Array.from({ length: 23 }, (_, i) => ({ kind: i % 3 === 0 ? 'scan' : 'repair', payload: { i } })));
+        const newestFirst = created.map((r) => r.job.id).reverse();
+        const seen: string[] = [];
+        let cursor: string | undefined;
+        do {
+          const page = await jobs.list({ order: 'desc', limit: 10, ...(cursor === undefined ? {} : { cursor }) });
+          seen.push(...page.items.map((j) => j.id));
+          cursor = page.nextCursor;
+          // A job enqueued mid-scan is newer than the cursor: not on the later pages.
+          if (seen.length === 10) await jobs.enqueue({ kind: 'repair', payload: { late: true } });
+        } while (cursor !== undefined);
+        expect(seen).toEqual(newestFirst);
+
+        const scans = await jobs.list({ order: 'desc', kind: 'scan', limit: 3 });
+        expect(scans.items.map((j) => j.id)).toEqual(newestFirst.filter((_, i) => (22 - i) % 3 === 0).slice(0, 3));
+        const rest = await jobs.list({ order: 'desc', kind: 'scan', limit: 1000, ...(scans.nextCursor === undefined ? {} : { cursor: scans.nextCursor }) });
+        expect(rest.items).toHaveLength(5);
+        expect(rest.nextCursor).toBeUndefined();
+        const running = await claimOne(jobs, 'w1', MINUTE, ['scan']);
+        expect((await jobs.list({ order: 'desc', state: 'running' })).items.map((j) => j.id)).toEqual([running.id]);
+        // A cursor holds to the order it was made in.
+        const ascending = await jobs.list({ limit: 1 });
+        await expectCode(jobs.list({ order: 'desc', ...(ascending.nextCursor === undefined ? {} : { cursor: ascending.nextCursor }) }), 'invalid_cursor');
+        await expectCode(jobs.list({ ...(scans.nextCursor === undefined ? {} : { cursor: scans.nextCursor }) }), 'invalid_cursor');
+        await expectCode(jobs.list({ order: 'sideways' as never }), 'invalid_argument');
+      });
+
       it('counts jobs by kind and state, with retries waiting', async () => {
         const { jobs } = await freshStore();
         await runningJob(jobs, 'replicate', 'w1');

@@ -33,12 +33,12 @@ export function decodeCursor(tag: CursorTag, cursor: string | undefined): readon
 }
 
 /**
- * Cursors of listings ordered by id alone (jobs): the last id returned. The inventory sorted by
- * size or by last change uses them too (tag `inventory:<sort>:<order>`): the next page starts
- * after that file's row as it is then, so the cursor carries no size or time, only the id of a
- * file the caller was shown.
+ * Cursors of listings ordered by id alone (jobs, oldest or newest first): the last id returned.
+ * The inventory sorted by size or by last change uses them too (tag `inventory:<sort>:<order>`):
+ * the next page starts after that file's row as it is then, so the cursor carries no size or
+ * time, only the id of a file the caller was shown.
  */
-export type IdCursorTag = 'jobs' | `inventory:${'size' | 'updated_at'}:${'asc' | 'desc'}` | `inventory:key:desc`;
+export type IdCursorTag = 'jobs' | 'jobs-desc' | `inventory:${'size' | 'updated_at'}:${'asc' | 'desc'}` | `inventory:key:desc`;
 
 export function encodeIdCursor(tag: IdCursorTag, id: string): string {
   return Buffer.from(JSON.stringify([tag, id]), 'utf8').toString('base64url');

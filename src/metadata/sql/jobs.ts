@@ -411,16 +411,20 @@ export class SqlJobQueue implements JobQueue {
     const limit = checkLimit(query.limit, LIST_PAGE.fallback, LIST_PAGE.max);
     const state = query.state === undefined ? undefined : checkJobState(query.state);
     const kind = query.kind === undefined ? undefined : checkJobKind(query.kind);
-    const after = decodeIdCursor('jobs', query.cursor);
+    const order = query.order ?? 'asc';
+    if (order !== 'asc' && order !== 'desc') throw invalid("order must be 'asc' or 'desc'", { order });
+    // Newest-first cursors are their own scope: one made for the other order does not decode.
+    const scope = order === 'asc' ? 'jobs' : 'jobs-desc';
+    const after = decodeIdCursor(scope, query.cursor);
     return this.#run('listJobs', async () => {
       let q = this.#db.selectFrom('jobs').selectAll();
       if (state !== undefined) q = q.where('state', '=', state);
       if (kind !== undefined) q = q.where('kind', '=', kind);
-      if (after !== undefined) q = q.where('id', '>', after);
-      const rows = await q.orderBy('id').limit(limit + 1).execute();
+      if (after !== undefined) q = q.where('id', order === 'asc' ? '>' : '<', after);
+      const rows = await q.orderBy('id', order).limit(limit + 1).execute();
       const items = rows.slice(0, limit).map(toJob);
       const last = items.at(-1);
-      return rows.length > limit && last ? { items, nextCursor: encodeIdCursor('jobs', last.id) } : { items };
+      return rows.length > limit && last ? { items, nextCursor: encodeIdCursor(scope, last.id) } : { items };
     });
   }
 

@@ -32,7 +32,7 @@ export interface ApiClientOptions {
   readonly fetch?: typeof fetch;
 }
 
-type Query = Readonly<Record<string, string | number | undefined>>;
+export type Query = Readonly<Record<string, string | number | boolean | undefined>>;
 
 function isErrorBody(value: unknown): value is ApiErrorBody {
   const error = (value as { error?: unknown } | null)?.error as { code?: unknown; message?: unknown } | undefined;
@@ -61,7 +61,7 @@ export class ApiClient {
 
   /** A same-origin URL the browser can open itself (the live feed, a download), cookie included. */
   url(path: string, query: Query = {}): string {
-    const params = Object.entries(query).filter((e): e is [string, string | number] => e[1] !== undefined);
+    const params = Object.entries(query).filter((e): e is [string, string | number | boolean] => e[1] !== undefined);
     const search = new URLSearchParams(params.map(([k, v]) => [k, String(v)])).toString();
     return `${this.#baseUrl}${path}${search === '' ? '' : `?${search}`}`;
   }
@@ -91,6 +91,14 @@ export class ApiClient {
     if (response.ok || options.accept?.includes(response.status) === true) return body as T;
     if (isErrorBody(body)) throw new ApiError(response.status, body.error.code, body.error.message, body.error.request_id);
     throw new ApiError(response.status, 'unexpected', `${method} ${path} answered ${response.status}`);
+  }
+
+  /**
+   * Any call of the API, typed by the caller (the operations pages' calls: ./ops.ts), with the
+   * same CSRF header, errors and `accept` list as the methods below.
+   */
+  request<T>(method: 'GET' | 'POST' | 'PUT' | 'DELETE', path: string, options: { readonly query?: Query; readonly body?: unknown; readonly accept?: readonly number[] } = {}): Promise<T> {
+    return this.#call<T>(method, path, options);
   }
 
   /** Every dependency's status; a 503 (metadata store down) is an answer too. */

@@ -48,7 +48,8 @@ export interface Me {
   readonly authenticated_by: 'bearer' | 'cookie';
   readonly csrf_token: string | null;
   readonly locations: ReadonlyArray<{ readonly name: string; readonly provider: string; readonly read: boolean; readonly write: boolean }>;
-  readonly can: { readonly view_operations: boolean; readonly manage_tokens: boolean; readonly seed: boolean };
+  /** `audit`: GET /audit/verify and /audit/export (admin, system); absent from a server older than the Audit page. */
+  readonly can: { readonly view_operations: boolean; readonly manage_tokens: boolean; readonly seed: boolean; readonly audit?: boolean };
 }
 
 export interface Tally {
