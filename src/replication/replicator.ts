@@ -294,7 +294,7 @@ export class Replicator {
     if (options.restore === true && existing?.state === 'deleted') return { ...existing, superseded: true };
     const newer = await newerLive(metadata, file.key, location, version.version);
     if (newer !== undefined) return { ...(existing ?? newer), superseded: true };
-    const source = this.#pickSource(replicas, location, options.sources);
+    let source = this.#pickSource(replicas, location, options.sources);
     if (source === undefined) throw new MovingDataError('not_found', `${file.key} v${version.version} has no verified replica to copy from`, { retryable: true, details: { file_id: fileId } });
     const objectKey = versionObjectKey(file.key, version.version);
     if (existing === undefined) {
@@ -306,7 +306,25 @@ export class Replicator {
     const started = await metadata.transitionReplica(ref, { from: ['pending', 'writing', 'failed', 'deleted', 'verified'], to: 'writing', objectKey, countAttempt: true });
     if (!started.applied) throw new MovingDataError('conflict', `the copy at ${location} changed meanwhile`, { retryable: true });
     try {
-      const stored = await this.#copy(source, target, objectKey, file, version, options);
+      const gone = new Set<string>();
+      let stored: { info: ObjectInfo; keyId: string; sealSha256: string } | undefined;
+      while (stored === undefined) {
+        try {
+          stored = await this.#copy(source, target, objectKey, file, version, options);
+        } catch (err) {
+          // The copy the metadata vouched for is missing or not what was recorded (drift a scan
+          // of its location has not found yet): it is marked failed, which the next scan repairs,
+          // and the next verified copy is tried at once instead of retrying this one with backoff.
+          if (!sourceIsGone(err, source)) throw err;
+          await metadata
+            .transitionReplica({ fileId, version: version.version, location: source.location }, { from: 'verified', to: 'failed', lastError: `${errorSummary(err).message} (found while copying it to ${location})` })
+            .catch(() => undefined);
+          gone.add(source.location);
+          const next = this.#pickSource(replicas.filter((r) => !gone.has(r.location)), location, options.sources);
+          if (next === undefined) throw err;
+          source = next;
+        }
+      }
       await this.#deps.audit.record({
         principal,
         action: 'replicate',
@@ -621,4 +639,11 @@ export function sealedWith(format: 'age' | 'fernet', keyId: string, sealSha256: 
 async function newerLive(metadata: MetadataOperations, key: string, location: string, version: number): Promise<Replica | undefined> {
   const live = await metadata.liveReplicaAt(key, location);
   return live !== undefined && live.replica.state === 'verified' && live.replica.version > version ? live.replica : undefined;
+}
+
+/** The error says the source copy itself is gone or not the recorded object (not the target's trouble). */
+function sourceIsGone(err: unknown, source: Replica): boolean {
+  if (!isMovingDataError(err)) return false;
+  if (err.code !== 'not_found' && err.code !== 'integrity_mismatch') return false;
+  return (err.details as { location?: unknown } | undefined)?.location === source.location;
 }

@@ -177,4 +177,28 @@ describe.each(setups)('consistency manager on %s', (_label, environment) => {
     await expect(raw('aws').head('drift/stray.bin')).rejects.toMatchObject({ code: 'not_found' });
     await expect(raw('azure').head(movedAwayObject)).rejects.toMatchObject({ code: 'not_found' });
   });
+
+  it('a repair whose first source is gone too copies from the next verified copy at once, and marks the gone one failed', async () => {
+    const { stores, metadata, replicator } = app.context;
+    const content = randomBytes(30_000);
+    const put = await call('PUT', '/files/aws/drift/two-lost.bin?replicas=azure,gcp', content);
+    expect(put.statusCode, put.body).toBe(201);
+    const file = (await metadata.findFileByKey('drift/two-lost.bin'))!;
+    // Lost at aws (known: failed) and at azure (not yet known: the metadata still says verified).
+    for (const location of ['aws', 'azure']) await stores.get(location)!.inner.delete(await storedKeyOf(metadata, 'drift/two-lost.bin', location));
+    await metadata.transitionReplica({ fileId: file.id, version: 1, location: 'aws' }, { from: 'verified', to: 'failed', lastError: 'lost (test)' });
+
+    const before = (await metadata.listReplicasOfFile(file.id)).find((r) => r.location === 'aws')!.attempts;
+    // azure is the preferred source (an age copy, listed first); it is gone, so gcp serves, in
+    // this one attempt (before, it failed with not_found and waited for a retry and a scan).
+    const repaired = await replicator.replicate('admin', file.id, 'aws', { sources: ['azure', 'gcp'] });
+    expect(repaired.state).toBe('verified');
+    expect(repaired.attempts).toBe(before + 1);
+    const azure = (await metadata.listReplicasOfFile(file.id)).find((r) => r.location === 'azure' && r.version === 1)!;
+    expect(azure.state).toBe('failed');
+    expect(azure.lastError).toContain('found while copying it to aws');
+    const read = await call('GET', '/files/aws/drift/two-lost.bin');
+    expect(read.statusCode).toBe(200);
+    expect(sha256(read.rawPayload)).toBe(sha256(content));
+  });
 });
