@@ -113,11 +113,27 @@ describe.runIf(haveChromium || inCi)('the dashboard in headless Chromium', () =>
       expect(l.objects).toBeGreaterThan(0);
       await expect.poll(() => storage.getByRole('row', { name: new RegExp(`^${l.location}\\b`) }).getByRole('cell').first().textContent()).toBe(String(l.objects));
     }
+    // Per tier, and what it costs: the seeded copies are all in the default (hot) class.
+    await expect.poll(() => storage.getByRole('row', { name: /^aws\b/ }).textContent()).toMatch(/\d+ (hot|default)/);
+    const costs = await api<{ total: { monthly_cost: number } }>('GET', '/tiering/costs');
+    expect(costs.total.monthly_cost).toBeGreaterThan(0);
+    const cost = page.getByRole('region', { name: 'Monthly cost' });
+    await expect.poll(() => cost.textContent(), { timeout: 15_000 }).toContain('a month now');
+    for (const l of inventory.locations) await expect.poll(() => cost.getByRole('row', { name: new RegExp(`^${l.location}\\b`) }).textContent()).toMatch(/\$/);
     await expect.poll(() => page.getByRole('region', { name: 'Drift' }).textContent()).toContain('of drift');
     await expect.poll(() => page.getByRole('region', { name: 'Open alerts' }).textContent()).toMatch(/anomaly|outbox|latency/);
     const live = page.getByRole('region', { name: 'Live throughput' });
     await live.locator('canvas').first().waitFor({ timeout: 15_000 });
     await expect.poll(() => live.textContent(), { timeout: 15_000 }).toContain('live');
+    // A 3 MiB write and its read back move the MiB/s in and out (writes in, completed reads out).
+    const blob = Buffer.alloc(3 * 1024 * 1024, 7);
+    const put = await fetch(`${address}/files/aws/overview/throughput.bin`, { method: 'PUT', headers: { authorization: `Bearer ${token}` }, body: blob });
+    expect(put.status).toBe(201);
+    expect((await (await fetch(`${address}/files/aws/overview/throughput.bin`, { headers: { authorization: `Bearer ${token}` } })).arrayBuffer()).byteLength).toBe(blob.length);
+    const figure = (label: string) => live.locator('.figure', { hasText: label }).locator('.figure-value').textContent();
+    await expect.poll(async () => Number((await figure('MiB/s in'))?.replace('<', '')), { timeout: 15_000 }).toBeGreaterThan(0);
+    await expect.poll(async () => Number((await figure('MiB/s out'))?.replace('<', '')), { timeout: 15_000 }).toBeGreaterThan(0);
+    expect(await live.locator('canvas').count()).toBeGreaterThanOrEqual(2);
     // Let the chart gather a few seconds of the synthetic load before the picture.
     await page.waitForTimeout(4000);
     await shoot('overview');

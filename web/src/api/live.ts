@@ -17,6 +17,21 @@ export interface Throughput {
   readonly lastSecond: number;
   /** Bumped on each alert event, for views that reload their alerts. */
   readonly alertSeq: number;
+  /** Bytes written (`write` events) and read (`read.completed`) per second, aligned with `t`. */
+  readonly bytes: { readonly in: readonly number[]; readonly out: readonly number[] };
+}
+
+/** The bytes an access event moved, and which way: a write in, a completed read out. */
+export function bytesOf(data: string): { readonly direction: 'in' | 'out'; readonly bytes: number } | undefined {
+  try {
+    const event = JSON.parse(data) as { type?: unknown; bytes?: unknown; outcome?: unknown };
+    if (typeof event.bytes !== 'number' || event.bytes <= 0) return undefined;
+    if (event.type === 'write') return { direction: 'in', bytes: event.bytes };
+    if (event.type === 'read.completed') return { direction: 'out', bytes: event.bytes };
+  } catch {
+    // Not an access event we can read: counted, not measured.
+  }
+  return undefined;
 }
 
 const TYPES: readonly LiveEventType[] = ['access', 'reading', 'alert'];
@@ -38,6 +53,7 @@ export function useLiveThroughput(url: string | null, seconds = 60): Throughput 
   const [state, setState] = useState<FeedState>('connecting');
   const [series, setSeries] = useState(() => emptyWindow(seconds, Math.floor(Date.now() / 1000)));
   const [alertSeq, setAlertSeq] = useState(0);
+  const [bytes, setBytes] = useState(() => ({ in: series.t.map(() => 0), out: series.t.map(() => 0) }));
 
   useEffect(() => {
     if (url === null || typeof EventSource === 'undefined') {
@@ -45,10 +61,15 @@ export function useLiveThroughput(url: string | null, seconds = 60): Throughput 
       return undefined;
     }
     const tally: Record<LiveEventType, number> = { access: 0, reading: 0, alert: 0 };
+    const moved = { in: 0, out: 0 };
     const source = new EventSource(url);
-    const count = (type: LiveEventType) => () => {
+    const count = (type: LiveEventType) => (event?: MessageEvent<unknown>) => {
       tally[type] += 1;
       if (type === 'alert') setAlertSeq((n) => n + 1);
+      if (type === 'access' && typeof event?.data === 'string') {
+        const m = bytesOf(event.data);
+        if (m !== undefined) moved[m.direction] += m.bytes;
+      }
     };
     const listeners = TYPES.map((type) => [type, count(type)] as const);
     for (const [type, listener] of listeners) source.addEventListener(type, listener);
@@ -57,7 +78,11 @@ export function useLiveThroughput(url: string | null, seconds = 60): Throughput 
     const timer = setInterval(() => {
       const snapshot = { ...tally };
       for (const type of TYPES) tally[type] = 0;
+      const second = { ...moved };
+      moved.in = 0;
+      moved.out = 0;
       setSeries((window) => advance(window, Math.floor(Date.now() / 1000), snapshot));
+      setBytes((b) => ({ in: [...b.in.slice(1), second.in], out: [...b.out.slice(1), second.out] }));
     }, 1000);
     return () => {
       clearInterval(timer);
@@ -68,5 +93,5 @@ export function useLiveThroughput(url: string | null, seconds = 60): Throughput 
 
   const last = series.t.length - 1;
   const lastSecond = TYPES.reduce((sum, type) => sum + (series.counts[type][last] ?? 0), 0);
-  return { t: series.t, counts: series.counts, state, lastSecond, alertSeq };
+  return { t: series.t, counts: series.counts, state, lastSecond, alertSeq, bytes };
 }

@@ -186,6 +186,17 @@ export interface PolicyComparison {
 /** GET /tiering/costs (the totals the page shows). */
 export interface TieringCosts {
   readonly currency: string;
+  readonly locations: ReadonlyArray<{
+    readonly location: string;
+    readonly provider: string;
+    readonly files: number;
+    readonly bytes: number;
+    readonly monthly_cost: number;
+    readonly recommended_monthly_cost: number;
+    readonly projected_monthly_saving: number;
+    readonly changes: number;
+    readonly tiers: Readonly<Record<string, { readonly files: number; readonly bytes: number; readonly monthly_cost: number }>>;
+  }>;
   readonly total: { readonly files: number; readonly bytes: number; readonly monthly_cost: number; readonly recommended_monthly_cost: number; readonly projected_monthly_saving: number };
 }
 

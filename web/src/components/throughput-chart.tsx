@@ -1,23 +1,36 @@
 /**
- * Events per second of the live feed, as a uPlot chart. Loaded lazily (React.lazy): uPlot is the
- * page's largest dependency and the Overview paints its figures without it.
+ * The live feed as a uPlot chart: events per second by type, or MiB per second in (writes) and
+ * out (completed reads). Loaded lazily (React.lazy): uPlot is the page's largest dependency and
+ * the Overview paints its figures without it.
  */
 import { useEffect, useRef } from 'react';
 import uPlot from 'uplot';
 import 'uplot/dist/uPlot.min.css';
 import type { Throughput } from '../api/live.ts';
 
-const SERIES = [
+const EVENT_SERIES = [
   { key: 'access', label: 'access events', stroke: '#1d4ed8' },
   { key: 'reading', label: 'sensor readings', stroke: '#047857' },
   { key: 'alert', label: 'alerts', stroke: '#b91c1c' },
 ] as const;
+const BYTE_SERIES = [
+  { key: 'in', label: 'in (writes)', stroke: '#7c3aed' },
+  { key: 'out', label: 'out (reads)', stroke: '#c2410c' },
+] as const;
+const MIB = 1024 * 1024;
 
-function dataOf(throughput: Throughput): uPlot.AlignedData {
-  return [throughput.t as number[], ...SERIES.map((s) => throughput.counts[s.key] as number[])];
+export type ChartMode = 'events' | 'bytes';
+
+function seriesOf(mode: ChartMode): ReadonlyArray<{ readonly label: string; readonly stroke: string }> {
+  return mode === 'events' ? EVENT_SERIES : BYTE_SERIES;
 }
 
-export default function ThroughputChart({ throughput }: { readonly throughput: Throughput }) {
+function dataOf(throughput: Throughput, mode: ChartMode): uPlot.AlignedData {
+  if (mode === 'bytes') return [throughput.t as number[], ...BYTE_SERIES.map((s) => throughput.bytes[s.key].map((b) => b / MIB))];
+  return [throughput.t as number[], ...EVENT_SERIES.map((s) => throughput.counts[s.key] as number[])];
+}
+
+export default function ThroughputChart({ throughput, mode = 'events' }: { readonly throughput: Throughput; readonly mode?: ChartMode }) {
   const box = useRef<HTMLDivElement>(null);
   const plot = useRef<uPlot | null>(null);
 
@@ -29,13 +42,13 @@ export default function ThroughputChart({ throughput }: { readonly throughput: T
       {
         width: width(),
         height: 200,
-        scales: { x: { time: true }, y: { range: (_u, _min, max) => [0, Math.max(5, Math.ceil(max * 1.2))] } },
-        axes: [{ stroke: '#374151', grid: { stroke: '#e5e7eb' } }, { stroke: '#374151', grid: { stroke: '#e5e7eb' }, label: 'events/s', size: 50 }],
-        series: [{ label: 'time' }, ...SERIES.map((s) => ({ label: s.label, stroke: s.stroke, width: 2, points: { show: false } }))],
+        scales: { x: { time: true }, y: { range: (_u, _min, max) => [0, mode === 'bytes' ? Math.max(1, max * 1.2) : Math.max(5, Math.ceil(max * 1.2))] } },
+        axes: [{ stroke: '#374151', grid: { stroke: '#e5e7eb' } }, { stroke: '#374151', grid: { stroke: '#e5e7eb' }, label: mode === 'bytes' ? 'MiB/s' : 'events/s', size: 50 }],
+        series: [{ label: 'time' }, ...seriesOf(mode).map((s) => ({ label: s.label, stroke: s.stroke, width: 2, points: { show: false } }))],
         legend: { live: false },
         cursor: { drag: { x: false, y: false } },
       },
-      dataOf(throughput),
+      dataOf(throughput, mode),
       element,
     );
     plot.current = chart;
@@ -46,12 +59,17 @@ export default function ThroughputChart({ throughput }: { readonly throughput: T
       chart.destroy();
       plot.current = null;
     };
-    // Created once: the data follows in the effect below.
-  }, []);
+    // Created once per mode: the data follows in the effect below.
+  }, [mode]);
 
   useEffect(() => {
-    plot.current?.setData(dataOf(throughput));
-  }, [throughput]);
+    plot.current?.setData(dataOf(throughput, mode));
+  }, [throughput, mode]);
 
-  return <div ref={box} className="chart" role="img" aria-label={`Live events per second over the last minute: ${throughput.lastSecond} in the last second`} />;
+  const last = throughput.t.length - 1;
+  const label =
+    mode === 'bytes'
+      ? `Live MiB per second over the last minute: ${((throughput.bytes.in[last] ?? 0) / MIB).toFixed(2)} in and ${((throughput.bytes.out[last] ?? 0) / MIB).toFixed(2)} out in the last second`
+      : `Live events per second over the last minute: ${throughput.lastSecond} in the last second`;
+  return <div ref={box} className="chart" role="img" aria-label={label} />;
 }

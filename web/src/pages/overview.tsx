@@ -1,21 +1,29 @@
 /**
- * Overview: every dependency's health, objects and bytes per location, drift by kind, open
- * alerts, and the live feed's events per second. Marks `overview-data-painted` (Performance
- * API) once the first answers are on screen: what the bench measures as time to interactive.
+ * Overview: every dependency's health, objects and bytes per location and tier, the monthly
+ * cost now and the projected saving, drift by kind, open alerts, and the live feed's events and
+ * MiB per second in and out. Marks `overview-data-painted` (Performance API) once the first
+ * answers are on screen (the cost, computed over every file, follows on its own): what the bench
+ * measures as time to interactive.
  */
 import { lazy, Suspense, useEffect, useRef } from 'react';
 import { useLiveThroughput } from '../api/live.ts';
+import type { TieringCosts } from '../api/ops-types.ts';
 import type { AlertPage, ConsistencyStatus, Health, InventorySummary } from '../api/types.ts';
+import { formatUsd } from '../components/inventory-format.ts';
 import { Panel, StatusBadge } from '../components/panel.tsx';
 import { formatAgo, formatBytes, formatCount } from '../format.ts';
 import { Link } from '../router.ts';
 import { useSession } from '../session.tsx';
 import { useApi } from '../use-api.ts';
+import { useOps } from '../use-ops.ts';
 
 const ThroughputChart = lazy(() => import('../components/throughput-chart.tsx'));
 
 export const OVERVIEW_PAINTED = 'overview-data-painted';
 const REFRESH_MS = 10_000;
+/** The cost estimate prices every file: refreshed less often than the rest. */
+const COST_REFRESH_MS = 60_000;
+const MIB = 1024 * 1024;
 
 const STATES = ['verified', 'pending', 'writing', 'failed'] as const;
 
@@ -24,6 +32,8 @@ export function Overview() {
   const operator = me.can.view_operations;
   const health = useApi(() => client.health(), 'health', REFRESH_MS);
   const inventory = useApi(() => client.inventory(), 'inventory', REFRESH_MS);
+  const ops = useOps();
+  const costs = useApi(() => ops.costs(), 'costs', COST_REFRESH_MS);
   const consistency = useApi(operator ? () => client.consistencyStatus() : null, 'consistency', REFRESH_MS);
   const throughput = useLiveThroughput(client.liveUrl());
   const alerts = useApi(operator ? () => client.alerts({ state: 'open', limit: 5 }) : null, `alerts-${throughput.alertSeq}`, REFRESH_MS);
@@ -47,6 +57,9 @@ export function Overview() {
         <Panel id="storage" title="Storage by location" state={inventory}>
           {(data: InventorySummary) => <StorageTable summary={data} />}
         </Panel>
+        <Panel id="cost" title="Monthly cost" state={costs} actions={<Link to="/ui/policies">Tiering</Link>}>
+          {(data: TieringCosts) => <CostTable costs={data} />}
+        </Panel>
         {operator ? (
           <Panel id="drift" title="Drift" state={consistency}>
             {(data: ConsistencyStatus) => <DriftList status={data} />}
@@ -64,13 +77,26 @@ export function Overview() {
         <Panel id="throughput" title="Live throughput" wide actions={<StatusBadge status={throughput.state === 'open' ? 'open-feed' : throughput.state} />}>
           {() => (
             <>
-              <p className="figure">
-                <span className="figure-value">{formatCount(throughput.lastSecond)}</span> events/s
-              </p>
+              <div className="figures">
+                <p className="figure">
+                  <span className="figure-value">{formatCount(throughput.lastSecond)}</span> events/s
+                </p>
+                <p className="figure">
+                  <span className="figure-value">{formatRate(throughput.bytes.in)}</span> MiB/s in
+                </p>
+                <p className="figure">
+                  <span className="figure-value">{formatRate(throughput.bytes.out)}</span> MiB/s out
+                </p>
+              </div>
               <Suspense fallback={<p className="muted">Loading the chart…</p>}>
-                <ThroughputChart throughput={throughput} />
+                <div className="charts-pair">
+                  <ThroughputChart throughput={throughput} />
+                  <ThroughputChart throughput={throughput} mode="bytes" />
+                </div>
               </Suspense>
-              <p className="muted small">From the live feed (GET /stream/live): {operator ? 'access events at your locations, sensor readings and alerts' : 'access events at your locations'}.</p>
+              <p className="muted small">
+                From the live feed (GET /stream/live): {operator ? 'access events at your locations, sensor readings and alerts' : 'access events at your locations'}; MiB/s in are writes, out completed reads (averaged over 10 s).
+              </p>
             </>
           )}
         </Panel>
@@ -139,6 +165,7 @@ function StorageTable({ summary }: { readonly summary: InventorySummary }) {
             Bytes
           </th>
           <th scope="col">Copies by state</th>
+          <th scope="col">By tier</th>
         </tr>
       </thead>
       <tbody>
@@ -152,11 +179,72 @@ function StorageTable({ summary }: { readonly summary: InventorySummary }) {
                 .map((s) => `${formatCount(l.by_state[s]?.objects ?? 0)} ${s}`)
                 .join(', ') || '—'}
             </td>
+            <td>
+              {Object.entries(l.by_tier)
+                .filter(([, t]) => t.objects > 0)
+                .map(([tier, t]) => `${formatCount(t.objects)} ${tier}`)
+                .join(', ') || '—'}
+            </td>
           </tr>
         ))}
       </tbody>
     </table>
     </div>
+  );
+}
+
+/** Average MiB/s over the last 10 complete seconds of a per-second byte series. */
+function formatRate(perSecond: readonly number[]): string {
+  const last = perSecond.slice(-10);
+  const mib = last.reduce((sum, b) => sum + b, 0) / Math.max(1, last.length) / MIB;
+  return mib === 0 ? '0' : mib < 0.01 ? '<0.01' : mib.toFixed(2);
+}
+
+function CostTable({ costs }: { readonly costs: TieringCosts }) {
+  if (costs.locations.length === 0) return <p className="muted">None of your roles opens a location.</p>;
+  return (
+    <>
+      <p className="figure">
+        <span className="figure-value">{formatUsd(costs.total.monthly_cost)}</span> a month now
+      </p>
+      <p className="muted small">
+        Projected saving of the tiering recommendations: <strong>{formatUsd(costs.total.projected_monthly_saving)}</strong> a month ({formatCount(costs.locations.reduce((n, l) => n + l.changes, 0))} changes).
+      </p>
+      <div className="table-scroll">
+        <table>
+          <caption className="sr-only">Estimated monthly cost per location and tier, and the projected saving</caption>
+          <thead>
+            <tr>
+              <th scope="col">Location</th>
+              <th scope="col" className="num">
+                Now
+              </th>
+              <th scope="col">By tier</th>
+              <th scope="col" className="num">
+                Saving
+              </th>
+            </tr>
+          </thead>
+          <tbody>
+            {costs.locations.map((l) => (
+              <tr key={l.location}>
+                <th scope="row">
+                  {l.location} <span className="muted small">({l.provider})</span>
+                </th>
+                <td className="num">{formatUsd(l.monthly_cost)}</td>
+                <td>
+                  {Object.entries(l.tiers)
+                    .map(([tier, t]) => `${tier} ${formatUsd(t.monthly_cost)}`)
+                    .join(', ') || '—'}
+                </td>
+                <td className="num">{formatUsd(l.projected_monthly_saving)}</td>
+              </tr>
+            ))}
+          </tbody>
+        </table>
+      </div>
+      <p className="muted small">At {costs.currency} list prices of each location's provider (GET /tiering/costs).</p>
+    </>
   );
 }
 
