@@ -8,29 +8,15 @@
  * Without /usr/bin/chromium the tests are skipped locally, with a message; in CI (CI=true) they
  * fail instead: .ci/run installs it.
  */
-import { spawn, type ChildProcess } from 'node:child_process';
-import { existsSync } from 'node:fs';
-import { mkdir, mkdtemp, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { chromium, type Browser, type BrowserContext, type Page } from 'playwright-core';
+import type { Browser, BrowserContext, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { ensureDashboardBuilt } from '../../web/scripts/build.ts';
-import { BIN } from '../run.ts';
 import { until } from '../until.ts';
-
-export const CHROMIUM = '/usr/bin/chromium';
-const SCREENSHOTS = join(import.meta.dirname, '..', '..', 'test-results', 'screenshots');
-const inCi = process.env['CI'] === 'true';
-const haveChromium = existsSync(CHROMIUM);
+import { CHROMIUM, collectConsoleErrors, haveChromium, inCi, launchChromium, screenshot, startDemoServer, type DemoServer } from './harness.ts';
 
 if (!haveChromium && !inCi) console.warn(`test/web/dashboard.test.ts: SKIPPED, no ${CHROMIUM} (apt-get install -y chromium; .ci/run installs it)`);
 
 describe.runIf(haveChromium || inCi)('the dashboard in headless Chromium', () => {
-  let dataDir: string;
-  let server: ChildProcess | undefined;
-  let serverClosed: Promise<unknown> | undefined;
-  let stderr = '';
+  let server: DemoServer | undefined;
   let address: string;
   let link: string;
   let token: string;
@@ -39,31 +25,13 @@ describe.runIf(haveChromium || inCi)('the dashboard in headless Chromium', () =>
   let page: Page;
   const consoleErrors: string[] = [];
 
-  const api = async <T>(method: string, path: string, body?: unknown): Promise<T> => {
-    const response = await fetch(`${address}${path}`, {
-      method,
-      headers: { authorization: `Bearer ${token}`, ...(body === undefined ? {} : { 'content-type': 'application/json' }) },
-      ...(body === undefined ? {} : { body: JSON.stringify(body) }),
-    });
-    expect(response.ok, `${method} ${path}: ${response.status}`).toBe(true);
-    return (await response.json()) as T;
-  };
-  const shoot = (name: string, target: Page = page) => target.screenshot({ path: join(SCREENSHOTS, `${name}.png`), fullPage: true });
+  const api = <T>(method: string, path: string, body?: unknown): Promise<T> => server!.api<T>(method, path, body);
+  const shoot = (name: string, target: Page = page) => screenshot(target, name);
 
   beforeAll(async () => {
-    if (!haveChromium) throw new Error(`CI=true and ${CHROMIUM} is missing: the browser tests must run in CI (.ci/run installs it: apt-get install -y chromium)`);
-    await ensureDashboardBuilt({ log: () => undefined });
-    await mkdir(SCREENSHOTS, { recursive: true });
-    dataDir = await mkdtemp(join(tmpdir(), 'movingdata-web-'));
     // The demo's own start: a generated admin token, announced with the sign-in link.
-    server = spawn(process.execPath, [BIN, 'serve', '--demo', '--port', '0'], {
-      env: { PATH: process.env['PATH'] ?? '', HOME: process.env['HOME'] ?? '', MOVINGDATA_DATA_DIR: dataDir, MOVINGDATA_LOG_LEVEL: 'warn', CONSISTENCY_SCAN_INTERVAL_S: '0' },
-      stdio: ['ignore', 'ignore', 'pipe'],
-    });
-    serverClosed = new Promise((resolve) => server!.once('close', resolve));
-    server.stderr!.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
-    const banner = await until('the sign-in link in the banner', async () => /Dashboard \(this link signs you in\): ((http:\/\/127\.0\.0\.1:\d+)\/\?token=(\S+))/.exec(stderr) ?? undefined, 60_000, 100);
-    [, link, address, token] = banner as unknown as [string, string, string, string];
+    server = await startDemoServer();
+    ({ address, link, token } = server);
 
     await api('POST', '/seed');
     await api('POST', '/consistency/scan', { wait: true });
@@ -71,20 +39,15 @@ describe.runIf(haveChromium || inCi)('the dashboard in headless Chromium', () =>
     await api('POST', '/simulate/burst', { events: 250 });
     await until('an open alert', async () => ((await api<{ alerts: unknown[] }>('GET', '/alerts?state=open')).alerts.length > 0 ? true : undefined), 30_000, 200);
 
-    browser = await chromium.launch({ executablePath: CHROMIUM, headless: true, args: ['--no-sandbox', '--disable-dev-shm-usage', '--disable-gpu'] });
+    browser = await launchChromium();
     context = await browser.newContext({ viewport: { width: 1280, height: 900 } });
     page = await context.newPage();
-    page.on('console', (message) => {
-      if (message.type() === 'error') consoleErrors.push(`${message.text()} (${page.url()})`);
-    });
-    page.on('pageerror', (error) => consoleErrors.push(`page error: ${error.message}`));
+    collectConsoleErrors(page, consoleErrors);
   }, 180_000);
 
   afterAll(async () => {
     await browser?.close();
-    server?.kill('SIGTERM');
-    await serverClosed;
-    if (dataDir !== undefined) await rm(dataDir, { recursive: true, force: true });
+    await server?.stop();
   });
 
   it('signs in through the ?token= link: the token leaves the address bar, the cookie stays out of reach of scripts', async () => {
@@ -183,9 +146,7 @@ describe.runIf(haveChromium || inCi)('the dashboard in headless Chromium', () =>
 
   it('fits a phone screen and starts the keyboard at the skip link', async () => {
     const phone = await context.newPage();
-    phone.on('console', (message) => {
-      if (message.type() === 'error') consoleErrors.push(`${message.text()} (phone)`);
-    });
+    collectConsoleErrors(phone, consoleErrors, 'phone ');
     await phone.setViewportSize({ width: 390, height: 844 });
     await phone.goto(`${address}/`);
     await phone.waitForFunction(() => performance.getEntriesByName('overview-data-painted').length > 0, undefined, { timeout: 15_000 });

@@ -19,6 +19,8 @@ export const inCi = process.env['CI'] === 'true';
 export const haveChromium = existsSync(CHROMIUM);
 
 export interface DemoServer {
+  /** Its data directory (MOVINGDATA_DATA_DIR), removed by stop(). */
+  readonly dataDir: string;
   /** http://127.0.0.1:<port> */
   readonly address: string;
   /** The banner's `/?token=` sign-in link. */
@@ -59,6 +61,7 @@ export async function startDemoServer(env: Readonly<Record<string, string>> = {}
   }
   const [, link, address, token] = banner as unknown as [string, string, string, string];
   return {
+    dataDir,
     address,
     link,
     token,

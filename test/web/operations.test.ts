@@ -14,21 +14,12 @@
  * Screenshots go to test-results/screenshots/ (git-ignored). Without /usr/bin/chromium the
  * tests are skipped locally, with a message; in CI (CI=true) they fail instead.
  */
-import { spawn, type ChildProcess } from 'node:child_process';
-import { existsSync } from 'node:fs';
-import { mkdir, mkdtemp, readdir, readFile, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { readdir, readFile, rm } from 'node:fs/promises';
 import { join } from 'node:path';
-import { chromium, type Browser, type BrowserContext, type Page } from 'playwright-core';
+import type { Browser, BrowserContext, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { ensureDashboardBuilt } from '../../web/scripts/build.ts';
-import { BIN } from '../run.ts';
 import { until } from '../until.ts';
-
-const CHROMIUM = '/usr/bin/chromium';
-const SCREENSHOTS = join(import.meta.dirname, '..', '..', 'test-results', 'screenshots');
-const inCi = process.env['CI'] === 'true';
-const haveChromium = existsSync(CHROMIUM);
+import { CHROMIUM, collectConsoleErrors, haveChromium, inCi, launchChromium, screenshot, startDemoServer, type DemoServer } from './harness.ts';
 
 if (!haveChromium && !inCi) console.warn(`test/web/operations.test.ts: SKIPPED, no ${CHROMIUM} (apt-get install -y chromium; .ci/run installs it)`);
 
@@ -40,28 +31,17 @@ async function objectFiles(dataDir: string, location: string): Promise<string[]>
 }
 
 describe.runIf(haveChromium || inCi)('the operations pages in headless Chromium', () => {
+  let server: DemoServer | undefined;
   let dataDir: string;
-  let server: ChildProcess | undefined;
-  let serverClosed: Promise<unknown> | undefined;
-  let stderr = '';
   let address: string;
-  let link: string;
   let token: string;
   let browser: Browser | undefined;
   let context: BrowserContext;
   let page: Page;
   const consoleErrors: string[] = [];
 
-  const api = async <T>(method: string, path: string, body?: unknown, as = token): Promise<T> => {
-    const response = await fetch(`${address}${path}`, {
-      method,
-      headers: { authorization: `Bearer ${as}`, ...(body === undefined ? {} : { 'content-type': 'application/json' }) },
-      ...(body === undefined ? {} : { body: JSON.stringify(body) }),
-    });
-    expect(response.ok, `${method} ${path}: ${response.status}`).toBe(true);
-    return (await response.json()) as T;
-  };
-  const shoot = (name: string, target: Page = page) => target.screenshot({ path: join(SCREENSHOTS, `${name}.png`), fullPage: true });
+  const api = <T>(method: string, path: string, body?: unknown, as?: string): Promise<T> => server!.api<T>(method, path, body, as);
+  const shoot = (name: string, target: Page = page) => screenshot(target, name);
   const open = async (name: string, path: string) => {
     await page.getByRole('navigation', { name: 'Pages' }).getByRole('link', { name, exact: true }).click();
     await page.getByRole('heading', { level: 1, name }).waitFor();
@@ -69,38 +49,23 @@ describe.runIf(haveChromium || inCi)('the operations pages in headless Chromium'
   };
 
   beforeAll(async () => {
-    if (!haveChromium) throw new Error(`CI=true and ${CHROMIUM} is missing: the browser tests must run in CI (.ci/run installs it: apt-get install -y chromium)`);
-    await ensureDashboardBuilt({ log: () => undefined });
-    await mkdir(SCREENSHOTS, { recursive: true });
-    dataDir = await mkdtemp(join(tmpdir(), 'movingdata-web-ops-'));
-    server = spawn(process.execPath, [BIN, 'serve', '--demo', '--port', '0'], {
-      env: { PATH: process.env['PATH'] ?? '', HOME: process.env['HOME'] ?? '', MOVINGDATA_DATA_DIR: dataDir, MOVINGDATA_LOG_LEVEL: 'warn', CONSISTENCY_SCAN_INTERVAL_S: '0', MOVINGDATA_JOB_POLL_MS: '100' },
-      stdio: ['ignore', 'ignore', 'pipe'],
-    });
-    serverClosed = new Promise((resolve) => server!.once('close', resolve));
-    server.stderr!.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
-    const banner = await until('the sign-in link in the banner', async () => /Dashboard \(this link signs you in\): ((http:\/\/127\.0\.0\.1:\d+)\/\?token=(\S+))/.exec(stderr) ?? undefined, 60_000, 100);
-    [, link, address, token] = banner as unknown as [string, string, string, string];
+    server = await startDemoServer({ MOVINGDATA_JOB_POLL_MS: '100' });
+    ({ dataDir, address, token } = server);
 
     await api('POST', '/seed');
     await api('POST', '/consistency/scan', { wait: true });
 
-    browser = await chromium.launch({ executablePath: CHROMIUM, headless: true, args: ['--no-sandbox', '--disable-dev-shm-usage', '--disable-gpu'] });
+    browser = await launchChromium();
     context = await browser.newContext({ viewport: { width: 1280, height: 900 }, acceptDownloads: true });
     page = await context.newPage();
-    page.on('console', (message) => {
-      if (message.type() === 'error') consoleErrors.push(`${message.text()} (${page.url()})`);
-    });
-    page.on('pageerror', (error) => consoleErrors.push(`page error: ${error.message}`));
-    await page.goto(link);
+    collectConsoleErrors(page, consoleErrors);
+    await page.goto(server.link);
     await page.getByRole('heading', { level: 1, name: 'Overview' }).waitFor();
   }, 180_000);
 
   afterAll(async () => {
     await browser?.close();
-    server?.kill('SIGTERM');
-    await serverClosed;
-    if (dataDir !== undefined) await rm(dataDir, { recursive: true, force: true });
+    await server?.stop();
   });
 
   it('Replication: drift made behind the server\'s back is found by "Scan now", repaired, and gone at the next scan', async () => {

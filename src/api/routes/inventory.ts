@@ -32,6 +32,7 @@ import { storageCostPerMonth } from '../../tiering/cost.ts';
 import type { LocationPricing } from '../../tiering/location-pricing.ts';
 import { TIER_CLASSES, classForTier } from '../../tiering/prices.ts';
 import { BEARER_SECURITY, authorizeLocation, requirePrincipal } from '../auth.ts';
+import { DecisionView, decisionView } from './tiering.ts';
 
 const Recommendation = Type.Object({
   tier: Type.String({ description: 'the recommended tier (hot | cool | cold | archive)' }),
@@ -292,24 +293,8 @@ const AccessView = Type.Object({
   days: Type.Array(AccessDayView, { description: 'days with any access, oldest first (the last 90)' }),
 });
 
-const DecisionSummary = Type.Object({
-  id: Type.String(),
-  run_id: Type.String(),
-  location: Type.String(),
-  version: Type.Integer(),
-  change: Type.String({ description: 'tier | move' }),
-  from_tier: Type.String(),
-  to_tier: Type.String(),
-  to_location: Type.String(),
-  proposed: Type.String(),
-  confidence: Type.Number(),
-  expected_monthly_saving: Type.Number(),
-  move_cost: Type.Number(),
-  state: Type.String(),
-  error: Type.Union([Type.String(), Type.Null()]),
-  created_by: Type.String(),
-  created_at: Type.String({ format: 'date-time' }),
-});
+/** A decision as GET /tiering/decisions shows it, less what the detail does not need. */
+const DecisionSummary = Type.Omit(DecisionView, ['key', 'model_version', 'inputs', 'rules', 'job_id', 'updated_at']);
 
 export const FileDetail = Type.Object({
   file: InventoryItem,
@@ -463,24 +448,10 @@ export const inventoryRoutes: FastifyPluginAsyncTypebox<InventoryRoutesOptions> 
           .flat()
           .filter((d) => d.fileId === file.id)
           .toSorted((a, b) => b.createdAt.getTime() - a.createdAt.getTime())
-          .map((d) => ({
-            id: d.id,
-            run_id: d.runId,
-            location: d.location,
-            version: d.version,
-            change: d.kind,
-            from_tier: d.fromTier,
-            to_tier: d.toTier,
-            to_location: d.toLocation,
-            proposed: d.proposed,
-            confidence: d.confidence,
-            expected_monthly_saving: d.expectedMonthlySaving,
-            move_cost: d.moveCost,
-            state: d.state,
-            error: d.error,
-            created_by: d.createdBy,
-            created_at: d.createdAt.toISOString(),
-          })),
+          .map((d) => {
+            const { key: _key, model_version: _model, inputs: _inputs, rules: _rules, job_id: _job, updated_at: _updated, ...summary } = decisionView(d);
+            return summary;
+          }),
       };
     },
   );

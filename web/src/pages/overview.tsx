@@ -9,6 +9,7 @@ import { lazy, Suspense, useEffect, useRef } from 'react';
 import { useLiveThroughput } from '../api/live.ts';
 import type { TieringCosts } from '../api/ops-types.ts';
 import type { AlertPage, ConsistencyStatus, Health, InventorySummary } from '../api/types.ts';
+import { DriftKinds, lastScanOf } from '../components/drift.tsx';
 import { formatUsd } from '../components/inventory-format.ts';
 import { Panel, StatusBadge } from '../components/panel.tsx';
 import { formatAgo, formatBytes, formatCount } from '../format.ts';
@@ -249,20 +250,10 @@ function CostTable({ costs }: { readonly costs: TieringCosts }) {
 }
 
 function DriftList({ status }: { readonly status: ConsistencyStatus }) {
-  const lastScan = status.locations.map((l) => l.last_scan_at).filter((t): t is string => t !== null).sort().at(-1) ?? null;
+  const lastScan = lastScanOf(status);
   return (
     <>
-      <p className="figure">
-        <span className="figure-value">{formatCount(status.drift_total)}</span> {status.drift_total === 1 ? 'item' : 'items'} of drift
-      </p>
-      <dl className="pairs">
-        {Object.entries(status.drift).map(([kind, count]) => (
-          <div key={kind} className={count > 0 ? 'pair pair-bad' : 'pair'}>
-            <dt>{kind.replaceAll('_', ' ')}</dt>
-            <dd>{formatCount(count)}</dd>
-          </div>
-        ))}
-      </dl>
+      <DriftKinds status={status} />
       <p className="muted small">
         Retrying {formatCount(status.retries.retrying)}, dead-lettered {formatCount(status.retries.dead)}; last scan {formatAgo(lastScan)}.
       </p>

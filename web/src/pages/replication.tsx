@@ -7,6 +7,7 @@
  */
 import { useCallback, useEffect, useRef, useState } from 'react';
 import type { ConsistencyDetail, JobItem, JobList, JobState } from '../api/ops-types.ts';
+import { DriftKinds, lastScanOf } from '../components/drift.tsx';
 import { Panel, StatusBadge } from '../components/panel.tsx';
 import { formatAgo, formatBytes, formatCount, formatTime } from '../format.ts';
 import { useSession } from '../session.tsx';
@@ -134,23 +135,10 @@ export function Replication() {
 }
 
 function DriftSummary({ status }: { readonly status: ConsistencyDetail }) {
-  const lastScan = status.locations.map((l) => l.last_scan_at).filter((t): t is string => t !== null).sort().at(-1) ?? null;
+  const lastScan = lastScanOf(status);
   return (
     <>
-      <p className="figure">
-        <span className="figure-value" data-testid="drift-total">
-          {formatCount(status.drift_total)}
-        </span>{' '}
-        {status.drift_total === 1 ? 'item' : 'items'} of drift
-      </p>
-      <dl className="pairs">
-        {Object.entries(status.drift).map(([kind, count]) => (
-          <div key={kind} className={count > 0 ? 'pair pair-bad' : 'pair'}>
-            <dt>{kind.replaceAll('_', ' ')}</dt>
-            <dd>{formatCount(count)}</dd>
-          </div>
-        ))}
-      </dl>
+      <DriftKinds status={status} />
       <p className="muted small">
         From each location's latest scan; last scan {lastScan === null ? 'never' : <time dateTime={lastScan} title={formatTime(lastScan)}>{formatAgo(lastScan)}</time>}.
       </p>
