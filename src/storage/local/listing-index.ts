@@ -46,7 +46,8 @@ export function identityOf(stats: BigIntStats): FileIdentity {
   return { ino: String(stats.ino), size: String(stats.size), mtimeNs: String(stats.mtimeNs), ctimeNs: String(stats.ctimeNs) };
 }
 
-function sameFile(a: FileIdentity, b: FileIdentity): boolean {
+/** Nothing touched the file between two stats of it. */
+export function sameFile(a: FileIdentity, b: FileIdentity): boolean {
   return a.ino === b.ino && a.size === b.size && a.mtimeNs === b.mtimeNs && a.ctimeNs === b.ctimeNs;
 }
 

@@ -24,7 +24,7 @@ import { pipeline } from 'node:stream/promises';
 import { MovingDataError } from '../../errors.ts';
 import { StorageError, type StorageErrorContext, toStorageError } from '../errors.ts';
 import { assertStorableKey, compareKeys } from '../keys.ts';
-import { identityOf, ShardIndex } from './listing-index.ts';
+import { identityOf, sameFile, ShardIndex } from './listing-index.ts';
 import type {
   Checksums,
   CopyOptions,
@@ -535,8 +535,7 @@ async function readListed(path: string): Promise<{ listed: ListedObject; identit
     const { meta, stats } = await readTrailer(handle);
     const after = identityOf(await handle.stat({ bigint: true }));
     const { metadata: _metadata, contentType: _contentType, ...listed } = toInfo(meta, stats);
-    const unchanged = before.ino === after.ino && before.size === after.size && before.mtimeNs === after.mtimeNs && before.ctimeNs === after.ctimeNs;
-    return unchanged ? { listed, identity: after } : { listed };
+    return sameFile(before, after) ? { listed, identity: after } : { listed };
   } finally {
     await handle.close();
   }
