@@ -79,7 +79,7 @@ export async function openEngine(config: Config, options: EngineOptions = {}): P
     throw err;
   }
 
-  const audit = new AuditTrail(metadata.audit, { events: { topic: config.kafka.topicAccess, outbox: metadata.outbox } });
+  const audit = new AuditTrail(metadata.audit, { events: { topic: config.kafka.topicAccess } });
   const replicator = new Replicator({ metadata, stores, audit });
   const consistency = new ConsistencyManager(
     { metadata, replicator, audit },

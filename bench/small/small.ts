@@ -10,7 +10,7 @@
  *
  * Every request our side answers is checked: a PUT must be 201, a GET 200 with the body's SHA-256
  * equal to its ETag. MOVINGDATA_BENCH_CPU_PROF=1 writes a V8 CPU profile of the server to
- * bench/results/profiles/.
+ * bench/results/profiles/; MOVINGDATA_BENCH_SMALL_LAB_ONLY=1 leaves out the embedded rows.
  */
 import { createHash, randomBytes } from 'node:crypto';
 import { readdirSync, readFileSync } from 'node:fs';
@@ -239,6 +239,7 @@ export async function runSmallBench(lab: Readonly<Record<string, string>>, workD
     const reference = direct.find((d) => d.op === r.op)!;
     return { ...r, ratio: r.perSecond / reference.perSecond, p99Ratio: r.p99Ms / reference.p99Ms };
   });
+  if (process.env['MOVINGDATA_BENCH_SMALL_LAB_ONLY'] === '1') return [...direct, ...withRatios];
   const embedded = await oursRun('embedded (PGlite, local disk)', { CONSISTENCY_SCAN_INTERVAL_S: '0' }, join(workDir, 'small-embedded'), run, false, log);
   return [...direct, ...withRatios, ...embedded];
 }

@@ -53,9 +53,26 @@ export async function authenticateToken(metadata: Principals, token: string): Pr
   // Last-use bookkeeping must not turn a working request into a failed one. The store writes at
   // most once a minute per principal; a use it recorded less than half that ago (by the
   // database's clock, read back with the principal) is not worth a round trip.
-  const recorded = principal.lastUsedAt?.getTime();
-  if (recorded === undefined || Date.now() - recorded > TOUCH_SKIP_MS) await metadata.principals.touch(principal.id).catch(() => undefined);
+  // This process also remembers its own touches: between TOUCH_SKIP_MS and the store's throttle
+  // the recorded time stays old, and every request would otherwise pay a no-op round trip.
+  const recorded = Math.max(principal.lastUsedAt?.getTime() ?? 0, touchedAt(metadata).get(principal.id) ?? 0);
+  if (Date.now() - recorded > TOUCH_SKIP_MS) {
+    touchedAt(metadata).set(principal.id, Date.now());
+    await metadata.principals.touch(principal.id).catch(() => undefined);
+  }
   return principal;
+}
+
+/** When this process last touched each principal, per store. */
+const touches = new WeakMap<object, Map<string, number>>();
+
+function touchedAt(metadata: Principals): Map<string, number> {
+  let map = touches.get(metadata.principals);
+  if (map === undefined) {
+    map = new Map();
+    touches.set(metadata.principals, map);
+  }
+  return map;
 }
 
 export type DemoAdminAction = 'created' | 'updated' | 'unchanged';

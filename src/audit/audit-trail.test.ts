@@ -12,6 +12,7 @@ function failingLog(error: Error): AuditLog {
   const fail = async () => Promise.reject(error);
   return {
     append: fail,
+    appendEvents: fail,
     list: fail,
     forObject: fail,
     head: fail,

@@ -32,7 +32,6 @@ import {
   type AuditVerification,
   type JsonObject,
   type NewAuditEntry,
-  type Outbox,
 } from '../metadata/index.ts';
 
 /** An access to one object at one location. */
@@ -88,9 +87,10 @@ export interface PolicyEvent {
 export interface AuditTrailOptions {
   /**
    * Where access events go: each entry's event (src/events/access-events.ts) is appended to
-   * the outbox in the entry's own transaction, and `readCompleted` appends the end of a read.
+   * the outbox in the entry's own transaction, and `readCompleted` appends the end of a read
+   * (AuditLog.appendEvents).
    */
-  readonly events?: { readonly topic: string; readonly outbox: Outbox };
+  readonly events?: { readonly topic: string };
 }
 
 export class AuditTrail {
@@ -104,22 +104,29 @@ export class AuditTrail {
 
   /** Append one entry (with its access event); see the failure policy above. */
   async record(entry: NewAuditEntry): Promise<AuditEntry> {
-    const events = this.#events;
-    const withEvent = events === undefined ? entry : { ...entry, events: [...(entry.events ?? []), accessRecord(events.topic, accessEventOf(entry))] };
     try {
-      return await this.#log.append(withEvent);
+      return await this.#log.append(this.#withEvent(entry));
     } catch (err) {
-      if (isMovingDataError(err) && (err.code === 'invalid_argument' || err.code === 'invalid_key')) throw err;
-      throw new MovingDataError('unavailable', `the audit trail could not record this ${entry.action}, so it was refused; try again later`, {
-        retryable: true,
-        cause: err,
-        details: { action: entry.action },
-      });
+      throw refused(entry.action, err);
     }
+  }
+
+  /** The entry with its access event, as the log takes it. */
+  #withEvent(entry: NewAuditEntry): NewAuditEntry {
+    const events = this.#events;
+    return events === undefined ? entry : { ...entry, events: [...(entry.events ?? []), accessRecord(events.topic, accessEventOf(entry))] };
   }
 
   write(event: ObjectEvent): Promise<AuditEntry> {
     return this.record(objectEntry('write', event));
+  }
+
+  /**
+   * A write's entry (with its access event) for a commit that records it in its own transaction
+   * (MetadataStore.commitWrite): the write and its record commit together or not at all.
+   */
+  writeEntry(event: ObjectEvent): NewAuditEntry {
+    return this.#withEvent(objectEntry('write', event));
   }
 
   read(event: ObjectEvent): Promise<AuditEntry> {
@@ -187,7 +194,7 @@ export class AuditTrail {
    */
   async readCompleted(read: ReadCompletion): Promise<void> {
     if (this.#events === undefined) return;
-    await this.#events.outbox.append([accessRecord(this.#events.topic, readCompletedEvent(read))]);
+    await this.#log.appendEvents([accessRecord(this.#events.topic, readCompletedEvent(read))]);
   }
 
   /** Recompute the whole chain (in pages, constant memory). */
@@ -213,6 +220,16 @@ export class AuditTrail {
       { objectMode: false },
     );
   }
+}
+
+/** An operation the trail could not record: refused (input errors keep their own code). */
+function refused(action: string, err: unknown): MovingDataError {
+  if (isMovingDataError(err) && (err.code === 'invalid_argument' || err.code === 'invalid_key')) return err;
+  return new MovingDataError('unavailable', `the audit trail could not record this ${action}, so it was refused; try again later`, {
+    retryable: true,
+    cause: err,
+    details: { action },
+  });
 }
 
 function objectEntry(action: AuditAction, event: ObjectEvent): NewAuditEntry {

@@ -147,6 +147,65 @@ export interface NewVersion {
   readonly contentType?: string;
 }
 
+/**
+ * The start of a write (`beginWrite`): the live file with `key` (created if there is none), a new
+ * pending version of it, and a `writing` copy at each of `copies`, all under one object name.
+ */
+export interface NewWrite {
+  readonly key: string;
+  /** The file's content type if this write creates it, and the version's. */
+  readonly contentType?: string;
+  readonly metadata?: Readonly<Record<string, string>>;
+  readonly writtenBy?: string;
+  readonly encryption: EncryptionDescriptor;
+  /**
+   * The copies' object name is `before + version + after` (the version is only known inside the
+   * statement that numbers it): see src/replication/object-names.ts.
+   */
+  readonly objectKey: { readonly before: string; readonly after: string };
+  readonly copies: ReadonlyArray<{ readonly location: string; readonly encryption: EncryptionDescriptor }>;
+}
+
+export interface WriteStarted {
+  readonly file: FileRecord;
+  readonly version: FileVersion;
+  /** One `writing` copy per location asked for, in no particular order. */
+  readonly replicas: readonly Replica[];
+}
+
+/** What one copy of a write became: stored (and read back as recorded), or failed. */
+export type CopyOutcome =
+  | {
+      readonly location: string;
+      readonly stored: { readonly storedSize: number; readonly checksums: ProviderChecksums; readonly tier?: string; readonly encryption: EncryptionDescriptor };
+    }
+  | { readonly location: string; readonly error: string };
+
+/** The end of a write (`commitWrite`). */
+export interface WriteCommit {
+  readonly fileId: FileId;
+  readonly version: number;
+  readonly size: number;
+  readonly sha256: string;
+  readonly copies: readonly CopyOutcome[];
+  /** Recorded in the commit's own transaction: a write is committed with its entries or not at all. */
+  readonly audit: readonly NewAuditEntry[];
+}
+
+export type WriteCommitted =
+  | {
+      readonly applied: true;
+      readonly file: FileRecord;
+      readonly version: FileVersion;
+      /** This version's copies at the locations in `copies`, as they now are. */
+      readonly replicas: readonly Replica[];
+      /** The copies the stored ones replaced (now `deleted`): their objects are to be removed. */
+      readonly superseded: readonly Replica[];
+      readonly audit: readonly AuditEntry[];
+    }
+  /** The version was no longer pending (abandoned meanwhile): nothing changed, nothing recorded. */
+  | { readonly applied: false; readonly version: FileVersion };
+
 /** A guarded state change: applies only if the row is currently in one of `from`. */
 export interface VersionTransition {
   readonly from: VersionState | readonly VersionState[];
@@ -291,6 +350,11 @@ export interface MetadataFeatures {
 export interface MetadataOperations {
   /** Appends events to the outbox, in the transaction when called on `tx`. */
   appendEvents(records: readonly OutboxRecord[]): Promise<void>;
+  /**
+   * Start a write in one round trip: `ensureFile` + `addVersion` + one `writing` copy per location
+   * (see NewWrite). Concurrent writers of one key get the same file and distinct versions.
+   */
+  beginWrite(input: NewWrite): Promise<WriteStarted>;
   /** Create a file; `conflict` if a live file already has this key. */
   createFile(input: NewFile): Promise<FileRecord>;
   /**
@@ -532,6 +596,11 @@ export interface AuditListQuery {
 export interface AuditLog {
   /** Chain a new entry: the adapter assigns `seq`, `at`, `prevHash` and `hash`. */
   append(entry: NewAuditEntry): Promise<AuditEntry>;
+  /**
+   * Events that need no entry of their own (the end of a read), committed to the outbox with the
+   * log's next group of appends instead of a transaction of their own.
+   */
+  appendEvents(records: readonly OutboxRecord[]): Promise<void>;
   /** Entries in seq order, keyset-paginated on seq. */
   list(query?: AuditListQuery): Promise<AuditEntry[]>;
   /**
@@ -1063,6 +1132,7 @@ export interface MetadataStore extends MetadataOperations {
   /**
    * The audit trail. Not part of `transaction` on purpose: an append holds the log's one
    * lock, and holding it for a whole business transaction would serialise every writer.
+   * (`commitWrite` holds it for a write's commit statements only, never across storage I/O.)
    */
   readonly audit: AuditLog;
   /**
@@ -1089,6 +1159,14 @@ export interface MetadataStore extends MetadataOperations {
    * for it forever.
    */
   transaction<T>(work: (tx: MetadataOperations) => Promise<T>): Promise<T>;
+  /**
+   * Commit a write whose copies are stored: under the file's row lock, in one transaction with
+   * the write's audit entries (and their events), the version becomes committed and current,
+   * each stored copy goes from `writing` to `verified` and supersedes the location's other
+   * copies, each failed one becomes `failed`. Group-committed with the audit log's appends: under
+   * load many writes share one transaction. Not available inside `transaction`.
+   */
+  commitWrite(input: WriteCommit): Promise<WriteCommitted>;
   /** One round trip to the database, for /health. Throws `unavailable` when it cannot answer. */
   ping(): Promise<{ readonly latencyMs: number }>;
   /** Release the database (connections, file lock). Idempotent. */

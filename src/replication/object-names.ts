@@ -23,7 +23,13 @@ const SUFFIX = /~v([1-9][0-9]{0,9})\.[0-9a-f]{12}$/;
 
 /** A new object name for `version` of `key`. */
 export function versionObjectKey(key: string, version: number): string {
-  return `${key}~v${version}.${randomBytes(6).toString('hex')}`;
+  const { before, after } = versionObjectKeyParts(key);
+  return `${before}${version}${after}`;
+}
+
+/** A new object name for a version of `key` not numbered yet: `before + version + after`. */
+export function versionObjectKeyParts(key: string): { readonly before: string; readonly after: string } {
+  return { before: `${key}~v`, after: `.${randomBytes(6).toString('hex')}` };
 }
 
 /** The key and version an object name of ours stands for, or undefined for any other name. */

@@ -21,10 +21,10 @@ import type { AuditTrail } from '../audit/audit-trail.ts';
 import { sha256Hex, type EncryptedStore, type SealExpectation } from '../crypto/encrypted-store.ts';
 import { MovingDataError, isMovingDataError } from '../errors.ts';
 import { assertFileKey } from '../files/keys.ts';
-import type { EncryptionDescriptor, FileRecord, FileVersion, JsonObject, MetadataOperations, MetadataStore, ProviderChecksums, Replica, ReplicaRef } from '../metadata/index.ts';
+import type { EncryptionDescriptor, FileRecord, FileVersion, JsonObject, MetadataOperations, MetadataStore, ProviderChecksums, Replica, ReplicaRef, WriteCommitted, WriteStarted } from '../metadata/index.ts';
 import type { ObjectInfo } from '../storage/port.ts';
 import { confirmStored, fanOutWrite, headAndVerify, type BranchOutcome } from './fan-out.ts';
-import { versionObjectKey } from './object-names.ts';
+import { versionObjectKey, versionObjectKeyParts } from './object-names.ts';
 import { PayloadVerifier, PlaintextVerifier } from './verifiers.ts';
 
 export interface ReplicatorDeps {
@@ -127,25 +127,24 @@ export class Replicator {
       throw err;
     }
     const encryption: EncryptionDescriptor = { format: targets.every((t) => t.store.format === 'fernet') ? 'fernet' : 'age', keyIds: [] };
-    let file: FileRecord;
-    let version: FileVersion;
+    let started: WriteStarted;
     try {
-      ({ file, version } = await this.#newVersion(key, principal, encryption, request));
+      // The file, a pending version and a `writing` copy per target, in one round trip.
+      started = await metadata.beginWrite({
+        key,
+        writtenBy: principal,
+        encryption,
+        objectKey: versionObjectKeyParts(key),
+        copies: targets.map((t) => ({ location: t.location, encryption: { format: t.store.format, keyIds: [t.store.activeKeyId] } })),
+        ...(request.contentType === undefined ? {} : { contentType: request.contentType }),
+        ...(request.metadata === undefined ? {} : { metadata: request.metadata }),
+      });
     } catch (err) {
       body.destroy();
       throw err;
     }
-    const objectKey = versionObjectKey(key, version.version);
-    for (const t of targets) {
-      await metadata.upsertReplica({
-        fileId: file.id,
-        version: version.version,
-        location: t.location,
-        objectKey,
-        state: 'writing',
-        encryption: { format: t.store.format, keyIds: [t.store.activeKeyId] },
-      });
-    }
+    const { file, version } = started;
+    const objectKey = started.replicas[0]!.objectKey;
     const result = await fanOutWrite(body, {
       key: objectKey,
       targets,
@@ -155,78 +154,69 @@ export class Replicator {
       ...(request.signal === undefined ? {} : { signal: request.signal }),
     });
     const succeeded = result.branches.filter((b): b is Extract<BranchOutcome, { ok: true }> => b.ok);
-    let superseded: Replica[];
+    let committed: Extract<WriteCommitted, { applied: true }>;
     try {
       if (result.sourceError !== undefined || succeeded.length === 0 || result.sha256 === undefined) {
         const cause: unknown = result.sourceError ?? (result.branches.find((b) => !b.ok) as { error: unknown } | undefined)?.error;
         throw cause instanceof Error ? cause : new MovingDataError('internal', 'the write stored nothing');
       }
-      // Recorded before the version becomes current: a write the trail cannot record is not committed.
-      for (const branch of succeeded) {
-        await audit.write({ principal, location: branch.location, objectKey: key, keyId: branch.keyId, sha256: result.sha256, details: { version: version.version, size: result.size, object_key: objectKey } });
-      }
-      superseded = await metadata.transaction(async (tx) => {
-        // Locks the file's row: commits of one file are serialised, and the last one wins.
-        await tx.transitionVersion(file.id, version.version, { from: 'pending', to: 'committed', size: result.size, sha256: result.sha256! });
-        const replaced: Replica[] = [];
-        for (const branch of result.branches) {
-          const ref = { fileId: file.id, version: version.version, location: branch.location };
-          if (branch.ok) {
-            await tx.transitionReplica(ref, {
-              from: 'writing',
-              to: 'verified',
-              storedSize: branch.stored.size,
-              checksums: recordedChecksums(branch.stored),
-              ...(branch.stored.tier === undefined ? {} : { tier: branch.stored.tier }),
-              encryption: sealedWith(this.store(branch.location).format, branch.keyId, branch.sealSha256),
-              countAttempt: true,
-            });
-            replaced.push(...(await tx.supersedeReplicas(file.id, branch.location, { keep: version.version })));
-          } else {
-            await tx.transitionReplica(ref, { from: 'writing', to: 'failed', lastError: errorSummary(branch.error).message, countAttempt: true });
-          }
-        }
-        return replaced;
+      const sha256 = result.sha256;
+      // One transaction records the write in the audit trail and makes it current (under the
+      // file's row lock: commits of one file are serialised, and the last one wins). A write the
+      // trail cannot record is not committed.
+      const outcome = await metadata.commitWrite({
+        fileId: file.id,
+        version: version.version,
+        size: result.size,
+        sha256,
+        copies: result.branches.map((branch) =>
+          branch.ok
+            ? {
+                location: branch.location,
+                stored: {
+                  storedSize: branch.stored.size,
+                  checksums: recordedChecksums(branch.stored),
+                  ...(branch.stored.tier === undefined ? {} : { tier: branch.stored.tier }),
+                  encryption: sealedWith(this.store(branch.location).format, branch.keyId, branch.sealSha256),
+                },
+              }
+            : { location: branch.location, error: errorSummary(branch.error).message },
+        ),
+        audit: succeeded.map((branch) =>
+          audit.writeEntry({ principal, location: branch.location, objectKey: key, keyId: branch.keyId, sha256, details: { version: version.version, size: result.size, object_key: objectKey } }),
+        ),
       });
+      if (!outcome.applied) {
+        throw new MovingDataError('conflict', `the write of ${key} was abandoned before it could commit (version ${version.version} is ${outcome.version.state}); write it again`, {
+          retryable: true,
+          details: { key, version: version.version },
+        });
+      }
+      committed = outcome;
     } catch (err) {
       await this.#abandon(file.id, version.version, targets.map((t) => t.location), objectKey, err);
       throw err;
     }
-    await this.removeObjects(superseded);
+    await this.removeObjects(committed.superseded);
+    const replicaAt = new Map(committed.replicas.map((r) => [r.location, r]));
     return {
-      file: await metadata.getFile(file.id),
+      file: committed.file,
       version: version.version,
       size: result.size,
       sha256: result.sha256,
       replicas: result.branches.map((b) =>
-        b.ok
+        b.ok && replicaAt.get(b.location)?.state === 'verified'
           ? { location: b.location, state: 'verified', keyId: b.keyId, storedSize: b.stored.size, tier: b.stored.tier ?? null }
-          : { location: b.location, state: 'failed', keyId: b.keyId ?? null, storedSize: null, tier: null, error: errorSummary(b.error) },
+          : {
+              location: b.location,
+              state: 'failed',
+              keyId: b.keyId ?? null,
+              storedSize: null,
+              tier: null,
+              error: b.ok ? { code: 'conflict', message: 'the copy changed state while it was being written' } : errorSummary(b.error),
+            },
       ),
     };
-  }
-
-  /**
-   * A pending version of the live file with this key. A file soft-deleted between finding it and
-   * numbering the version (its last copy deleted meanwhile) is found again, or created anew.
-   */
-  async #newVersion(key: string, principal: string, encryption: EncryptionDescriptor, request: WriteRequest): Promise<{ file: FileRecord; version: FileVersion }> {
-    const { metadata } = this.#deps;
-    for (let attempt = 0; ; attempt += 1) {
-      const { file } = await metadata.ensureFile({ key, ...(request.contentType === undefined ? {} : { contentType: request.contentType }) });
-      try {
-        const version = await metadata.addVersion({
-          fileId: file.id,
-          encryption,
-          writtenBy: principal,
-          ...(request.contentType === undefined ? {} : { contentType: request.contentType }),
-          ...(request.metadata === undefined ? {} : { metadata: request.metadata }),
-        });
-        return { file, version };
-      } catch (err) {
-        if (attempt >= 4 || !isMovingDataError(err) || err.code !== 'conflict') throw err;
-      }
-    }
   }
 
   /**

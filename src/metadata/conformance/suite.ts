@@ -301,6 +301,144 @@ export function runMetadataConformance(options: MetadataConformanceOptions): voi
       });
     });
 
+    describe('writes', () => {
+      const objectKey = (key: string) => ({ before: `${key}~v`, after: '.0123456789ab' });
+      const copy = (location: string) => ({ location, encryption: AGE });
+      const stored = (location: string, storedSize = 10) => ({ location, stored: { storedSize, checksums: { crc32: '0badf00d' }, encryption: { ...AGE, params: { seal_sha256: SHA_B } } } });
+      const entry = (key: string, location: string, version: number): NewAuditEntry => ({
+        principal: 'ana',
+        action: 'write',
+        outcome: 'allowed',
+        location,
+        objectKey: key,
+        sha256: SHA_A,
+        details: { version },
+        events: [{ topic: 'access', key: `${location}/${key}`, value: JSON.stringify({ version }) }],
+      });
+
+      it('begins a write in one call: the file, a pending version and a writing copy per location, named after the version', async () => {
+        const store = await freshStore();
+        const first = await store.beginWrite({ key: 'w/a', contentType: 'text/csv', metadata: { owner: 'ana' }, writtenBy: 'ana', encryption: AGE, objectKey: objectKey('w/a'), copies: [copy('aws'), copy('gcp')] });
+        expect(first.file).toMatchObject({ key: 'w/a', contentType: 'text/csv', currentVersion: null });
+        expect(first.version).toMatchObject({ fileId: first.file.id, version: 1, state: 'pending', metadata: { owner: 'ana' }, writtenBy: 'ana', contentType: 'text/csv', encryption: AGE });
+        expect(first.replicas.map((r) => [r.location, r.version, r.state, r.objectKey, r.encryption]).sort()).toEqual([
+          ['aws', 1, 'writing', 'w/a~v1.0123456789ab', AGE],
+          ['gcp', 1, 'writing', 'w/a~v1.0123456789ab', AGE],
+        ]);
+        const second = await store.beginWrite({ key: 'w/a', encryption: AGE, objectKey: objectKey('w/a'), copies: [copy('aws')] });
+        expect(second.file.id).toBe(first.file.id);
+        expect(second.version.version).toBe(2);
+        expect(second.replicas.map((r) => r.objectKey)).toEqual(['w/a~v2.0123456789ab']);
+        // The file is found again after its last copy went, as a new file.
+        await store.deleteFile(first.file.id);
+        const third = await store.beginWrite({ key: 'w/a', encryption: AGE, objectKey: objectKey('w/a'), copies: [copy('aws')] });
+        expect(third.file.id).not.toBe(first.file.id);
+        expect(third.version.version).toBe(1);
+        await expectCode(store.beginWrite({ key: 'w/b', encryption: AGE, objectKey: objectKey('w/b'), copies: [] }), 'invalid_argument');
+        await expectCode(store.beginWrite({ key: 'w/b', encryption: AGE, objectKey: objectKey('w/b'), copies: [copy('aws'), copy('aws')] }), 'invalid_argument');
+        await expectCode(store.beginWrite({ key: 'w/b', encryption: AGE, objectKey: { before: 'x'.repeat(1020), after: '' }, copies: [copy('aws')] }), 'invalid_key');
+        expect(await store.findFileByKey('w/b')).toBeUndefined();
+      });
+
+      it('gives 20 concurrent writers of one new key one file and versions 1..20', async () => {
+        const t = await target();
+        const store = await t.open();
+        const writers = store.features.multiProcess ? [store, await t.open()] : [store];
+        const started = await Promise.all(Array.from({ length: 20 }, (_, i) => writers[i % writers.length]!.beginWrite({ key: 'w/race', encryption: AGE, objectKey: objectKey('w/race'), copies: [copy('aws')] })));
+        expect(new Set(started.map((s) => s.file.id)).size).toBe(1);
+        expect(started.map((s) => s.version.version).sort((a, b) => a - b)).toEqual(Array.from({ length: 20 }, (_, i) => i + 1));
+      });
+
+      it('commits a write with its audit entries in one transaction: current version, verified and failed copies, the copies it supersedes', async () => {
+        const store = await freshStore();
+        const v1 = await store.beginWrite({ key: 'w/c', encryption: AGE, objectKey: objectKey('w/c'), copies: [copy('aws'), copy('azure')] });
+        const one = await store.commitWrite({ fileId: v1.file.id, version: 1, size: 7, sha256: SHA_A, copies: [stored('aws'), stored('azure')], audit: [entry('w/c', 'aws', 1), entry('w/c', 'azure', 1)] });
+        if (!one.applied) throw new Error('the first commit did not apply');
+        expect(one.file).toMatchObject({ id: v1.file.id, currentVersion: 1 });
+        expect(one.version).toMatchObject({ version: 1, state: 'committed', size: 7, sha256: SHA_A });
+        expect(one.replicas.map((r) => [r.location, r.state, r.storedSize, r.checksums, r.encryption, r.attempts, r.lastError]).sort()).toEqual([
+          ['aws', 'verified', 10, { crc32: '0badf00d' }, { ...AGE, params: { seal_sha256: SHA_B } }, 1, null],
+          ['azure', 'verified', 10, { crc32: '0badf00d' }, { ...AGE, params: { seal_sha256: SHA_B } }, 1, null],
+        ]);
+        expect(one.superseded).toEqual([]);
+        expect(one.audit.map((e) => [e.seq, e.action, e.location])).toEqual([
+          [1, 'write', 'aws'],
+          [2, 'write', 'azure'],
+        ]);
+        expect((await store.outbox.stats()).depth).toBe(2);
+        expect((await store.liveReplicaAt('w/c', 'aws'))?.version.version).toBe(1);
+
+        // v2 stored at aws only, failed at azure: aws switches to v2, azure keeps serving v1.
+        await store.beginWrite({ key: 'w/c', encryption: AGE, objectKey: objectKey('w/c'), copies: [copy('aws'), copy('azure')] });
+        const two = await store.commitWrite({ fileId: v1.file.id, version: 2, size: 8, sha256: SHA_B, copies: [stored('aws', 11), { location: 'azure', error: 'azure is down' }], audit: [entry('w/c', 'aws', 2)] });
+        if (!two.applied) throw new Error('the second commit did not apply');
+        expect(two.replicas.map((r) => [r.location, r.state, r.lastError]).sort()).toEqual([
+          ['aws', 'verified', null],
+          ['azure', 'failed', 'azure is down'],
+        ]);
+        expect(two.superseded.map((r) => [r.location, r.version, r.state])).toEqual([['aws', 1, 'deleted']]);
+        expect(two.file.currentVersion).toBe(2);
+        expect((await store.liveReplicaAt('w/c', 'aws'))?.version).toMatchObject({ version: 2, sha256: SHA_B });
+        expect((await store.liveReplicaAt('w/c', 'azure'))?.version.version).toBe(1);
+        expect((await store.audit.verify()).entries).toBe(3);
+      });
+
+      it('commits nothing and records nothing for a version that is no longer pending; a bad commit fails alone', async () => {
+        const store = await freshStore();
+        const w = await store.beginWrite({ key: 'w/d', encryption: AGE, objectKey: objectKey('w/d'), copies: [copy('aws')] });
+        await store.transitionVersion(w.file.id, 1, { from: 'pending', to: 'failed' });
+        const late = await store.commitWrite({ fileId: w.file.id, version: 1, size: 1, sha256: SHA_A, copies: [stored('aws')], audit: [entry('w/d', 'aws', 1)] });
+        expect(late).toMatchObject({ applied: false, version: { version: 1, state: 'failed' } });
+        expect(await store.audit.head()).toBeNull();
+        expect(await store.getReplica({ fileId: w.file.id, version: 1, location: 'aws' })).toMatchObject({ state: 'writing' });
+        // A commit of a version that does not exist fails with its own error; the writes and
+        // appends queued beside it still commit.
+        const good = await store.beginWrite({ key: 'w/e', encryption: AGE, objectKey: objectKey('w/e'), copies: [copy('aws')] });
+        const results = await Promise.allSettled([
+          store.commitWrite({ fileId: w.file.id, version: 9, size: 1, sha256: SHA_A, copies: [stored('aws')], audit: [entry('w/d', 'aws', 9)] }),
+          store.commitWrite({ fileId: good.file.id, version: 1, size: 1, sha256: SHA_A, copies: [stored('aws')], audit: [entry('w/e', 'aws', 1)] }),
+          store.audit.append(sampleEntry(1)),
+          store.audit.appendEvents([{ topic: 'access', key: 'aws/w/e', value: '{"end":true}' }]),
+        ]);
+        expect(results.map((r) => r.status)).toEqual(['rejected', 'fulfilled', 'fulfilled', 'fulfilled']);
+        expect((results[0] as PromiseRejectedResult).reason).toMatchObject({ code: 'not_found' });
+        expect((results[1] as PromiseFulfilledResult<{ applied: boolean }>).value.applied).toBe(true);
+        expect(await store.audit.verify()).toMatchObject({ ok: true, entries: 2 });
+        expect((await store.outbox.stats()).depth).toBe(2);
+        await expectCode(store.commitWrite({ fileId: good.file.id, version: 1, size: 1, sha256: 'nope', copies: [stored('aws')], audit: [] }), 'invalid_argument');
+        await expectCode(store.transaction(() => store.commitWrite({ fileId: good.file.id, version: 1, size: 1, sha256: SHA_A, copies: [], audit: [] })), 'internal');
+      });
+
+      it('lets the last of 12 concurrent commits of one key win at its location, with one linear audit chain', async () => {
+        const t = await target();
+        const store = await t.open();
+        const writers = store.features.multiProcess ? [store, await t.open()] : [store];
+        const started = await Promise.all(Array.from({ length: 12 }, (_, i) => writers[i % writers.length]!.beginWrite({ key: 'w/last', encryption: AGE, objectKey: objectKey('w/last'), copies: [copy('aws')] })));
+        const committed = await Promise.all(
+          started.map((s, i) =>
+            writers[i % writers.length]!.commitWrite({ fileId: s.file.id, version: s.version.version, size: s.version.version, sha256: SHA_A, copies: [stored('aws')], audit: [entry('w/last', 'aws', s.version.version)] }),
+          ),
+        );
+        const applied = committed.flatMap((c) => (c.applied ? [c] : []));
+        expect(applied).toHaveLength(12);
+        // Exactly one copy at aws is left verified: the one whose commit came last in the chain.
+        const last = applied.reduce((a, b) => (a.audit[0]!.seq > b.audit[0]!.seq ? a : b));
+        const live = await store.liveReplicaAt('w/last', 'aws');
+        expect(live?.version.version).toBe(last.version.version);
+        expect(live?.file.currentVersion).toBe(last.version.version);
+        const copies = await store.listReplicasOfFile(started[0]!.file.id);
+        expect(copies.filter((r) => r.state === 'verified').map((r) => r.version)).toEqual([last.version.version]);
+        expect(copies.filter((r) => r.state === 'deleted')).toHaveLength(11);
+        expect(applied.flatMap((c) => c.superseded).map((r) => r.version).sort((a, b) => a - b)).toEqual(
+          applied
+            .map((c) => c.version.version)
+            .filter((v) => v !== last.version.version)
+            .sort((a, b) => a - b),
+        );
+        expect(await store.audit.verify()).toMatchObject({ ok: true, entries: 12 });
+      });
+    });
+
     describe('replicas', () => {
       it('applies a compare-and-set only from the expected state', async () => {
         const store = await freshStore();

@@ -15,6 +15,7 @@ import { mapDatabaseError } from '../sql/errors.ts';
 import { migrateToLatest } from '../sql/migrate.ts';
 import type { Database } from '../sql/schema.ts';
 import { createSqlStore } from '../sql/store.ts';
+import { prepareRepeatedStatements } from './prepared.ts';
 
 export interface PostgresStoreOptions {
   /** `postgres://user:password@host:port/database` */
@@ -56,6 +57,7 @@ export async function openPostgresStore(options: PostgresStoreOptions): Promise<
   // An idle connection dropped by the server must not crash the process; the next query
   // through the pool reports `unavailable` instead.
   pool.on('error', () => undefined);
+  prepareRepeatedStatements(pool);
 
   const db = new Kysely<Database>({ dialect: new PostgresDialect({ pool }) });
   try {

@@ -6,6 +6,7 @@ import { describe, expect, inject, it } from 'vitest';
 import { runMetadataConformance } from '../conformance/suite.ts';
 import { sqlAuditTamperer } from '../sql/testing.ts';
 import { openPostgresStore } from './postgres-store.ts';
+import { prepareRepeatedStatements } from './prepared.ts';
 
 // The lab's PostgreSQL (test/global-setup.ts provides it); DATABASE_URL overrides it. The cast
 // keeps this file independent of how the lab declares its provided context.
@@ -76,6 +77,39 @@ describe('postgres audit log', () => {
       await client.query(`drop schema if exists "${schema}" cascade`);
       await client.end();
       await store.close();
+    }
+  });
+});
+
+describe('postgres prepared statements', () => {
+  it('prepares a parameterised statement once it repeats, never a one-off or parameterless one, and recovers when its table changes shape', async () => {
+    const table = `md_prep_${randomBytes(6).toString('hex')}`;
+    const pool = new pg.Pool({ connectionString: url, max: 1 });
+    prepareRepeatedStatements(pool);
+    const client = await pool.connect();
+    const prepared = async () => (await client.query<{ statement: string }>('select statement from pg_prepared_statements')).rows.map((r) => r.statement);
+    try {
+      await client.query(`create table ${table} (a int)`);
+      await client.query(`insert into ${table} values (1), (2)`);
+      const select = `select * from ${table} where a = $1`;
+      expect((await client.query(select, [1])).rows).toEqual([{ a: 1 }]);
+      expect(await prepared()).toEqual([]);
+      expect((await client.query(select, [2])).rows).toEqual([{ a: 2 }]);
+      expect(await prepared()).toEqual([select]);
+      expect((await client.query(select, [1])).rows).toEqual([{ a: 1 }]);
+      await client.query(`select count(*) from ${table}`);
+      await client.query(`select count(*) from ${table}`);
+      expect(await prepared()).toEqual([select]);
+
+      // Another process migrates the table: the prepared plan is refused once, then the
+      // statement runs unnamed and sees the new column.
+      await client.query(`alter table ${table} add column b int default 7`);
+      await expect(client.query(select, [1])).rejects.toMatchObject({ code: '0A000' });
+      expect((await client.query(select, [1])).rows).toEqual([{ a: 1, b: 7 }]);
+    } finally {
+      await client.query(`drop table if exists ${table}`);
+      client.release();
+      await pool.end();
     }
   });
 });

@@ -4,6 +4,8 @@
  * is unreachable. Callers of the store only ever see MovingDataError.
  */
 import { MovingDataError, isMovingDataError } from '../../errors.ts';
+import type { FileId } from '../port.ts';
+import { parseId } from './rows.ts';
 
 const NETWORK_CODES = new Set(['ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', 'EHOSTUNREACH', 'ENETUNREACH', 'ENOTFOUND', 'EAI_AGAIN', 'EPIPE']);
 
@@ -70,4 +72,15 @@ export async function guarded<T>(guard: (() => void) | undefined, operation: str
   } catch (err) {
     throw mapDatabaseError(err, operation);
   }
+}
+
+export function notFound(message: string, details: Record<string, unknown>): MovingDataError {
+  return new MovingDataError('not_found', message, { retryable: false, details });
+}
+
+/** Turns an id the caller gave into the database's form, or reports that it cannot exist. */
+export function fileIdOrNotFound(id: FileId): string {
+  const parsed = parseId(id);
+  if (parsed === undefined) throw notFound(`no file with id ${String(id)}`, { fileId: id });
+  return parsed;
 }

@@ -6,7 +6,7 @@
  * builder would add nothing but ceremony.
  */
 import { randomUUID } from 'node:crypto';
-import { sql, type Kysely, type Transaction } from 'kysely';
+import { sql, type Kysely, type RawBuilder, type Transaction } from 'kysely';
 import { MovingDataError } from '../../errors.ts';
 import type {
   AccessDay,
@@ -60,8 +60,17 @@ export function checkOutboxRecords(records: readonly OutboxRecord[]): void {
 export async function insertOutbox(db: Db, records: readonly OutboxRecord[]): Promise<void> {
   if (records.length === 0) return;
   checkOutboxRecords(records);
-  await sql`insert into outbox (topic, record_key, shard, value)
-    select * from unnest(${records.map((r) => r.topic)}::text[], ${records.map((r) => r.key)}::text[], ${records.map((r) => outboxShard(r.key))}::int[], ${records.map((r) => r.value)}::text[])`.execute(db);
+  await sql`${outboxInsert(records)}`.execute(db);
+}
+
+/**
+ * The statement that inserts `records` (checked) into the outbox: one text whatever their
+ * number (arrays, not a VALUES list), so a prepared statement serves every batch; also usable as
+ * a data-modifying CTE (audit.ts appends the log's entries and their events in one statement).
+ */
+export function outboxInsert(records: readonly OutboxRecord[]): RawBuilder<unknown> {
+  return sql`insert into outbox (topic, record_key, shard, value)
+    select * from unnest(${records.map((r) => r.topic)}::text[], ${records.map((r) => r.key)}::text[], ${records.map((r) => outboxShard(r.key))}::int[], ${records.map((r) => r.value)}::text[])`;
 }
 
 export abstract class Part {

@@ -31,6 +31,10 @@ import type {
   MetadataOperations,
   MetadataStore,
   NewFile,
+  NewWrite,
+  WriteCommit,
+  WriteCommitted,
+  WriteStarted,
   NewVersion,
   Page,
   PrincipalStore,
@@ -71,13 +75,14 @@ import {
 import { INVENTORY_SORTS } from '../port.ts';
 import { SqlAuditLog } from './audit.ts';
 import { decodeCursor, decodeIdCursor, encodeCursor, encodeIdCursor, type IdCursorTag } from './cursor.ts';
-import { guarded, mapDatabaseError } from './errors.ts';
+import { fileIdOrNotFound, guarded, mapDatabaseError, notFound } from './errors.ts';
 import { SqlConsistencyReports } from './consistency.ts';
 import { SqlJobQueue } from './jobs.ts';
 import { SqlAccessStats, SqlAlertStore, SqlEventLog, SqlOutbox, SqlSensorReadings, insertOutbox } from './events.ts';
 import { SqlTieringStore } from './tiering.ts';
+import { beginWriteStatement } from './writes.ts';
 import { SqlPrincipalStore } from './principals.ts';
-import { fromJsonRow, jsonText, parseId, toFileRecord, toFileVersion, toReplica, toSafeInteger, type FileRow, type ReplicaRow, type VersionRow } from './rows.ts';
+import { fromJsonRow, jsonText, toFileRecord, toFileVersion, toReplica, toSafeInteger, type FileRow, type ReplicaRow, type VersionRow } from './rows.ts';
 import type { Database } from './schema.ts';
 
 const now = sql<Date>`now()`;
@@ -85,17 +90,6 @@ const now = sql<Date>`now()`;
 const LOCATION_PAGE = { fallback: 1000, max: 10_000 };
 const INVENTORY_PAGE = { fallback: 100, max: 1000 };
 const MAX_SEARCH_LENGTH = 256;
-
-function notFound(message: string, details: Record<string, unknown>): MovingDataError {
-  return new MovingDataError('not_found', message, { retryable: false, details });
-}
-
-/** Turns an id the caller gave into the database's form, or reports that it cannot exist. */
-function fileIdOrNotFound(id: FileId): string {
-  const parsed = parseId(id);
-  if (parsed === undefined) throw notFound(`no file with id ${String(id)}`, { fileId: id });
-  return parsed;
-}
 
 /**
  * The smallest string that sorts after every string starting with `prefix`, in code point order
@@ -138,6 +132,10 @@ class SqlOperations implements MetadataOperations {
 
   appendEvents(records: readonly OutboxRecord[]): Promise<void> {
     return this.#run('appendEvents', () => insertOutbox(this.#db, records));
+  }
+
+  beginWrite(input: NewWrite): Promise<WriteStarted> {
+    return this.#run('beginWrite', () => beginWriteStatement(this.#db, input));
   }
 
   // ---- files --------------------------------------------------------------------------------
@@ -796,6 +794,7 @@ class SqlMetadataStore extends SqlOperations implements MetadataStore {
   readonly sensorReadings: SensorReadings;
   readonly tiering: TieringStore;
   readonly #db: Kysely<Database>;
+  readonly #auditLog: SqlAuditLog;
   readonly #afterClose: (() => Promise<void>) | undefined;
   /** Set while `transaction` runs its work, in the work's async context only. */
   readonly #inTransaction: AsyncLocalStorage<{ active: boolean }>;
@@ -815,7 +814,8 @@ class SqlMetadataStore extends SqlOperations implements MetadataStore {
     this.kind = options.kind;
     this.features = Object.freeze({ ...options.features });
     this.principals = new SqlPrincipalStore(options.db, guard);
-    this.audit = new SqlAuditLog(options.db, guard);
+    this.#auditLog = new SqlAuditLog(options.db, guard);
+    this.audit = this.#auditLog;
     this.jobs = new SqlJobQueue(options.db, guard);
     this.consistency = new SqlConsistencyReports(options.db, guard);
     this.outbox = new SqlOutbox(options.db, guard);
@@ -854,6 +854,10 @@ class SqlMetadataStore extends SqlOperations implements MetadataStore {
       // Tasks the work left running may outlive it; they are no longer inside the transaction.
       marker.active = false;
     }
+  }
+
+  commitWrite(input: WriteCommit): Promise<WriteCommitted> {
+    return this.#auditLog.commitWrite(input);
   }
 
   async ping(): Promise<{ latencyMs: number }> {
