@@ -55,9 +55,10 @@ export async function authenticateToken(metadata: Principals, token: string): Pr
   // database's clock, read back with the principal) is not worth a round trip.
   // This process also remembers its own touches: between TOUCH_SKIP_MS and the store's throttle
   // the recorded time stays old, and every request would otherwise pay a no-op round trip.
-  const recorded = Math.max(principal.lastUsedAt?.getTime() ?? 0, touchedAt(metadata).get(principal.id) ?? 0);
+  const touched = touchedAt(metadata);
+  const recorded = Math.max(principal.lastUsedAt?.getTime() ?? 0, touched.get(principal.id) ?? 0);
   if (Date.now() - recorded > TOUCH_SKIP_MS) {
-    touchedAt(metadata).set(principal.id, Date.now());
+    touched.set(principal.id, Date.now());
     await metadata.principals.touch(principal.id).catch(() => undefined);
   }
   return principal;

@@ -33,7 +33,8 @@ describe('audit trail when the log cannot be written', () => {
 
   it('passes the caller’s own input errors through unchanged', async () => {
     const bad = new MovingDataError('invalid_key', 'objectKey contains a NUL character');
-    const err = await new AuditTrail(failingLog(bad)).write({ principal: 'p', location: 'aws', objectKey: 'x' }).catch((e: unknown) => e);
+    const trail = new AuditTrail(failingLog(bad));
+    const err = await trail.record(trail.writeEntry({ principal: 'p', location: 'aws', objectKey: 'x' })).catch((e: unknown) => e);
     expect(err).toBe(bad);
   });
 });
@@ -48,7 +49,7 @@ describe('audit trail on a real store', () => {
   afterAll(async () => store?.close());
 
   it('records every kind of event with principal, time, location, key id and checksum, and exports lines anyone can re-verify', async () => {
-    await trail.write({ principal: 'analyst', location: 'aws', objectKey: 'a.csv', keyId: 'age1aws', sha256: SHA, details: { size: 3 } });
+    await trail.record(trail.writeEntry({ principal: 'analyst', location: 'aws', objectKey: 'a.csv', keyId: 'age1aws', sha256: SHA, details: { size: 3 } }));
     await trail.read({ principal: 'analyst', location: 'aws', objectKey: 'a.csv', keyId: 'age1aws', sha256: SHA });
     await trail.move({ principal: 'system', location: 'aws', to: 'gcp', objectKey: 'a.csv', keyId: 'age1gcp', sha256: SHA });
     await trail.keyUse({ principal: 'system', location: 'gcp', keyId: 'age1gcp', purpose: 'wrap', objectKey: 'a.csv' });

@@ -8,9 +8,8 @@
  * not record it, never as a silent log line. Callers therefore record *before* the effect
  * becomes visible where they can:
  * - a read: before the first byte of plaintext leaves the process;
- * - a write: after the bytes are stored, before the metadata commit that makes the version
- *   current (a write whose record failed leaves an uncommitted version, cleaned up like any
- *   abandoned write);
+ * - a write: in the very transaction that makes the version current, once its bytes are
+ *   stored (`writeEntry` builds the entry, MetadataStore.commitWrite commits both or neither);
  * - a denial: before the 403 goes out (if even that cannot be recorded, the caller gets the
  *   503, and still no access).
  * Input errors (an object key the log refuses) keep their own code: they are the caller's bug,
@@ -115,10 +114,6 @@ export class AuditTrail {
   #withEvent(entry: NewAuditEntry): NewAuditEntry {
     const events = this.#events;
     return events === undefined ? entry : { ...entry, events: [...(entry.events ?? []), accessRecord(events.topic, accessEventOf(entry))] };
-  }
-
-  write(event: ObjectEvent): Promise<AuditEntry> {
-    return this.record(objectEntry('write', event));
   }
 
   /**

@@ -282,7 +282,7 @@ interface Head {
 async function lockFilesAndReadHead(trx: Transaction<Database>, fileIds: readonly string[]): Promise<Head> {
   const result = await sql<{ locked: unknown; seq: unknown; hash: string | null; at: unknown }>`
     with locked as (select id from files where id = any(${fileIds}::bigint[]) order by id for update)
-    select (select count(*) from locked) as locked,
+    select (select count(*) from locked) as locked, -- a CTE nobody reads is never run: this runs it
       (select seq from audit_log order by seq desc limit 1) as seq,
       (select hash from audit_log order by seq desc limit 1) as hash,
       date_trunc('milliseconds', clock_timestamp()) as at`.execute(trx);

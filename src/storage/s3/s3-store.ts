@@ -672,8 +672,7 @@ export class S3Store implements ObjectStore {
       // `npm run bench -- small`: MinIO's CPU per 4 KiB PUT).
       const chunks: Buffer[] = [];
       for await (const chunk of meter) chunks.push(chunk as Buffer);
-      const body = chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks);
-      return this.#client.send(new PutObjectCommand({ ...params, Body: body, ContentLength: body.length }), signal === undefined ? {} : { abortSignal: signal });
+      return this.#putWhole(params, chunks, signal);
     }
     // The SDK's handler does not end a request whose streamed body stops early: it would wait
     // for bytes that never come. Abort the request when the meter stops.
@@ -683,6 +682,12 @@ export class S3Store implements ObjectStore {
     });
     const abortSignal = signal === undefined ? controller.signal : AbortSignal.any([signal, controller.signal]);
     return this.#client.send(new PutObjectCommand({ ...params, Body: meter, ContentLength: size }), { abortSignal });
+  }
+
+  /** A body already in memory, in one PutObject (its CRC32 in a header, no aws-chunked framing). */
+  #putWhole(params: WriteParams, chunks: readonly Buffer[], signal: AbortSignal | undefined): Promise<ChecksumHeaders> {
+    const body = chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks);
+    return this.#client.send(new PutObjectCommand({ ...params, Body: body, ContentLength: body.length }), { abortSignal: signal });
   }
 
   /**
@@ -708,10 +713,7 @@ export class S3Store implements ObjectStore {
         head.push(next.value);
         headBytes += next.value.length;
       }
-      if (headBytes <= partSize) {
-        const body = head.length === 1 ? head[0]! : Buffer.concat(head, headBytes);
-        return this.#client.send(new PutObjectCommand({ ...params, Body: body, ContentLength: headBytes }), { abortSignal: signal });
-      }
+      if (headBytes <= partSize) return this.#putWhole(params, head, signal);
     }
 
     pool.enter();
